@@ -1,0 +1,60 @@
+# A thin front for CMake and the scripts in ci/. Every target installs what it lacks
+# (as root, from Debian's packages) through ci/deps.sh.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+VG_BUILD   ?= build-valgrind
+JOBS       ?= $(shell nproc)
+FUZZ_TIME  ?= 180
+export FUZZ_TIME JOBS
+
+.PHONY: all build asan valgrind-build test unit pytest test-cluster fuzz fuzz-replay bench memcheck soak demo clean
+
+all: build
+
+build:
+	@ci/deps.sh build
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+asan:
+	@ci/deps.sh build
+	@cmake -S . -B $(ASAN_BUILD) -DLB_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+valgrind-build:
+	@ci/deps.sh build memcheck
+	@cmake -S . -B $(VG_BUILD) -DLB_VALGRIND=ON >/dev/null
+	@cmake --build $(VG_BUILD) -j $(JOBS)
+
+# Everything: unit tests and fuzz-corpus replay under ASan+UBSan, then the pytest suites
+# (cluster scenarios included) against the sanitized binaries.
+test: asan
+	@ci/deps.sh test
+	@ci/test.sh $(ASAN_BUILD)
+
+test-cluster: asan
+	@ci/deps.sh test
+	@ci/test-cluster.sh $(ASAN_BUILD)
+
+fuzz:
+	@ci/deps.sh build fuzz
+	@ci/fuzz.sh
+
+bench: build
+	@ci/deps.sh bench
+	@ci/bench.sh $(BUILD)
+
+memcheck: valgrind-build
+	@ci/deps.sh test memcheck
+	@ci/memcheck.sh $(VG_BUILD)
+
+soak: build
+	@ci/deps.sh test
+	@ci/soak.sh $(BUILD)
+
+demo: build
+	@ci/deps.sh test
+	@ci/demo.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(VG_BUILD) build-fuzz-*

@@ -1,0 +1,45 @@
+/* buf.h - a growable byte buffer with a read and a write end.
+ *
+ * Data lives in data[start, end). Reserving tail room compacts before it grows, so a buffer
+ * used as a relay window stays at its first size. lb_buf_release() frees the storage of an
+ * empty buffer, which is how an idle connection holds no buffer memory at all.
+ * Ownership: the struct is embedded by the caller; lb_buf_free() releases the storage.
+ */
+#ifndef LB_CORE_BUF_H
+#define LB_CORE_BUF_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct lb_buf {
+    char *data;
+    size_t start, end, cap;
+} lb_buf;
+
+#define LB_BUF_INIT {NULL, 0, 0, 0}
+
+static inline char *lb_buf_head(const lb_buf *b) { return b->data + b->start; }
+static inline size_t lb_buf_len(const lb_buf *b) { return b->end - b->start; }
+static inline char *lb_buf_tail(const lb_buf *b) { return b->data + b->end; }
+static inline size_t lb_buf_room(const lb_buf *b) { return b->cap - b->end; }
+
+/* Ensures at least min_room bytes of tail room. Returns 0, or -1 on ENOMEM (buffer intact). */
+int lb_buf_reserve(lb_buf *b, size_t min_room);
+/* Marks n bytes written at the tail as data. */
+void lb_buf_commit(lb_buf *b, size_t n);
+/* Drops n bytes from the head; an emptied buffer rewinds to offset 0. */
+void lb_buf_consume(lb_buf *b, size_t n);
+/* Appends n bytes. Returns 0 or -1 on ENOMEM. */
+int lb_buf_append(lb_buf *b, const void *src, size_t n);
+/* Frees the storage if the buffer is empty (idle connections hold no memory). */
+void lb_buf_release(lb_buf *b);
+/* Frees the storage whatever it holds. */
+void lb_buf_free(lb_buf *b);
+/* Reads at most max bytes from fd into the tail, growing the buffer to hold them.
+ * Returns bytes read, 0 at EOF, or -1 with errno (EAGAIN included). */
+ssize_t lb_buf_read_fd(lb_buf *b, int fd, size_t max);
+/* Writes the head to fd and consumes what was written. Returns bytes written or -1 with
+ * errno (EAGAIN included). */
+ssize_t lb_buf_write_fd(lb_buf *b, int fd);
+
+#endif

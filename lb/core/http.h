@@ -1,0 +1,112 @@
+/* http.h - pure HTTP/1.x parsers shared by the balancer, the fakeserver and the fuzzers.
+ *
+ * picohttpparser's shape: each parser is a function of (buffer, length) that allocates
+ * nothing, keeps no hidden state, never reads past buf[len-1], and returns pointer/length
+ * pairs into the caller's buffer. A caller re-parses a growing buffer until the answer is
+ * not LB_HTTP_INCOMPLETE. The parsers are strict (RFC 9112): CRLF line ends only, no
+ * whitespace before a colon, no obs-fold, no control bytes in a field, a version of the form
+ * HTTP/D.D. Strictness is what lets the balancer refuse request smuggling.
+ */
+#ifndef LB_CORE_HTTP_H
+#define LB_CORE_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Return conventions: a positive value is the number of bytes consumed. */
+enum {
+    LB_HTTP_INVALID = -1,     /* the bytes can never become a valid message */
+    LB_HTTP_INCOMPLETE = -2,  /* valid so far: read more and call again */
+    LB_HTTP_TOO_MANY = -3,    /* more header fields than the caller's array holds */
+};
+
+typedef struct lb_http_header {
+    const char *name;
+    size_t name_len;
+    const char *value; /* without leading or trailing whitespace */
+    size_t value_len;
+} lb_http_header;
+
+typedef struct lb_http_request {
+    const char *method;
+    size_t method_len;
+    const char *target;
+    size_t target_len;
+    int major, minor;         /* HTTP/major.minor */
+    lb_http_header *headers;  /* caller's array */
+    size_t num_headers;       /* out: the number of fields parsed */
+} lb_http_request;
+
+typedef struct lb_http_response {
+    int major, minor;
+    int status;               /* 100..999 */
+    const char *reason;
+    size_t reason_len;
+    lb_http_header *headers;
+    size_t num_headers;
+} lb_http_response;
+
+/* Parses a request head (request line, fields, empty line) from buf[0, len). Empty lines
+ * (CRLF) before the request line are skipped and counted as consumed. headers must point to
+ * max_headers slots. Returns the head's length including the final CRLF, or LB_HTTP_*. */
+int lb_http_parse_request(const char *buf, size_t len, lb_http_request *req,
+                          lb_http_header *headers, size_t max_headers);
+
+/* Parses a response head. Returns its length including the final CRLF, or LB_HTTP_*. */
+int lb_http_parse_response(const char *buf, size_t len, lb_http_response *res,
+                           lb_http_header *headers, size_t max_headers);
+
+/* How a message body is delimited. */
+typedef enum lb_body_kind {
+    LB_BODY_NONE,     /* no body */
+    LB_BODY_LENGTH,   /* exactly `length` bytes */
+    LB_BODY_CHUNKED,  /* chunked transfer coding: use lb_chunked */
+    LB_BODY_CLOSE,    /* response only: until the server closes */
+} lb_body_kind;
+
+typedef struct lb_http_framing {
+    lb_body_kind kind;
+    uint64_t length;   /* for LB_BODY_LENGTH */
+    int keep_alive;    /* the connection may carry another message after this one */
+    int expect_continue;
+} lb_http_framing;
+
+/* Frames a parsed request (RFC 9112 section 6). Returns 0, or LB_HTTP_INVALID for what cannot
+ * be framed safely: Content-Length with Transfer-Encoding, more than one Content-Length field
+ * or value, a Content-Length that is not plain digits or overflows, a Transfer-Encoding whose
+ * last coding is not chunked or that names chunked twice, Transfer-Encoding in HTTP/1.0. */
+int lb_http_request_framing(const lb_http_request *req, lb_http_framing *out);
+
+/* Frames a parsed response to a request with the given method (HEAD, 1xx, 204 and 304 have
+ * no body). Returns 0, or LB_HTTP_INVALID when the response cannot be framed safely. */
+int lb_http_response_framing(const lb_http_response *res, const char *method, size_t method_len,
+                             lb_http_framing *out);
+
+/* Finds a header by case-insensitive name. Returns it or NULL. */
+const lb_http_header *lb_http_find_header(const lb_http_header *headers, size_t num,
+                                          const char *name);
+/* Case-insensitive comparison of s[0, len) with the NUL-terminated lit. */
+int lb_http_token_eq(const char *s, size_t len, const char *lit);
+
+/* Chunked transfer coding, scanned incrementally. The state is the caller's; the functions
+ * are pure in (state, bytes). Chunk sizes are 1 to 16 hex digits, extensions may follow a
+ * ';', trailer fields are checked like header fields, and every line ends in CRLF. */
+typedef struct lb_chunked {
+    int state;
+    unsigned digits;
+    uint64_t remaining;
+} lb_chunked;
+
+void lb_chunked_init(lb_chunked *c);
+/* Consumes framing bytes or one run of chunk data from buf[0, len). Returns bytes consumed
+ * (0 only when len is 0 or the body is done) or LB_HTTP_INVALID. When the bytes consumed are
+ * chunk data, *data_len is their length (they start at buf), else *data_len is 0. */
+ssize_t lb_chunked_step(lb_chunked *c, const char *buf, size_t len, size_t *data_len);
+/* Consumes as much of buf[0, len) as belongs to the body. Returns bytes consumed (less than
+ * len only when the body ended inside buf) or LB_HTTP_INVALID. */
+ssize_t lb_chunked_scan(lb_chunked *c, const char *buf, size_t len);
+/* 1 once the last chunk and the trailer section have been consumed. */
+int lb_chunked_done(const lb_chunked *c);
+
+#endif
