@@ -35,11 +35,12 @@ int lb_buf_append(lb_buf *b, const void *src, size_t n);
 void lb_buf_release(lb_buf *b);
 /* Frees the storage whatever it holds. */
 void lb_buf_free(lb_buf *b);
-/* Reads at most max bytes from fd into the tail, growing the buffer to hold them.
- * Returns bytes read, 0 at EOF, or -1 with errno (EAGAIN included). */
-ssize_t lb_buf_read_fd(lb_buf *b, int fd, size_t max);
-/* Writes the head to fd and consumes what was written. Returns bytes written or -1 with
+/* Reads at most max bytes from fd into the tail room, first growing the buffer so that
+ * at least min(max, 4096) bytes of room exist. Returns bytes read, 0 at EOF, or -1 with
  * errno (EAGAIN included). */
+ssize_t lb_buf_read_fd(lb_buf *b, int fd, size_t max);
+/* Writes the head to fd (a socket gets MSG_NOSIGNAL) and consumes what was written.
+ * Returns bytes written or -1 with errno (EAGAIN and EPIPE included). */
 ssize_t lb_buf_write_fd(lb_buf *b, int fd);
 
 #endif

@@ -20,7 +20,9 @@ typedef struct lb_loop lb_loop;
 enum { LB_EV_READ = 1, LB_EV_WRITE = 2, LB_EV_ERROR = 4 };
 
 /* Called when fd is ready; events is a mask of LB_EV_*. LB_EV_ERROR (hang-up or error) is
- * always reported together with the watched directions, so a plain read/write sees it. */
+ * reported together with the watched directions, so a plain read/write sees it. An fd
+ * watched with mask 0 (say, an idle pooled connection) gets LB_EV_ERROR alone when its peer
+ * resets or hangs up: its owner must then unwatch and close it. */
 typedef void lb_file_fn(lb_loop *loop, int fd, int events, void *data);
 
 typedef struct lb_timer lb_timer;
