@@ -8,7 +8,7 @@ set -euo pipefail
 
 declare -A need=(
   [build]="cmake:cmake gcc:gcc make:make"
-  [test]="python3-pytest:/usr/lib/python3/dist-packages/pytest python3-pytest-timeout:/usr/lib/python3/dist-packages/pytest_timeout.py curl:curl clang:clang"
+  [test]="python3-pytest:/usr/lib/python3/dist-packages/pytest python3-pytest-timeout:/usr/lib/python3/dist-packages/pytest_timeout.py python3-pytest-xdist:/usr/lib/python3/dist-packages/xdist python3-hypothesis:/usr/lib/python3/dist-packages/hypothesis curl:curl netcat-openbsd:nc"
   [fuzz]="afl++:afl-fuzz clang:clang"
   [bench]="haproxy:haproxy nginx-light:nginx wrk:wrk curl:curl"
   [memcheck]="valgrind:valgrind"
@@ -36,9 +36,10 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 echo "ci/deps.sh: installing ${missing[*]}" >&2
-stamp=/var/lib/apt/periodic/lb-updated
-if [ ! -e "$stamp" ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ]; then
+export DEBIAN_FRONTEND=noninteractive
+install() { apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; }
+# Package lists may be absent (a fresh image) or stale: update once, then retry.
+if [ -z "$(ls /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ] || ! install; then
   apt-get update -q >&2
-  mkdir -p "$(dirname "$stamp")" && touch "$stamp"
+  install
 fi
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
