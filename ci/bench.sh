@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# ci/bench.sh BUILD_DIR - `make bench`: the balancer against HAProxy and nginx, side by side.
+#
+# Everything happens in ci/bench_run.py (Python stdlib); this wrapper only checks the tools
+# and raises the open-file limit to the hard limit, since 10,000 idle client connections
+# need that many descriptors in the client and in each proxy.
+# Environment: BENCH_TIME (s per run, 5), BENCH_ROUNDS (3), BENCH_CONNS (64),
+# BENCH_IDLE (10000, 0 skips), BENCH_EQ_CONNS (100), BENCH_BACKENDS (nginx|fakeserver),
+# BENCH_OURS_ARGS (extra balancer options), BENCH_KEEP=1 keeps the run directory (configs, logs). Output: bench-out/bench.json, bench.svg.
+set -euo pipefail
+build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+for tool in haproxy nginx wrk taskset python3; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || {
+    echo "ci/bench.sh: $tool missing; run ci/deps.sh bench as root" >&2; exit 1; }
+done
+export PATH=$PATH:/usr/sbin
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+py=/usr/bin/python3; [ -x "$py" ] || py=python3
+exec "$py" "$here/bench_run.py" "$build"

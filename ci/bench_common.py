@@ -1,0 +1,263 @@
+"""ci/bench_common.py - the pieces every benchmark script shares.
+
+Processes: each one is started in its own process group (optionally pinned to a CPU with
+taskset, which execs, so the PID we hold is the server's own), its output goes to a log
+file in the run directory, and `Procs.stop_all()` ends exactly the groups this run started,
+by PID: SIGTERM, a bounded wait, then SIGKILL. Readiness is a READY line in the log
+(our binaries) or a successful connect (nginx, HAProxy).
+
+Measurements: CPU time from /proc/PID/stat (utime + stime, in clock ticks), RSS from
+/proc/PID/status, and wrk's own summary (requests, requests/s, latency percentiles,
+socket errors, non-2xx answers).
+
+Limits: loopback only. Ports for nginx and HAProxy come from binding port 0 and closing the
+socket again, so another process could in principle take one in between; a start that
+fails is reported, never retried silently.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FILE_NAME = "file1k"
+FILE_BODY = bytes((i * 7 + 13) % 256 for i in range(1024))
+NOFILE = 20000  # raised to the hard limit when lower; 10k idle connections need it
+
+
+def raise_nofile():
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else NOFILE * 4
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_docroot(path):
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, FILE_NAME), "wb") as f:
+        f.write(FILE_BODY)
+    return path
+
+
+class Proc:
+    def __init__(self, name, popen, log):
+        self.name, self.popen, self.log = name, popen, log
+        self.pid = popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def log_text(self):
+        try:
+            with open(self.log, "r", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+class Procs:
+    """Every process this run started; stop_all() ends them by process group."""
+
+    def __init__(self, rundir):
+        self.rundir = rundir
+        self.procs = []
+
+    def start(self, name, argv, cpu=None, cwd=None):
+        log = os.path.join(self.rundir, name + ".log")
+        if cpu is not None:
+            argv = ["taskset", "-c", str(cpu)] + list(argv)
+        out = open(log, "w")
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             cwd=cwd or self.rundir, start_new_session=True,
+                             preexec_fn=raise_nofile)
+        out.close()
+        proc = Proc(name, p, log)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc, grace=3.0):
+        if proc.alive():
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.popen.wait(grace)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.popen.wait(5)
+        if proc in self.procs:
+            self.procs.remove(proc)
+
+    def stop_all(self):
+        for proc in list(reversed(self.procs)):
+            self.stop(proc)
+
+
+def wait_ready_line(proc, timeout=10.0):
+    """Polls the process's log for `READY k=v ...`; returns the fields as a dict."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in proc.log_text().splitlines():
+            if line.startswith("READY "):
+                return dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
+        if not proc.alive():
+            break
+        time.sleep(0.02)
+    raise RuntimeError("%s: no READY line (exit %s)\n%s" % (proc.name, proc.popen.poll(),
+                                                          proc.log_text()[-2000:]))
+
+
+def wait_http(proc, port, path="/" + FILE_NAME, timeout=10.0):
+    """Polls until a GET on port answers 200 (the server is listening and serving)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            break
+        try:
+            if http_get(port, path)[0] == 200:
+                return
+        except OSError as e:
+            last = e
+        time.sleep(0.05)
+    raise RuntimeError("%s: not serving on port %d (%s, exit %s)\n%s" % (
+        proc.name, port, last, proc.popen.poll(), proc.log_text()[-2000:]))
+
+
+def http_get(port, path):
+    """One GET with Connection: close; returns (status, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                  % path.encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
+    return status, body
+
+
+def cpu_ticks(pid):
+    """utime + stime of pid, summed over its threads, in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text):
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", text)
+    return float(m.group(1)) * _UNITS[m.group(2)] if m else None
+
+
+def parse_wrk(out):
+    """Extracts the numbers of wrk's summary (with --latency)."""
+    res = {"requests": 0, "rps": 0.0, "p50_ms": None, "p75_ms": None, "p90_ms": None,
+           "p99_ms": None, "errors": 0, "non2xx": 0}
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
+    if m:
+        res["requests"] = int(m.group(1))
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if m:
+        res["rps"] = float(m.group(1))
+    for pct in ("50", "75", "90", "99"):
+        m = re.search(r"^\s+%s(?:\.000)?%%\s+(\S+)" % pct, out, re.M)
+        if m:
+            res["p%s_ms" % pct] = _ms(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        res["errors"] = sum(int(x) for x in m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        res["non2xx"] = int(m.group(1))
+    return res
+
+
+def run_wrk(port, seconds, conns, cpu=None, close=False, script=None, script_args=(),
+            watch_pid=None, timeout_s=None):
+    """Runs wrk against 127.0.0.1:port/file1k; measures watch_pid's CPU over the run."""
+    argv = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency",
+            "--timeout", "%ds" % (timeout_s or 5)]
+    if close:
+        argv += ["-H", "Connection: close"]
+    if script:
+        argv += ["-s", script]
+    argv.append("http://127.0.0.1:%d/%s" % (port, FILE_NAME))
+    if script_args:
+        argv += ["--"] + [str(a) for a in script_args]
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu)] + argv
+    t0 = cpu_ticks(watch_pid) if watch_pid else 0
+    w0 = time.monotonic()
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=seconds + 60, start_new_session=True)
+    wall = time.monotonic() - w0
+    res = parse_wrk(p.stdout)
+    res["wall_s"] = round(wall, 3)
+    res["wrk_exit"] = p.returncode
+    if watch_pid:
+        ticks = cpu_ticks(watch_pid) - t0
+        cpu_s = ticks / CLK_TCK
+        res["cpu_pct"] = round(100.0 * cpu_s / wall, 1)
+        res["cpu_us_per_req"] = round(1e6 * cpu_s / res["requests"], 2) if res["requests"] else None
+        res["rss_kib"] = rss_kib(watch_pid)
+    if p.returncode != 0 or not res["requests"]:
+        res["wrk_output"] = p.stdout[-1500:]
+    return res
+
+
+def median(values):
+    vals = sorted(v for v in values if v is not None)
+    if not vals:
+        return None
+    n = len(vals)
+    return vals[n // 2] if n % 2 else (vals[n // 2 - 1] + vals[n // 2]) / 2.0
+
+
+def machine_info():
+    info = {"kernel": os.uname().release, "cpus": os.cpu_count()}
+    try:
+        out = subprocess.run(["lscpu"], stdout=subprocess.PIPE, text=True).stdout
+        for line in out.splitlines():
+            k, _, v = line.partition(":")
+            if k.strip() in ("Model name", "Hypervisor vendor", "L2 cache", "L3 cache",
+                             "Thread(s) per core", "BogoMIPS"):
+                info[k.strip()] = v.strip()
+    except OSError:
+        pass
+    for tool, argv in (("haproxy", ["haproxy", "-v"]), ("nginx", ["nginx", "-v"]),
+                       ("wrk", ["wrk", "-v"])):
+        try:
+            out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True).stdout
+            info[tool] = out.splitlines()[0].strip() if out else "?"
+        except OSError:
+            info[tool] = "missing"
+    return info

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""ci/bench_run.py BUILD_DIR - `make bench`: our balancer against HAProxy and nginx.
+
+Layout of a run (2 cores): the proxy under test runs on CPU 0; wrk and the three backends
+(one nginx process serving a 1 KiB file on three ports, or three fakeservers with
+BENCH_BACKENDS=fakeserver) share CPU 1. "nginx direct" is a separate nginx origin on CPU 0,
+the ceiling of what one core serves with no proxy in between.
+
+Phases:
+ 1. idle memory: BENCH_IDLE (10000) keep-alive client connections, each after one request,
+    held open against each fresh proxy; RSS before and after, per connection.
+ 2. throughput: BENCH_ROUNDS (3) rounds; in each, every target is measured once with
+    keep-alive clients and once with `Connection: close`, the order rotated per round;
+    wrk -t1 -c BENCH_CONNS (64) for BENCH_TIME (5) seconds. Medians are reported.
+ 3. equal offered load: every target gets the same closed-loop load, BENCH_EQ_CONNS
+    connections each waiting a random 5..15 ms (mean 10) between answers (a wrk Lua
+    delay()), which is well under every proxy's capacity, so each sees the same request rate
+    and the p99 latencies compare like for like. wrk2 (constant rate) is not in Debian.
+
+Outputs bench-out/bench.json, bench-out/bench.svg and prints the table (Markdown).
+Every process is started here and stopped here by PID (process group).
+"""
+import json
+import shutil
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_common as bc  # noqa: E402
+import bench_idle  # noqa: E402
+import bench_report  # noqa: E402
+import bench_servers as bs  # noqa: E402
+
+PROXY_CPU, LOAD_CPU = 0, 1
+DELAY_LUA = """
+local lo, hi = 5, 15
+function init(args)
+  if args[1] then lo = tonumber(args[1]) end
+  if args[2] then hi = tonumber(args[2]) end
+  math.randomseed(os.time())
+end
+function delay() return math.random(lo, hi) end
+"""
+
+
+def env_int(name, default):
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def default_idle():
+    """10,000, unless the open-file hard limit keeps HAProxy (2 fds per connection) lower."""
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY or hard >= 20500:
+        return 10000
+    return max(100, (hard - 1000) // 2)
+
+
+def start_backends(procs, rundir, docroot, build_dir):
+    kind = os.environ.get("BENCH_BACKENDS", "nginx")
+    if kind == "fakeserver":
+        ports = [bs.start_fakeserver(procs, build_dir, docroot, LOAD_CPU, workers=1,
+                                     name="backend-fs%d" % i).port for i in range(3)]
+    else:
+        ports = bs.start_nginx_origin(procs, rundir, docroot, LOAD_CPU, nports=3,
+                                      name="backend-nginx").ports
+    return kind, ports
+
+
+def start_targets(procs, rundir, docroot, build_dir, backends, only=None):
+    """Starts every target (or only the named one); returns {name: Proc}."""
+    makers = {
+        "nginx-direct": lambda: bs.start_nginx_origin(procs, rundir, docroot, PROXY_CPU,
+                                                      name="nginx-direct"),
+        "haproxy": lambda: bs.start_haproxy(procs, rundir, backends, PROXY_CPU),
+        "nginx-proxy": lambda: bs.start_nginx_proxy(procs, rundir, backends, PROXY_CPU),
+        "ours": lambda: bs.start_ours(procs, build_dir, backends, PROXY_CPU,
+                                      extra=os.environ.get("BENCH_OURS_ARGS", "").split()),
+    }
+    have_ours = os.path.exists(os.path.join(build_dir, "bin", "loadbalancer"))
+    out = {}
+    for name, make in makers.items():
+        if only and name not in only:
+            continue
+        if name == "ours" and not have_ours:
+            print("bench: %s/bin/loadbalancer not built: measuring without it" % build_dir,
+                  file=sys.stderr)
+            continue
+        out[name] = make()
+    return out
+
+
+def idle_phase(procs, rundir, docroot, build_dir, backends, count):
+    """Fresh proxies, count idle keep-alive connections each, one proxy at a time."""
+    results = {}
+    for name in ("haproxy", "nginx-proxy", "ours"):
+        started = start_targets(procs, rundir, docroot, build_dir, backends, only=[name])
+        if name not in started:
+            continue
+        proc = started[name]
+        bc.http_get(proc.port, "/" + bc.FILE_NAME)  # one request: lazily built state exists
+        res = bench_idle.measure(proc.port, proc.pid, count, bc.rss_kib)
+        print("bench: idle %-12s %s" % (name, res), file=sys.stderr)
+        results[name] = res
+        procs.stop(proc)
+    return results
+
+
+def throughput_phase(targets, rounds, seconds, conns):
+    runs = {"keepalive": {n: [] for n in targets}, "close": {n: [] for n in targets}}
+    names = list(targets)
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for mode in ("keepalive", "close"):
+            for name in order:
+                res = bc.run_wrk(targets[name].port, seconds, conns, cpu=LOAD_CPU,
+                                 close=(mode == "close"), watch_pid=targets[name].pid)
+                res["round"] = r
+                runs[mode][name].append(res)
+                print("bench: round %d %-9s %-12s %9.0f req/s p50 %.3f ms p99 %.3f ms cpu %s%%"
+                      % (r, mode, name, res["rps"], res["p50_ms"] or -1, res["p99_ms"] or -1,
+                         res.get("cpu_pct")), file=sys.stderr)
+    return runs
+
+
+def equal_load_phase(targets, rundir, rounds, seconds, conns):
+    script = os.path.join(rundir, "delay.lua")
+    with open(script, "w") as f:
+        f.write(DELAY_LUA)
+    runs = {n: [] for n in targets}
+    names = list(targets)
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            res = bc.run_wrk(targets[name].port, seconds, conns, cpu=LOAD_CPU, script=script,
+                             script_args=(5, 15), watch_pid=targets[name].pid)
+            res["round"] = r
+            runs[name].append(res)
+            print("bench: round %d equal-load %-12s %7.0f req/s p99 %.3f ms"
+                  % (r, name, res["rps"], res["p99_ms"] or -1), file=sys.stderr)
+    return runs
+
+
+def main():
+    if len(sys.argv) != 2:
+        print("usage: bench_run.py BUILD_DIR", file=sys.stderr)
+        return 2
+    build_dir = os.path.abspath(sys.argv[1])
+    bc.raise_nofile()
+    outdir = os.path.join(bc.ROOT, "bench-out")
+    os.makedirs(outdir, exist_ok=True)
+    rundir = tempfile.mkdtemp(prefix="run-", dir=outdir)
+    cfg = {"seconds": env_int("BENCH_TIME", 5), "rounds": env_int("BENCH_ROUNDS", 3),
+           "conns": env_int("BENCH_CONNS", 64), "idle": env_int("BENCH_IDLE", default_idle()),
+           "eq_conns": env_int("BENCH_EQ_CONNS", 100), "eq_delay_ms": "5..15 (mean 10)",
+           "proxy_cpu": PROXY_CPU, "load_cpu": LOAD_CPU, "rundir": rundir}
+    procs = bc.Procs(rundir)
+    t0 = time.monotonic()
+    try:
+        docroot = bc.write_docroot(os.path.join(rundir, "www"))
+        cfg["backends"], backends = start_backends(procs, rundir, docroot, build_dir)
+        idle = idle_phase(procs, rundir, docroot, build_dir, backends, cfg["idle"]) \
+            if cfg["idle"] > 0 else {}
+        targets = start_targets(procs, rundir, docroot, build_dir, backends)
+        runs = throughput_phase(targets, cfg["rounds"], cfg["seconds"], cfg["conns"])
+        eq = equal_load_phase(targets, rundir, cfg["rounds"], cfg["seconds"], cfg["eq_conns"])
+    finally:
+        procs.stop_all()
+    cfg["elapsed_s"] = round(time.monotonic() - t0, 1)
+    data = bench_report.build(bc.machine_info(), cfg, runs, eq, idle)
+    with open(os.path.join(outdir, "bench.json"), "w") as f:
+        json.dump(data, f, indent=1)
+    with open(os.path.join(outdir, "bench.svg"), "w") as f:
+        f.write(bench_report.svg(data))
+    print(bench_report.table(data))
+    if not os.environ.get("BENCH_KEEP"):
+        shutil.rmtree(rundir, ignore_errors=True)
+    print("\nwrote %s/bench.json and bench.svg" % outdir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

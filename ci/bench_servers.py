@@ -1,0 +1,166 @@
+"""ci/bench_servers.py - start the servers a benchmark compares, each configured alike.
+
+nginx runs with `master_process off` (one process that serves: its PID is the one whose CPU
+and RSS we read), HAProxy in the foreground with `nbthread 1`, our balancer and the
+fakeserver with port 0 and their READY line. Every config file, log and temp path lives in
+the run directory. Each start_* returns a bench_common.Proc with `.port` set, once the
+server answers a GET for the 1 KiB file (or printed READY).
+
+Choices that make the comparison fair, all written down in ci/BENCH.md:
+- every proxy keeps backend connections alive and reuses them across clients
+  (HAProxy `http-reuse always`, nginx `keepalive 256` in the upstream, ours by design);
+- no access logs anywhere; keep-alive request limits raised so that no proxy closes a busy
+  keep-alive connection every 100 or 1000 requests;
+- health checks on a timer for HAProxy (`inter 2s`), none in nginx (open source nginx
+  has no active checks), and `-R 1000000` for ours, so checks cost almost nothing for all.
+"""
+import os
+
+from bench_common import FILE_NAME, free_port, wait_http, wait_ready_line
+
+NGINX_COMMON = """
+daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid {dir}/{name}.pid;
+error_log {dir}/{name}.err warn;
+events {{ worker_connections 19000; use epoll; multi_accept on; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/{name}-body;
+  proxy_temp_path {dir}/{name}-proxy;
+  fastcgi_temp_path {dir}/{name}-fastcgi;
+  uwsgi_temp_path {dir}/{name}-uwsgi;
+  scgi_temp_path {dir}/{name}-scgi;
+  keepalive_requests 10000000;
+  keepalive_timeout 120s;
+  server_tokens off;
+{body}
+}}
+"""
+
+NGINX_ORIGIN_SERVER = """
+  server {{
+{listens}
+    root {docroot};
+    location = /healthcheck {{ return 200 "0\\n0"; }}
+    location / {{ }}
+  }}
+"""
+
+NGINX_PROXY_SERVER = """
+  upstream backends {{
+{servers}
+    keepalive 256;
+    keepalive_requests 10000000;
+    keepalive_timeout 120s;
+  }}
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    location / {{
+      proxy_pass http://backends;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering on;
+    }}
+  }}
+"""
+
+HAPROXY_CFG = """
+global
+  nbthread 1
+  maxconn {maxconn}
+  tune.bufsize 16384
+
+defaults
+  mode http
+  maxconn {maxconn}
+  option http-keep-alive
+  http-reuse always
+  timeout connect 1s
+  timeout client 120s
+  timeout server 5s
+  timeout http-keep-alive 120s
+  timeout http-request 10s
+  timeout queue 10s
+
+frontend fe
+  bind 127.0.0.1:{port} backlog 4096
+  default_backend be
+
+backend be
+  balance {balance}
+  option httpchk GET /healthcheck
+{servers}
+"""
+
+
+def _nginx(procs, name, rundir, body, cpu):
+    conf = os.path.join(rundir, name + ".conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_COMMON.format(dir=rundir, name=name, body=body))
+    return procs.start(name, ["nginx", "-p", rundir, "-c", conf], cpu=cpu)
+
+
+def start_nginx_origin(procs, rundir, docroot, cpu, nports=1, name="nginx-origin"):
+    """One nginx process serving docroot on nports ports; .ports lists them."""
+    ports = [free_port() for _ in range(nports)]
+    listens = "\n".join("    listen 127.0.0.1:%d backlog=4096;" % p for p in ports)
+    body = NGINX_ORIGIN_SERVER.format(listens=listens, docroot=docroot)
+    proc = _nginx(procs, name, rundir, body, cpu)
+    for p in ports:
+        wait_http(proc, p)
+    proc.port, proc.ports = ports[0], ports
+    return proc
+
+
+def start_nginx_proxy(procs, rundir, backends, cpu, name="nginx-proxy"):
+    port = free_port()
+    servers = "\n".join("    server 127.0.0.1:%d max_fails=0;" % b for b in backends)
+    body = NGINX_PROXY_SERVER.format(port=port, servers=servers)
+    proc = _nginx(procs, name, rundir, body, cpu)
+    wait_http(proc, port)
+    proc.port = port
+    return proc
+
+
+def haproxy_maxconn():
+    """HAProxy reserves two descriptors per connection and refuses to start otherwise."""
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        return 20000
+    return max(256, min(20000, (hard - 400) // 2))
+
+
+def start_haproxy(procs, rundir, backends, cpu, balance="roundrobin", name="haproxy"):
+    port = free_port()
+    servers = "\n".join("  server s%d 127.0.0.1:%d check inter 2s" % (i, b)
+                        for i, b in enumerate(backends))
+    conf = os.path.join(rundir, name + ".cfg")
+    with open(conf, "w") as f:
+        f.write(HAPROXY_CFG.format(port=port, balance=balance, servers=servers,
+                                   maxconn=haproxy_maxconn()))
+    proc = procs.start(name, ["haproxy", "-db", "-f", conf], cpu=cpu)
+    wait_http(proc, port)
+    proc.port = port
+    return proc
+
+
+def start_ours(procs, build_dir, backends, cpu, extra=(), name="ours"):
+    exe = os.path.join(build_dir, "bin", "loadbalancer")
+    argv = [exe, "0"] + [str(b) for b in backends] + ["-R", "1000000"] + list(extra)
+    proc = procs.start(name, argv, cpu=cpu)
+    proc.port = int(wait_ready_line(proc)["port"])
+    wait_http(proc, proc.port)
+    return proc
+
+
+def start_fakeserver(procs, build_dir, docroot, cpu, workers=1, name="fakeserver"):
+    exe = os.path.join(build_dir, "bin", "fakeserver")
+    argv = [exe, "0", "-N", str(workers), "-L", "--root", docroot]
+    proc = procs.start(name, argv, cpu=cpu, cwd=docroot)
+    proc.port = int(wait_ready_line(proc)["port"])
+    wait_http(proc, proc.port, "/" + FILE_NAME)
+    return proc
