@@ -1,0 +1,181 @@
+/* test_policies.c - the selection policies behind lb_policy_ops, on hand-built tables.
+ *
+ * Each policy is checked for what makes it that policy (fewest: load, then errors, then
+ * order; rr: rotation that skips down and excluded backends; leastconn: fewest in flight,
+ * first of equals; p2c: never the busier of the two it draws, reproducible by seed, and
+ * every backend reachable), and all of them for the shared rules: only up, not excluded
+ * backends are picked, -1 when there is none, and lb_policy_choose()'s panic fallback to the
+ * first backend not excluded. No network, no allocation beyond the stack.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+#include "policy.h"
+
+#define NB 4
+
+static lb_backend backs[NB];
+static lb_backend_table table = {backs, NB};
+static unsigned char none[NB];
+
+static void reset_table(void)
+{
+    memset(backs, 0, sizeof backs);
+    for (int i = 0; i < NB; i++) {
+        backs[i].index = i;
+        backs[i].up = 1;
+    }
+    memset(none, 0, sizeof none);
+}
+
+static lb_policy make(const char *name, uint32_t seed)
+{
+    lb_policy p;
+    CHECK_MSG(lb_policy_init(&p, name, seed) == 0, "init %s", name);
+    return p;
+}
+
+static void test_registry(void)
+{
+    lb_policy p;
+    CHECK(lb_policy_init(&p, "fewest", 1) == 0 && p.ops == &lb_policy_fewest);
+    CHECK(lb_policy_init(&p, "rr", 1) == 0 && p.ops == &lb_policy_rr);
+    CHECK(lb_policy_init(&p, "leastconn", 1) == 0 && p.ops == &lb_policy_leastconn);
+    CHECK(lb_policy_init(&p, "p2c", 1) == 0 && p.ops == &lb_policy_p2c);
+    CHECK(lb_policy_init(&p, "random", 1) == -1);
+    CHECK(lb_policy_init(&p, "", 1) == -1);
+    CHECK(lb_policy_init(&p, "RR", 1) == -1);
+}
+
+static void test_fewest(void)
+{
+    reset_table();
+    lb_policy p = make("fewest", 1);
+    backs[0].total = 10;
+    backs[1].total = 5;
+    backs[1].sent_since = 4; /* load 9 */
+    backs[2].total = 9;      /* load 9, tie with 1 */
+    backs[3].total = 20;
+    CHECK(p.ops->pick(&p, &table, none) == 1); /* tie on load and errors: named first */
+    backs[1].errors = 1;
+    CHECK(p.ops->pick(&p, &table, none) == 2); /* tie on load: fewer errors */
+    backs[2].up = 0;
+    CHECK(p.ops->pick(&p, &table, none) == 1);
+    unsigned char ex[NB] = {0, 1, 0, 0};
+    CHECK(p.ops->pick(&p, &table, ex) == 0);
+    backs[1].sent_since = 0;                   /* load 5 */
+    CHECK(p.ops->pick(&p, &table, none) == 1);
+    CHECK(lb_policy_fewest_better(&backs[1], &backs[0]) == 1);
+    CHECK(lb_policy_fewest_better(&backs[0], &backs[1]) == 0);
+    CHECK(lb_policy_fewest_better(&backs[0], &backs[0]) == 0);
+}
+
+static void test_rr(void)
+{
+    reset_table();
+    lb_policy p = make("rr", 1);
+    int seq[8];
+    for (int k = 0; k < 8; k++)
+        seq[k] = p.ops->pick(&p, &table, none);
+    for (int k = 0; k < 8; k++)
+        CHECK_MSG(seq[k] == k % NB, "pick %d was %d", k, seq[k]);
+    backs[1].up = 0;
+    unsigned char ex[NB] = {0, 0, 0, 1};
+    int counts[NB] = {0};
+    for (int k = 0; k < 30; k++) {
+        int i = p.ops->pick(&p, &table, ex);
+        CHECK(i == 0 || i == 2);
+        if (i >= 0)
+            counts[i]++;
+    }
+    CHECK(counts[0] == 15 && counts[2] == 15); /* the survivors alternate exactly */
+}
+
+static void test_leastconn(void)
+{
+    reset_table();
+    lb_policy p = make("leastconn", 1);
+    CHECK(p.ops->pick(&p, &table, none) == 0); /* all equal: named first */
+    backs[0].in_flight = 3;
+    backs[1].in_flight = 1;
+    backs[2].in_flight = 1;
+    backs[3].in_flight = 2;
+    CHECK(p.ops->pick(&p, &table, none) == 1);
+    backs[1].up = 0;
+    CHECK(p.ops->pick(&p, &table, none) == 2);
+    unsigned char ex[NB] = {0, 0, 1, 0};
+    CHECK(p.ops->pick(&p, &table, ex) == 3);
+}
+
+/* Runs n p2c picks and counts them; also checks no pick is the busiest backend. */
+static void p2c_run(lb_policy *p, int n, int *counts, int *seq)
+{
+    for (int k = 0; k < n; k++) {
+        int i = p->ops->pick(p, &table, none);
+        CHECK(i >= 0 && i < NB && backs[i].up);
+        if (i < 0)
+            return;
+        counts[i]++;
+        if (seq)
+            seq[k] = i;
+    }
+}
+
+static void test_p2c(void)
+{
+    reset_table();
+    lb_policy p = make("p2c", 42), q = make("p2c", 42);
+    int seq_p[200], seq_q[200], counts[NB] = {0}, counts_q[NB] = {0};
+    p2c_run(&p, 200, counts, seq_p);
+    p2c_run(&q, 200, counts_q, seq_q);
+    CHECK(memcmp(seq_p, seq_q, sizeof seq_p) == 0); /* same seed, same choices */
+    for (int i = 0; i < NB; i++)
+        CHECK_MSG(counts[i] > 20, "backend %d picked %d of 200", i, counts[i]);
+
+    /* p2c keeps the less loaded of its two draws, so the busiest backend is chosen only
+     * when both draws hit it (1 in 16 with replacement, never without): well under the
+     * 1 in 4 a blind pick would give it. */
+    backs[2].in_flight = 100;
+    int busy[NB] = {0};
+    p2c_run(&p, 400, busy, NULL);
+    CHECK_MSG(busy[2] < 400 / NB / 2, "busiest picked %d of 400", busy[2]);
+
+    backs[0].up = backs[1].up = backs[3].up = 0; /* one candidate: always it */
+    int one[NB] = {0};
+    p2c_run(&p, 10, one, NULL);
+    CHECK(one[2] == 10);
+    backs[2].up = 0;
+    CHECK(p.ops->pick(&p, &table, none) == -1);
+}
+
+static void test_none_and_panic(void)
+{
+    static const char *names[] = {"fewest", "rr", "leastconn", "p2c"};
+    for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
+        reset_table();
+        lb_policy p = make(names[n], 7);
+        for (int i = 0; i < NB; i++)
+            backs[i].up = 0;
+        CHECK_MSG(p.ops->pick(&p, &table, none) == -1, "%s picked a down backend", names[n]);
+        CHECK(lb_policy_choose(&p, &table, none) == 0); /* panic: first named */
+        unsigned char ex[NB] = {1, 1, 0, 0};
+        CHECK(lb_policy_choose(&p, &table, ex) == 2);
+        unsigned char all[NB] = {1, 1, 1, 1};
+        CHECK(lb_policy_choose(&p, &table, all) == -1);
+        backs[3].up = 1;
+        CHECK_MSG(lb_policy_choose(&p, &table, none) == 3, "%s ignored the one up", names[n]);
+        CHECK(lb_policy_choose(&p, &table, ex) == 3);
+    }
+}
+
+int main(void)
+{
+    test_registry();
+    test_fewest();
+    test_rr();
+    test_leastconn();
+    test_p2c();
+    test_none_and_panic();
+    return CHECK_RESULT();
+}
