@@ -49,11 +49,17 @@ typedef struct lb_http_response {
 
 /* Parses a request head (request line, fields, empty line) from buf[0, len). Empty lines
  * (CRLF) before the request line are skipped and counted as consumed. headers must point to
- * max_headers slots. Returns the head's length including the final CRLF, or LB_HTTP_*. */
+ * max_headers slots. Returns the head's length including the final CRLF, or LB_HTTP_*.
+ * LB_HTTP_TOO_MANY is returned as soon as a field beyond max_headers starts. For any prefix
+ * of an input the answer is LB_HTTP_INCOMPLETE or the whole input's answer. The out fields
+ * are meaningful only on success. The method is a token, the target 1+ visible ASCII bytes;
+ * field values may carry obs-text (bytes >= 0x80) but no control byte but HTAB. */
 int lb_http_parse_request(const char *buf, size_t len, lb_http_request *req,
                           lb_http_header *headers, size_t max_headers);
 
-/* Parses a response head. Returns its length including the final CRLF, or LB_HTTP_*. */
+/* Parses a response head. Returns its length including the final CRLF, or LB_HTTP_*.
+ * The status is three digits, 100..999; the reason phrase may be empty and its space absent
+ * ("HTTP/1.1 200\r\n"), in which case reason_len is 0. */
 int lb_http_parse_response(const char *buf, size_t len, lb_http_response *res,
                            lb_http_header *headers, size_t max_headers);
 
@@ -75,11 +81,23 @@ typedef struct lb_http_framing {
 /* Frames a parsed request (RFC 9112 section 6). Returns 0, or LB_HTTP_INVALID for what cannot
  * be framed safely: Content-Length with Transfer-Encoding, more than one Content-Length field
  * or value, a Content-Length that is not plain digits or overflows, a Transfer-Encoding whose
- * last coding is not chunked or that names chunked twice, Transfer-Encoding in HTTP/1.0. */
+ * last coding is not chunked or that names chunked twice, Transfer-Encoding in HTTP/1.0.
+ * Details: "Content-Length: 0" gives LB_BODY_LENGTH with length 0; no framing field gives
+ * LB_BODY_NONE. Transfer-Encoding values (several fields form one list) must be lists of
+ * tokens with optional `;name=value` parameters, no empty elements, and chunked without
+ * parameters. keep_alive: a Connection token `close` clears it; otherwise HTTP/1.1+ keeps
+ * alive and HTTP/1.0 only with `keep-alive`. expect_continue: HTTP/1.1+ with
+ * "Expect: 100-continue". */
 int lb_http_request_framing(const lb_http_request *req, lb_http_framing *out);
 
 /* Frames a parsed response to a request with the given method (HEAD, 1xx, 204 and 304 have
- * no body). Returns 0, or LB_HTTP_INVALID when the response cannot be framed safely. */
+ * no body). Returns 0, or LB_HTTP_INVALID when the response cannot be framed safely.
+ * RFC 9112 6.3 in order: Content-Length with Transfer-Encoding is INVALID (whatever the
+ * status); HEAD, 1xx (the caller reads the next head after a 100; a 101 switches protocols),
+ * 204, 304 -> NONE; a 2xx to CONNECT -> CLOSE (a tunnel); Transfer-Encoding -> CHUNKED when
+ * chunked is last, CLOSE otherwise, INVALID when malformed or in HTTP/1.0; Content-Length ->
+ * LENGTH, INVALID when repeated or malformed; nothing -> CLOSE. keep_alive as for requests,
+ * and always 0 with LB_BODY_CLOSE. method may be NULL (no request known). */
 int lb_http_response_framing(const lb_http_response *res, const char *method, size_t method_len,
                              lb_http_framing *out);
 
@@ -92,6 +110,10 @@ int lb_http_token_eq(const char *s, size_t len, const char *lit);
 /* Chunked transfer coding, scanned incrementally. The state is the caller's; the functions
  * are pure in (state, bytes). Chunk sizes are 1 to 16 hex digits, extensions may follow a
  * ';', trailer fields are checked like header fields, and every line ends in CRLF. */
+#define LB_CHUNKED_MAX_DIGITS 16     /* hex digits of a chunk size, leading zeros included */
+#define LB_CHUNKED_MAX_LINE 4096     /* bytes of a chunk-size line after the digits */
+#define LB_CHUNKED_MAX_TRAILER 16384 /* bytes of the whole trailer section */
+
 typedef struct lb_chunked {
     int state;
     unsigned digits;
