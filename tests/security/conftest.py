@@ -1,0 +1,99 @@
+"""Fixtures for the hostile-client suites: a recording backend behind a real balancer.
+
+`cluster(opts)` starts one RecordingBackend and a balancer (project binary, via the
+harness's `procs`, so sanitizer reports fail the test) in front of it. Its helpers state
+the two halves of every assertion in issue 8: what the client got, and what the backend got.
+"""
+import itertools
+
+import pytest
+
+from .rawhttp import OK_ANSWER, RecordingBackend, connect, exchange, read_one_response, scaled
+
+_seq = itertools.count()
+
+
+class Cluster:
+    def __init__(self, procs, backend, lb):
+        self.procs = procs
+        self.backend = backend
+        self.lb = lb
+        self.port = lb.port
+
+    def send(self, pieces, timeout=None, pause=0.0):
+        return exchange(self.port, pieces, timeout=timeout, pause=pause)
+
+    def sentinel(self):
+        """A legal GET on a fresh connection, answered 200 through the balancer.
+
+        Proves the balancer still serves, and, because one event loop forwards in order,
+        that anything an earlier vector would have forwarded has reached the backend by now.
+        Returns the exact bytes sent."""
+        req = b"GET /sentinel-%d HTTP/1.1\r\nHost: lb\r\n\r\n" % next(_seq)
+        sock = connect(self.port)
+        try:
+            sock.sendall(req)
+            answer, rest = read_one_response(sock, scaled(10))
+        finally:
+            sock.close()
+        assert answer == OK_ANSWER, f"sentinel answered {answer!r}"
+        self.backend.wait_received(lambda d: d.endswith(req), scaled(5))
+        return req
+
+    def assert_refused(self, raw, statuses=None, pause=0.0):
+        """raw is refused with one 4xx answer and a close; no byte of it reaches the backend."""
+        res = self.send(raw, pause=pause)
+        ok = statuses or range(400, 500)
+        assert res.status in ok, f"expected a 4xx in {list(ok)[:3]}..., got {res!r} for {raw!r}"
+        assert res.data.count(b"HTTP/1.") == 1, f"more than one answer: {res.data!r}"
+        assert res.closed, f"connection left open after {res.status} for {raw!r}"
+        assert self.lb.alive(), "balancer exited"
+        sent = self.sentinel()
+        got = self.backend.received()
+        assert got == sent, f"bytes reached the backend for {raw!r}:\n{got!r}"
+        return res
+
+    def assert_forwarded(self, raw):
+        """A legal request reaches the backend byte for byte and its answer comes back."""
+        sock = connect(self.port)
+        try:
+            sock.sendall(raw)
+            answer, _ = read_one_response(sock, scaled(10))
+        finally:
+            sock.close()
+        assert answer == OK_ANSWER, f"answer {answer!r} for {raw!r}"
+        got = self.backend.wait_received(lambda d: d == raw, scaled(5))
+        assert got == raw, f"backend got {got!r}\nexpected     {raw!r}"
+
+
+@pytest.fixture
+def cluster(procs):
+    made = []
+
+    def make(opts=(), answer=None):
+        backend = RecordingBackend(answer=answer)
+        made.append(backend)
+        lb = procs.start(["loadbalancer", *opts, "0", str(backend.port)], name="lb",
+                         timeout=scaled(20))
+        return Cluster(procs, backend, lb)
+
+    yield make
+    for b in made:
+        b.close()
+
+
+def refused_or_forwarded(cl, raw):
+    """For shapes the RFC leaves to the recipient (e.g. `CHUNKED` in capitals): either a
+    clean refusal, or the message framed exactly as the backend would frame it (forwarded
+    byte for byte, answered once). Any third outcome is a desync."""
+    res = cl.send(raw, timeout=scaled(2))
+    if res.status is not None and 400 <= res.status < 500:
+        assert res.closed and res.data.count(b"HTTP/1.") == 1, repr(res)
+        sent = cl.sentinel()
+        assert cl.backend.received() == sent, f"{raw!r} refused but bytes reached the backend"
+        return "refused"
+    assert res.data.startswith(OK_ANSWER) and res.data.count(b"HTTP/1.") == 1, \
+        f"neither refused nor forwarded once: {res!r} for {raw!r}"
+    got = cl.backend.wait_received(lambda d: d == raw, scaled(5))
+    assert got == raw, f"backend got {got!r}, client sent {raw!r}"
+    return "forwarded"

@@ -1,0 +1,95 @@
+"""Backend answers that cannot be framed (RFC 9112 section 6.3): the balancer closes both
+the backend connection and the client connection, and the client never gets a patched
+answer: either a balancer-made 5xx with none of the backend's bytes (nothing relayed yet),
+or a prefix of the backend's own bytes and then the close (never a 5xx appended)."""
+import re
+
+import pytest
+
+from .rawhttp import connect, read_one_response, read_until_close, scaled
+
+MARK = b"BACKEND-MARK"
+BAD = {
+    "cl_and_te": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 b"5\r\n" + MARK[:5] + b"\r\n0\r\n\r\n",
+    "te_and_cl": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n"
+                 b"5\r\n" + MARK[:5] + b"\r\n0\r\n\r\n",
+    "cl_letters": b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n" + MARK,
+    "cl_negative": b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n" + MARK,
+    "cl_conflicting": b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 12\r\n\r\n" + MARK,
+    "cl_overflow": b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551616\r\n\r\n" + MARK,
+    "space_before_colon": b"HTTP/1.1 200 OK\r\nContent-Length : 12\r\n\r\n" + MARK,
+    "bare_lf_head": b"HTTP/1.1 200 OK\nContent-Length: 12\n\n" + MARK,
+    "obs_fold": b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 12\r\n\r\n" + MARK,
+    "nul_in_head": b"HTTP/1.1 200 OK\r\nX: a\x00\r\nContent-Length: 12\r\n\r\n" + MARK,
+    "bad_status_line": b"HTTP/1.1 2x0 OK\r\nContent-Length: 12\r\n\r\n" + MARK,
+    "not_http": b"SSH-2.0-OpenSSH_9.2\r\n" + MARK,
+    "bad_chunk_size": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      b"zz\r\n" + MARK + b"\r\n0\r\n\r\n",
+    "chunk_size_overflow": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           b"fffffffffffffffff\r\n" + MARK + b"\r\n0\r\n\r\n",
+    "chunk_missing_crlf": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          b"c\r\n" + MARK + b"XX0\r\n\r\n",
+}
+
+REQ = b"GET /bad-answer HTTP/1.1\r\nHost: lb\r\n\r\n"
+
+
+def _answer_with(raw):
+    return lambda req: raw
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_unframeable_answer_closes_both_sides(cluster, name):
+    raw = BAD[name]
+    cl = cluster(answer=_answer_with(raw))
+    sock = connect(cl.port)
+    try:
+        sock.sendall(REQ)
+        data, closed = read_until_close(sock, scaled(8))
+    finally:
+        sock.close()
+    assert closed, f"client connection left open, got {data!r}"
+    m = re.match(rb"HTTP/1\.[01] (5\d\d) ", data)
+    if m and not raw.startswith(data):
+        # Nothing relayed: a whole balancer answer, none of the backend's bytes.
+        assert MARK[:5] not in data, f"backend bytes patched into a 5xx: {data!r}"
+        assert data.count(b"HTTP/1.") == 1, data
+    else:
+        # Relayed bytes: exactly a prefix of the backend's answer, then the close.
+        assert raw.startswith(data), f"client got bytes the backend never sent: {data!r}"
+        assert not (MARK in data and data.endswith(MARK + b"\r\n0\r\n\r\n")), \
+            f"an unframeable answer was relayed whole: {data!r}"
+    conns = cl.backend.request_conns()
+    assert conns and conns[0].data.startswith(REQ)
+    assert all(c.closed_by_peer.wait(scaled(5)) for c in conns), "backend connection kept open"
+    assert cl.lb.alive()
+
+
+def test_surplus_bytes_after_an_answer_are_never_relayed(cluster):
+    # The backend answers the first request and appends a forged second answer. The
+    # balancer must not hand that forgery to the client's next request on the same
+    # keep-alive connection: it drops that backend connection and asks again.
+    forged = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"
+
+    def answer(req):
+        if req.startswith(b"GET /first "):
+            return b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst" + forged
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond"
+
+    cl = cluster(answer=answer)
+    sock = connect(cl.port)
+    try:
+        sock.sendall(b"GET /first HTTP/1.1\r\nHost: lb\r\n\r\n")
+        first, rest = read_one_response(sock, scaled(10))
+        assert first.endswith(b"\r\n\r\nfirst"), first
+        assert rest == b"", f"surplus relayed: {rest!r}"
+        sock.sendall(b"GET /second HTTP/1.1\r\nHost: lb\r\n\r\n")
+        try:
+            second, _ = read_one_response(sock, scaled(10))
+        except (AssertionError, ConnectionResetError):
+            second = None  # closing the client is also safe
+    finally:
+        sock.close()
+    if second is not None:
+        assert second.endswith(b"\r\n\r\nsecond"), f"forged answer relayed: {second!r}"

@@ -1,0 +1,88 @@
+"""Slowloris: a client that trickles its head gets 408 and a close once the header timeout
+(a documented option) has run out since its first byte, however steadily it trickles.
+A client that keeps to the timeout is served."""
+import select
+import time
+
+from .lbopts import HEADER_TIMEOUT, opt
+from .rawhttp import OK_ANSWER, connect, read_one_response, read_until_close, scaled
+
+TIMEOUT_MS = 600
+
+
+def _lb(cluster):
+    return cluster([opt(HEADER_TIMEOUT, TIMEOUT_MS)])
+
+
+def test_trickled_head_gets_408_and_close(cluster):
+    cl = _lb(cluster)
+    sock = connect(cl.port)
+    head = b"GET /slow HTTP/1.1\r\nHost: lb\r\n" + b"X-Drip: " + b"a" * 200
+    t0 = time.monotonic()
+    closed_at = None
+    try:
+        for byte in head:  # one byte every 20 ms until the answer, far beyond the timeout
+            try:
+                sock.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            readable, _, _ = select.select([sock], [], [], 0.02)
+            if readable or time.monotonic() - t0 > scaled(3):
+                break
+        data, closed = read_until_close(sock, scaled(3))
+        closed_at = time.monotonic() - t0
+    finally:
+        sock.close()
+    assert data.startswith(b"HTTP/1.1 408 ") or data.startswith(b"HTTP/1.0 408 "), data
+    assert closed, "connection left open after 408"
+    assert closed_at < scaled(3) + TIMEOUT_MS / 1000.0, f"closed only after {closed_at:.2f}s"
+    sent = cl.sentinel()
+    assert cl.backend.received() == sent
+
+
+def test_silent_half_head_is_closed_within_the_timeout(cluster):
+    cl = _lb(cluster)
+    sock = connect(cl.port)
+    try:
+        t0 = time.monotonic()
+        sock.sendall(b"GET /half HTTP/1.1\r\nHost: lb\r\n")
+        data, closed = read_until_close(sock, scaled(5))
+        took = time.monotonic() - t0
+    finally:
+        sock.close()
+    assert closed, "half head never timed out"
+    assert data.startswith(b"HTTP/1.1 408 ") or data.startswith(b"HTTP/1.0 408 "), data
+    assert TIMEOUT_MS / 1000.0 * 0.8 <= took < scaled(5), f"took {took:.2f}s"
+    assert cl.backend.received() == cl.sentinel()
+
+
+def test_control_head_within_the_timeout_is_served(cluster):
+    cl = _lb(cluster)
+    req = b"GET /steady HTTP/1.1\r\nHost: lb\r\n\r\n"
+    sock = connect(cl.port)
+    try:
+        for i in range(0, len(req), 8):  # the whole head in about 100 ms
+            sock.sendall(req[i:i + 8])
+            time.sleep(0.02)
+        answer, _ = read_one_response(sock, scaled(10))
+    finally:
+        sock.close()
+    assert answer == OK_ANSWER
+    assert cl.backend.wait_received(lambda d: d == req, scaled(5)) == req
+
+
+def test_many_slow_clients_do_not_block_a_fast_one(cluster):
+    cl = _lb(cluster)
+    slow = []
+    try:
+        for _ in range(50):
+            s = connect(cl.port)
+            s.sendall(b"GET /s HTTP/1.1\r\n")
+            slow.append(s)
+        cl.sentinel()  # served at once while 50 half heads wait
+        for s in slow:
+            data, closed = read_until_close(s, scaled(5))
+            assert closed and b" 408 " in data[:13], data
+    finally:
+        for s in slow:
+            s.close()
