@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""ci/bench_profile.py BUILD_DIR [TARGET...] - where a proxy spends its time, per request.
+
+For each target (ours, haproxy, nginx-proxy; default all that exist), with the same
+backends and pinning as `make bench`:
+ - syscalls per request: `strace -c -f -p PID` attached during a wrk run (strace slows the
+   proxy a lot; the counts per request are what matter, not the rate), keep-alive and
+   Connection: close;
+ - a CPU profile: `perf record -e cpu-clock -g -p PID` during a wrk run (this VM has no
+   hardware counters, so sampling is on the cpu-clock software event), reported as the top
+   symbols by self time.
+Writes bench-out/profile/<target>-{strace,perf}-<mode>.txt and a summary
+bench-out/profile/summary.txt. PROFILE_TIME (seconds per run, 4).
+Only processes started here are stopped, by PID: strace and perf get SIGINT to finish.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_common as bc  # noqa: E402
+import bench_run  # noqa: E402
+
+CONNS = 64
+
+
+def attach(argv, out):
+    """Starts a tracer (strace/perf) and waits until it is attached (bounded)."""
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(out + ".err", "w"),
+                         start_new_session=True)
+    time.sleep(0.5)  # neither strace -p nor perf -p prints a reliable "attached" line
+    return p
+
+
+def detach(p):
+    try:
+        os.kill(p.pid, signal.SIGINT)
+    except ProcessLookupError:
+        pass
+    try:
+        p.wait(30)
+    except subprocess.TimeoutExpired:
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(5)
+
+
+def strace_run(proc, outdir, name, mode, seconds):
+    out = os.path.join(outdir, "%s-strace-%s.txt" % (name, mode))
+    tracer = attach(["strace", "-c", "-f", "-o", out, "-p", str(proc.pid)], out)
+    res = bc.run_wrk(proc.port, seconds, CONNS, cpu=bench_run.LOAD_CPU, close=(mode == "close"))
+    detach(tracer)
+    calls = {}
+    with open(out) as f:
+        for line in f:
+            m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$", line)
+            if m and m.group(2) != "total":
+                calls[m.group(2)] = int(m.group(1))
+    # wrk's count includes requests cut off at the end; tracer attach/detach edges are
+    # outside the run, so calls/requests is close (within a few percent).
+    n = res["requests"] or 1
+    per = {k: round(v / n, 2) for k, v in sorted(calls.items(), key=lambda kv: -kv[1])}
+    return {"requests": res["requests"], "rps_traced": res["rps"],
+            "syscalls_per_req": round(sum(calls.values()) / n, 2), "per_req": per}
+
+
+def perf_run(proc, outdir, name, mode, seconds):
+    data = os.path.join(outdir, "%s-%s.perf.data" % (name, mode))
+    out = os.path.join(outdir, "%s-perf-%s.txt" % (name, mode))
+    tracer = attach(["perf", "record", "-e", "cpu-clock", "-F", "1999", "-g", "-o", data,
+                     "-p", str(proc.pid)], out)
+    res = bc.run_wrk(proc.port, seconds, CONNS, cpu=bench_run.LOAD_CPU, close=(mode == "close"))
+    detach(tracer)
+    rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
+                          "--sort", "symbol", "--percent-limit", "0.7", "-g", "none"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    with open(out, "w") as f:
+        f.write(rep)
+    os.unlink(data)
+    top = [re.sub(r"\s+-\s+-\s*$", "", ln.strip()) for ln in rep.splitlines() if re.match(r"\s+[\d.]+%", ln)][:25]
+    return {"rps_profiled": res["rps"], "top": top}
+
+
+def main():
+    build_dir = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
+    wanted = sys.argv[2:] or ["ours", "haproxy", "nginx-proxy"]
+    seconds = bench_run.env_int("PROFILE_TIME", 4)
+    bc.raise_nofile()
+    outdir = os.path.join(bc.ROOT, "bench-out", "profile")
+    os.makedirs(outdir, exist_ok=True)
+    rundir = tempfile.mkdtemp(prefix="prof-", dir=os.path.dirname(outdir))
+    procs = bc.Procs(rundir)
+    lines = []
+    try:
+        docroot = bc.write_docroot(os.path.join(rundir, "www"))
+        _, backends = bench_run.start_backends(procs, rundir, docroot, build_dir)
+        targets = bench_run.start_targets(procs, rundir, docroot, build_dir, backends,
+                                          only=wanted)
+        for name, proc in targets.items():
+            for mode in ("keepalive", "close"):
+                s = strace_run(proc, outdir, name, mode, seconds)
+                p = perf_run(proc, outdir, name, mode, seconds)
+                lines.append("== %s %s: %.2f syscalls/request (%d requests traced)"
+                             % (name, mode, s["syscalls_per_req"], s["requests"]))
+                lines.append("   " + ", ".join("%s %.2f" % kv for kv in
+                                               list(s["per_req"].items())[:12]))
+                lines.append("   perf (cpu-clock, self time, %.0f req/s while sampled):"
+                             % p["rps_profiled"])
+                lines += ["     " + t for t in p["top"][:15]]
+    finally:
+        procs.stop_all()
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(outdir, "summary.txt"), "w") as f:
+        f.write(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
