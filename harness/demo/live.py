@@ -1,0 +1,197 @@
+"""The live terminal view: each backend as the balancer sees it (state, TOTAL, ERRORS,
+requests in flight, failures, last check) beside what the clients saw (answers from it,
+recent latency, a sparkline of answers per second), the story's caption, and the latest
+events with the reason the balancer reacted.
+
+On a TTY the frame is redrawn in place with ANSI escapes; otherwise (a pipe, a CI log) the
+view appends plain lines: the caption when a step begins, notable events as they happen,
+and one status line per second. `frame_text()` is a pure function of a recording snapshot,
+so the README can show a real frame and tests can check it.
+"""
+import sys
+import textwrap
+
+SPARK = " \u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
+WIDTH = 100
+NOTABLE = {"crash", "revive", "slow", "fast", "freeze", "thaw", "down", "up", "note"}
+
+
+def _current_step(data):
+    steps = data["steps"]
+    return (len(steps), steps[-1]) if steps else (0, None)
+
+
+def _process_state(data, name):
+    """What the demo last did to a backend's process: running, slow, dead, frozen."""
+    state = "running"
+    for ev in data["events"]:
+        if ev.get("backend") != name:
+            continue
+        k = ev["kind"]
+        if k == "crash":
+            state = "dead"
+        elif k == "revive":
+            state = "running"
+        elif k == "slow":
+            state = f"slow {ev.get('detail', '')}".strip()
+        elif k == "fast":
+            state = "running"
+        elif k == "freeze":
+            state = "frozen"
+        elif k == "thaw":
+            state = "running"
+    return state
+
+
+def _client_view(data, name, now):
+    total, recent, lats = 0, [0] * 20, []
+    for t, backend, status, lat, _conn in data["requests"]:
+        if backend != name or not 0 < status < 500:
+            continue
+        total += 1
+        age = now - t
+        if 0 <= age < 20:
+            recent[19 - int(age)] += 1
+        if 0 <= age < 3:
+            lats.append(lat)
+    lats.sort()
+    median = lats[len(lats) // 2] if lats else None
+    return total, recent, median
+
+
+def _spark(counts):
+    peak = max(counts + [1])
+    return "".join(SPARK[min(8, (8 * c + peak - 1) // peak)] for c in counts)
+
+
+def _fmt_check(b, now):
+    last = b.get("last_check_age")
+    if last is None:
+        return "-"
+    ok = b.get("last_check_ok")
+    mark = "" if ok is None else (" ok" if ok else " FAIL")
+    return f"{last:.1f}s ago{mark}"
+
+
+def _event_line(ev):
+    k, name = ev["kind"], ev.get("backend")
+    why = ev.get("why") or ev.get("detail") or ""
+    text = {
+        "crash": f"the demo killed {name} (SIGKILL): its process is gone",
+        "revive": f"the demo started {name} again on the same port{': ' + why if why else ''}",
+        "slow": f"{name} now waits {why} before answering",
+        "fast": f"{name} answers at full speed again",
+        "freeze": f"the demo froze {name} (SIGSTOP): it accepts but never answers",
+        "thaw": f"the demo thawed {name} (SIGCONT)",
+        "down": f"balancer marked {name} DOWN" + (f" ({why})" if why else ""),
+        "up": f"balancer marked {name} up" + (f" ({why})" if why else ""),
+        "note": ev.get("text", ""),
+    }.get(k, k)
+    return f"{ev['t']:6.1f}s  {text}"
+
+
+def frame_lines(data, color=False):
+    """The frame as a list of lines (ANSI colours only when color is true)."""
+    def paint(s, code):
+        return f"\x1b[{code}m{s}\x1b[0m" if color else s
+    now = data["duration"]
+    meta = data["meta"]
+    nstep, step = _current_step(data)
+    latest = data["samples"][-1]["backends"] if data["samples"] else {}
+    errors = sum(1 for r in data["requests"] if r[1] is None or not 0 < r[2] < 500)
+    out = [paint(f" Load balancer demo \u00b7 scenario {meta['scenario']} \u00b7 t={now:5.1f}s"
+                 f" \u00b7 step {nstep}/{meta.get('nsteps', nstep)}", "1"), ""]
+    if step:
+        out.append(paint(f" {step['title']}", "1;36"))
+        out += [" " + line for line in textwrap.wrap(step["caption"], WIDTH - 2)]
+        out.append("")
+    out.append(f" {'backend':<9}{'process':<12}{'balancer':<9}{'TOTAL':>6}{'ERRORS':>7}"
+               f"{'inflt':>6}{'fails':>6}  {'last check':<14}{'answers':>8}{'ms':>6}"
+               f"  last 20 s")
+    for b in meta["backends"]:
+        name = b["name"]
+        view = latest.get(name, {})
+        state = view.get("state", "?")
+        total, recent, median = _client_view(data, name, now)
+        st = f"{state.upper() if state != 'up' else 'up':<9}"
+        st = paint(st, "32" if state == "up" else "1;31") if state != "?" else st
+        proc = _process_state(data, name)
+        procs = paint(f"{proc:<12}", "31") if proc in ("dead", "frozen") else f"{proc:<12}"
+        ms = f"{median:6.0f}" if median is not None else "     -"
+        out.append(f" {name:<9}{procs}{st}{view.get('total', '-'):>6}"
+                   f"{view.get('errors', '-'):>7}{view.get('in_flight', '-'):>6}"
+                   f"{view.get('failures', '-'):>6}  {_fmt_check(view, now):<14}{total:>8}{ms}"
+                   f"  {_spark(recent)}")
+    rate = sum(1 for r in data["requests"] if now - r[0] < 1.0)
+    err_txt = paint(f"{errors} got a 500 or no answer", "1;31" if errors else "0")
+    out += ["", f" clients: {len(data['requests'])} requests, {err_txt} \u00b7 {rate} req/s"
+                f" \u00b7 balancer view from {meta.get('source')}"]
+    recent = [e for e in data["events"] if e["kind"] in NOTABLE][-5:]
+    if recent:
+        out += ["", " what just happened:"] + [" " + _event_line(e) for e in recent]
+    return out
+
+
+def frame_text(data):
+    return "\n".join(frame_lines(data, color=False)) + "\n"
+
+
+class LiveView:
+    """Draws frames on a stream; call update(snapshot) often, finish() once."""
+
+    def __init__(self, stream=None, tty=None):
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.last_step = 0
+        self.last_event = 0
+        self.last_status = -1.0
+        self.drawn = False
+
+    def update(self, data):
+        if self.tty:
+            self._redraw(data)
+        else:
+            self._append(data)
+
+    def _redraw(self, data):
+        lines = frame_lines(data, color=True)
+        prefix = "\x1b[?25l\x1b[H" if self.drawn else "\x1b[?25l\x1b[2J\x1b[H"
+        body = "".join(line + "\x1b[K\n" for line in lines)
+        self.stream.write(prefix + body + "\x1b[J")
+        self.stream.flush()
+        self.drawn = True
+
+    def _append(self, data):
+        w = self.stream.write
+        for st in data["steps"][self.last_step:]:
+            w(f"\n== {st['t']:5.1f}s  {st['title']} ==\n")
+            for line in textwrap.wrap(st["caption"], WIDTH):
+                w(f"   {line}\n")
+        self.last_step = len(data["steps"])
+        events = data["events"]
+        for ev in events[self.last_event:]:
+            if ev["kind"] in NOTABLE:
+                w(f" {_event_line(ev)}\n")
+        self.last_event = len(events)
+        now = data["duration"]
+        if now - self.last_status >= 1.0:
+            self.last_status = now
+            w(self._status_line(data) + "\n")
+        self.stream.flush()
+
+    @staticmethod
+    def _status_line(data):
+        latest = data["samples"][-1]["backends"] if data["samples"] else {}
+        parts = []
+        for b in data["meta"]["backends"]:
+            name = b["name"]
+            total, _recent, _median = _client_view(data, name, data["duration"])
+            state = latest.get(name, {}).get("state", "?")
+            parts.append(f"{name} {state if state == 'up' else state.upper()} {total}")
+        errors = sum(1 for r in data["requests"] if r[1] is None or not 0 < r[2] < 500)
+        return f" {data['duration']:6.1f}s  " + " | ".join(parts) + f" | client errors {errors}"
+
+    def finish(self):
+        if self.tty and self.drawn:
+            self.stream.write("\x1b[?25h")
+            self.stream.flush()

@@ -1,0 +1,222 @@
+"""Watches the balancer while the demo runs and records what it sees.
+
+With a stats port, a thread polls GET /stats every 100 ms and records one sample per poll:
+for each backend its state, TOTAL, ERRORS, requests in flight, failures and the last
+health check. Changes between two polls become events: `down`/`up` (with the balancer's own
+reason when /stats gives one) and `hc` (a health check finished: the last-check stamp
+moved). Field names are read tolerantly (see FIELDS), so small changes to the JSON do not
+break the demo.
+
+Without a stats port (an older balancer) the view falls back to what can be seen from
+outside: the backends' course logs show each health check they answered (`GET /healthcheck`
+lines), and a backend is shown as down from the moment the demo killed it until its
+revival. The recording says which source it used (meta.source).
+"""
+import json
+import threading
+import time
+
+from .cluster import http_get
+
+FIELDS = {  # our name: names the balancer might use, first match wins
+    "address": ("address", "addr", "backend", "server", "name"),
+    "state": ("state", "status", "healthy", "up"),
+    "total": ("total", "TOTAL", "reported_total", "requests"),
+    "errors": ("errors", "ERRORS", "reported_errors"),
+    "in_flight": ("in_flight", "inflight", "active", "in_progress", "current"),
+    "failures": ("failures", "fails", "consecutive_failures", "failed"),
+    "last_check": ("last_check", "last_check_ms", "last_check_age_ms", "last_health_check",
+                   "checked_ms_ago", "last_check_ago_ms"),
+    "last_check_ok": ("last_check_ok", "last_check_result", "check_ok", "last_ok"),
+    "checks": ("checks", "health_checks", "checks_total", "hc_count"),
+    "reason": ("reason", "last_error", "down_reason", "why"),
+}
+
+
+def pick(obj, ours):
+    for key in FIELDS[ours]:
+        if key in obj:
+            return obj[key]
+    return None
+
+
+def normalise_state(value):
+    if isinstance(value, bool):
+        return "up" if value else "down"
+    s = str(value).lower()
+    if s in ("up", "healthy", "ok", "alive", "1", "true"):
+        return "up"
+    if s in ("down", "unhealthy", "dead", "failed", "0", "false"):
+        return "down"
+    return s
+
+
+def backends_of(doc):
+    if isinstance(doc, list):
+        return doc
+    for key in ("backends", "servers", "upstreams"):
+        if isinstance(doc.get(key), list):
+            return doc[key]
+    return []
+
+
+class Observer:
+    def __init__(self, recorder, cluster, interval=0.1):
+        self.rec = recorder
+        self.cluster = cluster
+        self.interval = interval
+        self.stopping = threading.Event()
+        self.thread = None
+        self.prev = {}
+        self.log_offsets = {}
+        self.last_doc = None
+        self.use_stats = cluster.stats_port is not None
+        recorder.meta["source"] = "/stats" if self.use_stats else "outside view (no /stats)"
+        if not self.use_stats:
+            recorder.note("The balancer had no stats port: states are inferred from what the "
+                          "demo did, health checks from the backends' logs.")
+
+    def start(self):
+        self.thread = threading.Thread(target=self._run, daemon=True, name="demo-observer")
+        self.thread.start()
+
+    def stop(self):
+        self.stopping.set()
+        if self.thread:
+            self.thread.join(3)
+
+    def _run(self):
+        while not self.stopping.is_set():
+            try:
+                self.poll()
+            except Exception as e:  # the view must never take the demo down
+                self.rec.note(f"observer: {type(e).__name__}: {e}")
+                self.stopping.wait(0.5)
+            self.stopping.wait(self.interval)
+
+    def poll(self):
+        if self.use_stats:
+            doc = self._stats()
+            if doc is not None:
+                self.last_doc = doc
+                self._from_stats(doc)
+                return
+        self._from_outside()
+
+    def _stats(self):
+        try:
+            status, body = http_get(self.cluster.stats_port, "/stats", timeout=0.5)
+            return json.loads(body) if status == 200 else None
+        except (OSError, ValueError):
+            return None
+
+    def _name_for(self, entry, index):
+        addr = str(pick(entry, "address") or "")
+        for b in self.cluster.backends:
+            if addr.endswith(f":{b.port}") or addr == str(b.port):
+                return b.name
+        if index < len(self.cluster.backends):
+            return self.cluster.backends[index].name
+        return None
+
+    def _from_stats(self, doc):
+        view = {}
+        for i, entry in enumerate(backends_of(doc)):
+            name = self._name_for(entry, i)
+            if name is None or name in view:
+                continue
+            row = {"state": normalise_state(pick(entry, "state"))}
+            for ours in ("total", "errors", "in_flight", "failures"):
+                v = pick(entry, ours)
+                if v is not None:
+                    row[ours] = v
+            self._check_fields(entry, row)
+            view[name] = row
+            self._diff(name, row, pick(entry, "reason"))
+        extra = {}
+        for key in ("queued", "queue", "waiting", "in_flight"):
+            if isinstance(doc, dict) and isinstance(doc.get(key), (int, float)):
+                extra[key] = doc[key]
+        self.rec.sample(view, extra)
+
+    def _check_fields(self, entry, row):
+        """last_check_age (seconds) and last_check_ok, from whichever fields exist."""
+        last = pick(entry, "last_check")
+        if isinstance(last, dict):
+            ok = pick(last, "last_check_ok") if pick(last, "last_check_ok") is not None \
+                else last.get("ok")
+            row["last_check_ok"] = ok
+            last = last.get("age_ms", last.get("ms_ago", last.get("at_ms")))
+        if isinstance(last, (int, float)) and last >= 0:
+            row["last_check_age"] = last / 1000.0
+        ok = pick(entry, "last_check_ok")
+        if ok is not None:
+            row["last_check_ok"] = ok in (True, "ok", 1, "up", "pass", "passed")
+        checks = pick(entry, "checks")
+        if isinstance(checks, (int, float)):
+            row["checks"] = checks
+
+    def _diff(self, name, row, reason):
+        before = self.prev.get(name)
+        self.prev[name] = row
+        if before is None:
+            return
+        if before["state"] != row["state"] and row["state"] in ("up", "down"):
+            why = reason or self._guess_reason(name, row["state"])
+            self.rec.event(row["state"], name, why=why)
+        moved = ("checks" in row and row.get("checks") != before.get("checks")) or (
+            "checks" not in row and "last_check_age" in row and "last_check_age" in before
+            and row["last_check_age"] + 0.05 < before["last_check_age"])
+        if moved:
+            ok = row.get("last_check_ok")
+            self.rec.event("hc", name, ok=(row["state"] == "up") if ok is None else bool(ok))
+
+    def _guess_reason(self, name, state):
+        b = self.cluster.by_name(name)
+        if state == "up":
+            return "health check passed"
+        if not b.alive():
+            return "its port refused the connection"
+        return "it did not answer in time"
+
+    def _from_outside(self):
+        view = {}
+        for b in self.cluster.backends:
+            state = "up" if b.alive() else "down"
+            row = {"state": state}
+            view[b.name] = row
+            before = self.prev.get(b.name)
+            self.prev[b.name] = row
+            if before and before["state"] != state:
+                self.rec.event(state, b.name, why="seen from outside: process "
+                               + ("running" if state == "up" else "gone"))
+            self._tail_health(b)
+        self.rec.sample(view)
+
+    def _tail_health(self, b):
+        path = self.cluster.workdir / f"course-{b.name}.log"
+        try:
+            with open(path, "rb") as f:
+                f.seek(0, 2)
+                size = f.tell()
+                off = self.log_offsets.get(b.name, 0)
+                if size < off:
+                    off = 0
+                f.seek(off)
+                chunk = f.read(size - off)
+        except FileNotFoundError:
+            return
+        complete = chunk.rfind(b"\n") + 1
+        self.log_offsets[b.name] = off + complete
+        n = chunk[:complete].count(b"GET /healthcheck")
+        for _ in range(min(n, 3)):
+            self.rec.event("hc", b.name, ok=True)
+
+
+def wait_until(pred, timeout, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()

@@ -1,0 +1,168 @@
+"""The demo's command line and main sequence.
+
+    python3 -m harness.demo [--scenario NAME|list] [--speed X] [--bin DIR] [--out DIR]
+                            [--view tty|plain|auto]
+
+Sequence: start the cluster (backends, then the balancer), wait until the balancer's first
+health check has every backend up, then play the steps: each begins with its action and
+caption and lasts duration/speed seconds while the live view redraws. At the end (or on
+Ctrl-C / SIGTERM) stop traffic, stop every process by PID/process group, verify none is
+left, and write run.json, timeline.svg, index.html and frame.txt under OUT/SCENARIO/.
+
+Exit status: 0 when the story ran and every process stopped; 1 when the run failed or a
+process was left behind; 2 for bad arguments or missing binaries.
+"""
+import argparse
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+from harness.process import ProcessError, repo_root
+
+from . import live, page, scenarios, svg
+from .cluster import Cluster, ensure_gone, still_running
+from .observe import Observer, wait_until
+from .record import Recorder
+from .traffic import Traffic
+
+
+class Stop(Exception):
+    pass
+
+
+def parse(argv):
+    ap = argparse.ArgumentParser(prog="python3 -m harness.demo", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenario", default=os.environ.get("SCENARIO") or "classic")
+    ap.add_argument("--speed", type=float, default=float(os.environ.get("SPEED") or 1.0))
+    ap.add_argument("--bin", default=os.environ.get("LBTEST_BIN")
+                    or str(repo_root() / "build" / "bin"))
+    ap.add_argument("--out", default=str(repo_root() / "demo-out"))
+    ap.add_argument("--view", choices=("auto", "tty", "plain"), default="auto")
+    args = ap.parse_args(argv)
+    if args.speed <= 0:
+        ap.error("--speed must be positive")
+    return args
+
+
+def _on_signal(signum, frame):
+    raise Stop(f"signal {signum}")
+
+
+def play(scn, ctx, view, speed, frame_box):
+    rec = ctx.rec
+    rec.meta["nsteps"] = len(scn.steps)
+    for st in scn.steps:
+        rec.step(st.title, st.caption)
+        if st.action:
+            try:
+                st.action(ctx)
+            except (ProcessError, OSError) as e:
+                rec.event("note", None, text=f"step action failed: {e}".splitlines()[0])
+        ctx.traffic.configure(**{**scn.traffic, **st.traffic})
+        end = time.monotonic() + st.duration / speed
+        mid = time.monotonic() + 0.8 * st.duration / speed
+        while True:
+            left = end - time.monotonic()
+            snap = rec.snapshot()
+            view.update(snap)
+            if st.frame and "text" not in frame_box and time.monotonic() >= mid:
+                frame_box["text"] = live.frame_text(snap)
+            if left <= 0:
+                break
+            time.sleep(min(0.25, left))
+    ctx.stop_helpers()
+
+
+def write_outputs(rec, outdir, frame_text):
+    data = rec.save(outdir / "run.json")
+    picture = svg.render(data)
+    (outdir / "timeline.svg").write_text(picture)
+    (outdir / "index.html").write_text(page.render(data, picture))
+    (outdir / "frame.txt").write_text(frame_text or live.frame_text(data))
+    return data
+
+
+def main(argv=None):
+    args = parse(sys.argv[1:] if argv is None else argv)
+    if args.scenario == "list":
+        print(scenarios.listing())
+        return 0
+    try:
+        scn = scenarios.get(args.scenario)
+    except KeyError:
+        print(f"unknown scenario '{args.scenario}'\n{scenarios.listing()}", file=sys.stderr)
+        return 2
+    for name in ("fakeserver", "loadbalancer"):
+        if not (Path(args.bin) / name).exists():
+            print(f"demo: {Path(args.bin) / name} is missing: run `make` first "
+                  f"(the {name} may not be written yet)", file=sys.stderr)
+            return 2
+    outdir = Path(args.out) / scn.name
+    shutil.rmtree(outdir, ignore_errors=True)
+    outdir.mkdir(parents=True)
+    tty = {"tty": True, "plain": False, "auto": None}[args.view]
+    view = live.LiveView(sys.stdout, tty=tty)
+    rec = Recorder(scn.name, scn.title, [], speed=args.speed)
+    cluster = Cluster(args.bin, outdir / "run")
+    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    traffic = observer = ctx = None
+    frame_box, status, failure = {}, 0, None
+    try:
+        print(f"demo: scenario '{scn.name}' ({scn.title}), speed {args.speed:g}; "
+              f"processes and logs in {cluster.workdir}", flush=True)
+        cluster.start(scn.lb_args, scn.backend_faults)
+        rec.meta["backends"] = [{"name": b.name, "address": b.address}
+                                for b in cluster.backends]
+        rec.meta["balancer"] = {"port": cluster.port, "stats": cluster.stats_port,
+                                "args": scn.lb_args}
+        observer = Observer(rec, cluster)
+        observer.start()
+        wait_until(lambda: rec.samples and all(
+            v.get("state") == "up" for v in rec.samples[-1]["backends"].values())
+            and len(rec.samples[-1]["backends"]) == len(cluster.backends), 5.0)
+        traffic = Traffic(rec, cluster.port)
+        ctx = scenarios.Ctx(cluster, rec, traffic, args.speed)
+        play(scn, ctx, view, args.speed, frame_box)
+    except (Stop, KeyboardInterrupt) as e:
+        failure, status = f"interrupted ({e or 'Ctrl-C'})", 1
+    except ProcessError as e:
+        failure, status = f"a process failed: {e}", 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if ctx:
+            ctx.stopping.set()
+            ctx.stop_helpers()
+        if traffic:
+            traffic.stop()
+        if observer:
+            observer.stop()
+        exits = cluster.stop()
+        ensure_gone(cluster.pidfile)
+        left = still_running(cluster.pidfile)
+        for s, h in old.items():
+            signal.signal(s, h)
+    view.update(rec.snapshot())
+    view.finish()
+    lb_exit = exits.get("loadbalancer")
+    rec.note(f"balancer exit status after SIGTERM: {lb_exit}")
+    if failure:
+        rec.note(failure)
+    data = write_outputs(rec, outdir, frame_box.get("text"))
+    crashes = sum(1 for e in data["events"] if e["kind"] == "crash")
+    errors = sum(1 for r in data["requests"] if r[1] is None)
+    print(f"\ndemo: {len(data['requests'])} requests, {errors} client errors, "
+          f"{crashes} crashes caused; balancer exited {lb_exit}; "
+          f"{'no process left' if not left else f'LEFT BEHIND: {left}'}")
+    for label, name in (("timeline (SVG)", "timeline.svg"), ("page (HTML)", "index.html"),
+                        ("recording", "run.json"), ("live-view frame", "frame.txt")):
+        print(f"demo: {label:<16} {outdir / name}")
+    if failure:
+        print(f"demo: {failure}", file=sys.stderr)
+    if left:
+        status = 1
+    return status

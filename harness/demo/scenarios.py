@@ -1,0 +1,250 @@
+"""The story library. A scenario is a list of steps; a step has a title, a caption that says
+what happens and why the balancer reacts as it does, a duration (seconds at SPEED=1), an
+action done to the cluster when the step begins, and the client traffic during the step.
+
+Actions receive a Ctx (cluster, recorder, traffic, speed) and use only the Ctx helpers,
+which record what they did as events, so the picture marks every crash, revival and change.
+"""
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Step:
+    title: str
+    caption: str
+    duration: float
+    action: object = None            # callable(ctx) or None
+    traffic: dict = field(default_factory=dict)   # Traffic.configure arguments
+    frame: bool = False              # save the live view's frame from this step (README)
+
+
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    summary: str
+    steps: list
+    lb_args: list = field(default_factory=lambda: ["-N", "4", "-R", "5"])
+    traffic: dict = field(default_factory=lambda: {"clients": 4, "rate": 20})
+    backend_faults: dict = field(default_factory=dict)   # name -> faults at start
+
+
+class Ctx:
+    def __init__(self, cluster, rec, traffic, speed):
+        self.cluster, self.rec, self.traffic, self.speed = cluster, rec, traffic, speed
+        self.stopping = threading.Event()
+        self.helpers = []
+
+    def b(self, name):
+        return self.cluster.by_name(name)
+
+    def crash(self, *names):
+        for n in names:
+            self.b(n).kill()
+            self.rec.event("crash", n, detail="SIGKILL")
+
+    def revive(self, name, fresh=True):
+        b = self.b(name)
+        b.start()
+        self.rec.event("revive", name, detail="fresh counters, TOTAL=0" if fresh else "")
+
+    def slow(self, name, ms):
+        how = self.b(name).set_faults(delay=ms)
+        self.rec.event("slow", name, detail=f"{ms} ms", how=how)
+
+    def fast(self, name):
+        how = self.b(name).set_faults(delay=None)
+        self.rec.event("fast", name, how=how)
+
+    def freeze(self, name):
+        self.b(name).freeze()
+        self.rec.event("freeze", name, detail="SIGSTOP")
+
+    def thaw(self, name):
+        self.b(name).thaw()
+        self.rec.event("thaw", name, detail="SIGCONT")
+
+    def every(self, seconds, fn):
+        """Runs fn(i) every `seconds` (real time) in a helper thread until stop_helpers()."""
+        stop = threading.Event()
+
+        def loop():
+            i = 0
+            while not stop.wait(seconds) and not self.stopping.is_set():
+                fn(i)
+                i += 1
+        t = threading.Thread(target=loop, daemon=True)
+        t.start()
+        self.helpers.append((stop, t))
+
+    def stop_helpers(self):
+        for stop, t in self.helpers:
+            stop.set()
+            t.join(2)
+        self.helpers = []
+
+
+def classic():
+    return Scenario(
+        "classic", "Crash, failover, revival, and a total outage",
+        "one backend slows, one crashes and comes back, all die, one returns", [
+            Step("Steady traffic",
+                 "Three fakeservers, A, B and C, run behind the balancer; four clients send "
+                 "about 20 requests a second. For every request the balancer picks the healthy "
+                 "backend with the fewest TOTAL requests (the count it reported in its last "
+                 "health check plus what was sent to it since), so the three counts climb "
+                 "together. After every 5 forwarded requests it health-checks all three at "
+                 "once: the ticks under each lane of the picture.", 7),
+            Step("B slows down",
+                 "B now waits 300 ms before every answer: see its ms column. The balancer "
+                 "keeps sending B its third of the requests. Fewest-TOTAL counts requests, not "
+                 "time, and B still answers its health check within the 1 s deadline, so it "
+                 "stays up; clients that land on B simply wait. A least-connections policy "
+                 "(--policy leastconn) would steer them away.", 8,
+                 action=lambda c: c.slow("B", 300)),
+            Step("C crashes",
+                 "C is killed with SIGKILL: no goodbye, its port just closes. The next request "
+                 "routed to C fails to connect, so the balancer marks C down at once and sends "
+                 "that same request to its next choice: the client never notices. Health "
+                 "checks keep probing C and fail (red ticks) until it returns.", 9,
+                 action=lambda c: c.crash("C"), frame=True),
+            Step("C comes back",
+                 "C starts again on the same port with fresh counters: its /healthcheck says "
+                 "TOTAL=0. The next health check marks it up, and since 0 is the fewest TOTAL, "
+                 "C now gets every request until it has caught up with A and B. That is a real "
+                 "effect of this rule (HAProxy's slowstart exists to soften it).", 10,
+                 action=lambda c: c.revive("C")),
+            Step("Every backend dies",
+                 "A, B and C are all killed. With every backend marked down the balancer "
+                 "still tries each one in turn (panic routing); when none accepts, the client "
+                 "gets exactly 'HTTP/1.1 500 Internal Server Error' with an empty body: the "
+                 "red bars. The balancer itself keeps running.", 8,
+                 action=lambda c: c.crash("A", "B", "C")),
+            Step("A returns",
+                 "A starts again. Because the balancer keeps trying down backends when all "
+                 "are down, A serves the very next request, before any health check has run; "
+                 "the next check then marks it up. B and C stay dead, so A takes everything.",
+                 9, action=lambda c: c.revive("A")),
+            Step("The end",
+                 "Stopping every process: the balancer with SIGTERM (it finishes what is in "
+                 "flight and exits 0), then the backends.", 2,
+                 traffic={"clients": 0}),
+        ])
+
+
+def _flap(c):
+    try:
+        how = c.b("B").set_faults(health_flap=2000)
+        c.rec.event("note", "B", text=f"B's health check now flaps (period 2 s, via {how})")
+    except Exception as e:  # an older fakeserver: pause the whole process instead
+        c.rec.event("note", "B", text=f"no --health-flap ({type(e).__name__}); "
+                                      "pausing B with SIGSTOP/SIGCONT instead")
+        c.b("B").start()
+        c.every(1.2, lambda i: c.freeze("B") if i % 2 == 0 else c.thaw("B"))
+
+
+def _unflap(c):
+    c.stop_helpers()
+    b = c.b("B")
+    if b.faults.get("health-flap"):
+        b.set_faults(health_flap=None)
+    elif b.alive():
+        c.thaw("B")
+    c.rec.event("note", "B", text="B's health check is steady again")
+
+
+def flapping():
+    return Scenario(
+        "flapping", "A flapping health check", "B's health check alternates good and bad", [
+            Step("Steady traffic",
+                 "Three healthy backends share the traffic evenly (fewest TOTAL first).", 5),
+            Step("B's health check flaps",
+                 "B still answers requests, but its health check alternates: 200 for one "
+                 "second, 500 for the next. Each check that lands in the bad half marks B down; "
+                 "the next good one marks it up again. B's lane flickers and its share of "
+                 "traffic drops while it is down. Real balancers damp this with rise/fall "
+                 "counts (HAProxy: rise 2 fall 3).", 15, action=_flap, frame=True),
+            Step("B is steady again",
+                 "The flapping stops; the next health check marks B up for good and it takes "
+                 "its share again. Having served less, it now has the fewest TOTAL and "
+                 "catches up first.", 7, action=_unflap),
+        ])
+
+
+def slow():
+    return Scenario(
+        "slow", "A slow backend, then a hung one", "latency vs. health, and the server timeout", [
+            Step("Steady traffic", "Three healthy backends, fewest TOTAL first.", 5),
+            Step("B gets slow",
+                 "B waits 800 ms before every answer. Its health check still passes (the "
+                 "deadline is 1 s), so the balancer keeps routing B a third of the requests: "
+                 "the ms column shows what those clients pay.", 9,
+                 action=lambda c: c.slow("B", 800), frame=True),
+            Step("B hangs",
+                 "B is frozen (SIGSTOP): the kernel still accepts its connections, but nothing "
+                 "answers. A request routed to B waits for the server timeout (5 s); then the "
+                 "balancer marks B down and retries the GET elsewhere or answers 500. The 1 s "
+                 "health-check deadline fails too, so B stays down.", 10,
+                 action=lambda c: c.freeze("B")),
+            Step("B thaws",
+                 "B runs again and answers what was waiting; the next health check marks it "
+                 "up and it takes traffic again.", 7, action=lambda c: c.thaw("B")),
+        ])
+
+
+def overload():
+    return Scenario(
+        "overload", "Overload and the queue", "more clients than -N: the FIFO queue", [
+            Step("Light load",
+                 "Every backend takes 200 ms per answer and the balancer proxies at most 2 "
+                 "requests at once (-N 2). Two clients: no waiting.", 6,
+                 traffic={"clients": 2, "rate": 6}),
+            Step("A burst: 16 clients",
+                 "Sixteen clients now send as fast as they are answered. Only 2 requests are "
+                 "proxied at a time; the rest wait in the balancer's FIFO queue. Nobody is "
+                 "refused: latency grows with the queue (ms column), throughput stays at "
+                 "about 2 / 0.2 s = 10 requests a second.", 12,
+                 traffic={"clients": 16, "rate": 200}, frame=True),
+            Step("Back to light load",
+                 "The burst ends; the queue drains in order and latency falls back to 200 ms.",
+                 6, traffic={"clients": 2, "rate": 6}),
+        ], lb_args=["-N", "2", "-R", "5", "--queue-timeout", "10s"],
+        backend_faults={"A": {"delay": 200}, "B": {"delay": 200}, "C": {"delay": 200}})
+
+
+def keepalive():
+    return Scenario(
+        "keepalive", "Keep-alive routing", "each request of one connection routed on its own", [
+            Step("Keep-alive clients",
+                 "Three clients each keep one TCP connection open and send request after "
+                 "request on it. The balancer frames every request and response "
+                 "(Content-Length), so it routes each request on its own: consecutive requests "
+                 "of one connection land on different backends (see 'connections' below).", 8,
+                 traffic={"clients": 3, "rate": 15, "keepalive": True}, frame=True),
+            Step("B crashes under open connections",
+                 "B is killed. The clients' connections are to the balancer, not to B, so "
+                 "they stay open; requests that would have gone to B go to A and C.", 8,
+                 action=lambda c: c.crash("B")),
+            Step("B returns",
+                 "B is back with TOTAL=0 and takes the next requests of the same connections.",
+                 7, action=lambda c: c.revive("B")),
+        ])
+
+
+LIBRARY = {s().name: s for s in (classic, flapping, slow, overload, keepalive)}
+
+
+def get(name):
+    if name not in LIBRARY:
+        raise KeyError(name)
+    return LIBRARY[name]()
+
+
+def listing():
+    lines = ["scenarios (SCENARIO=name make demo):"]
+    for name, make in LIBRARY.items():
+        s = make()
+        total = sum(st.duration for st in s.steps)
+        lines.append(f"  {name:<10} {s.title}: {s.summary} (~{total:.0f} s)")
+    return "\n".join(lines)
