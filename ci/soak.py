@@ -1,0 +1,374 @@
+#!/usr/bin/env python3
+"""ci/soak.py - a seeded chaos run through the balancer, then a report (issue 8, `make soak`).
+
+    soak.py --bin DIR [--requests N] [--seed S] [--clients C] [--fault-rate F] [--kills K]
+            [--rss-slack-mb M] [--report FILE]
+
+Three tests/reliability/backend.py processes in chaos mode (each request, from the seed and
+its sequence number: reset or close before any byte, truncation half way through the body,
+a short delay, with probability F) sit behind the balancer. C client threads send N requests
+(GET 85 %, HEAD 5 %, PUT 10 %, each with a unique path; half the clients keep connections
+alive). A chaos thread SIGKILLs a backend K times at seeded points and restarts it on its old
+port. Every request is classified:
+
+  ok        the exact answer for its path (GET body, HEAD head, PUT 201)
+  err500    the contract's exact 500
+  partial   the connection closed after part of an answer (the documented "close, never
+            patch" outcome of a truncated or killed backend)
+  lost      no answer at all: a timeout, or a close before any byte
+  wrong     an answer that belongs to another request, or surplus bytes
+  other     any other status
+
+and PUT paths are counted in the backends' request logs (a PUT landing twice is a
+duplicate). The run passes with 0 lost, 0 wrong, 0 duplicated, and the balancer's open fds
+and RSS (from /proc/PID) flat from the 10 % sample to the end. Exit status 0 on pass.
+"""
+import argparse
+import json
+import os
+import random
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "reliability"))
+
+from backend import expected_body  # noqa: E402
+from harness.process import Process  # noqa: E402
+
+BACKEND = str(ROOT / "tests" / "reliability" / "backend.py")
+ERROR_500 = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
+
+
+def proc_sample(pid):
+    """(rss_kib, open_fds) of a live process, from /proc."""
+    rss = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+    return rss, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+# -- one client request ------------------------------------------------------------------
+class Closed(Exception):
+    def __init__(self, got):
+        super().__init__(f"closed after {got} bytes")
+        self.got = got
+
+
+def recv_more(sock, data):
+    chunk = sock.recv(65536)
+    if not chunk:
+        raise Closed(len(data))
+    return data + chunk
+
+
+def read_answer(sock, method):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data = recv_more(sock, data)
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            length = int(v.strip())
+    want = 0 if method == "HEAD" else length
+    while len(body) < want:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise Closed(len(head) + 4 + len(body))
+        body += chunk
+    return status, head + b"\r\n\r\n", body, length, len(body) > want
+
+
+def classify(method, path, status, head, body, length, surplus):
+    if surplus:
+        return "wrong"
+    if status == 500 and head + body == ERROR_500:
+        return "err500"
+    if method == "PUT":
+        return "ok" if status == 201 else "other"
+    if status != 200:
+        return "other"
+    exp = expected_body(path)
+    if length != len(exp):
+        return "wrong"
+    if method == "GET" and body != exp:
+        return "wrong"
+    return "ok"
+
+
+class Soak:
+    def __init__(self, args):
+        self.args = args
+        self.work = Path(args.workdir)
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.next_id = 0
+        self.done = 0
+        self.lock = threading.Lock()
+        self.outcomes = Counter()
+        self.by_method = Counter()
+        self.examples = {}
+        self.samples = []
+        self.kills = []
+        self.backends = []
+        self.lb = None
+
+    # -- processes -----------------------------------------------------------------------
+    def start_backend(self, i, port=0):
+        args = [sys.executable, BACKEND, "--mode", "chaos", "--fault-rate",
+                str(self.args.fault_rate), "--seed", str(self.args.seed * 10 + i),
+                "--log", str(self.work / f"backend{i}.requests"), "--port", str(port)]
+        p = Process(args, name=f"backend{i}", cwd=self.work, log_dir=self.work)
+        p.start(timeout=20)
+        return p
+
+    def start(self):
+        self.backends = [self.start_backend(i) for i in range(3)]
+        argv = ["loadbalancer", *self.args.lb_opt, "0", *[str(b.port) for b in self.backends]]
+        self.lb = Process(argv, name="loadbalancer", cwd=self.work, log_dir=self.work)
+        self.lb.start(timeout=60)
+
+    def stop(self):
+        status = self.lb.stop() if self.lb else None
+        for b in self.backends:
+            b.close()
+        if self.lb:
+            self.lb.close()
+        return status
+
+    # -- traffic -------------------------------------------------------------------------
+    def take(self):
+        with self.lock:
+            if self.next_id >= self.args.requests:
+                return None
+            self.next_id += 1
+            return self.next_id - 1
+
+    def record(self, rid, method, outcome, detail=""):
+        with self.lock:
+            self.done += 1
+            self.outcomes[outcome] += 1
+            self.by_method[(method, outcome)] += 1
+            if outcome not in ("ok",) and len(self.examples.setdefault(outcome, [])) < 5:
+                self.examples[outcome].append(f"#{rid} {method}: {detail}")
+
+    def plan(self, rid):
+        """(method, path, body) of request rid: a function of (seed, rid) only."""
+        rng = random.Random(self.args.seed * 7_919 + rid)
+        r = rng.random()
+        method = "GET" if r < 0.85 else "HEAD" if r < 0.90 else "PUT"
+        body = b"p" * rng.randint(0, 2000) if method == "PUT" else b""
+        return method, f"/s{self.args.seed}-{rid}", body
+
+    def one(self, sock, rid):
+        method, path, body = self.plan(rid)
+        head = f"{method} {path} HTTP/1.1\r\nHost: soak\r\n"
+        if method == "PUT":
+            head += f"Content-Length: {len(body)}\r\n"
+        sock.sendall(head.encode() + b"\r\n" + body)
+        status, rhead, rbody, length, surplus = read_answer(sock, method)
+        return method, path, classify(method, path, status, rhead, rbody, length, surplus), \
+            f"{status} {rhead[:60]!r}"
+
+    def client(self, idx):
+        keepalive = idx % 2 == 0
+        sock = None
+        while True:
+            rid = self.take()
+            if rid is None:
+                break
+            method = self.plan(rid)[0]
+            try:
+                if sock is None:
+                    sock = socket.create_connection(("127.0.0.1", self.lb.port), timeout=10)
+                sock.settimeout(self.args.timeout)
+                method, _path, outcome, detail = self.one(sock, rid)
+            except Closed as exc:
+                outcome, detail = ("partial" if exc.got else "lost"), str(exc)
+            except socket.timeout:
+                outcome, detail = "lost", "timeout"
+            except OSError as exc:
+                outcome, detail = "lost", repr(exc)
+            self.record(rid, method, outcome, detail)
+            if outcome != "ok" or not keepalive:
+                if sock:
+                    sock.close()
+                sock = None
+        if sock:
+            sock.close()
+
+    # -- chaos and measurement -----------------------------------------------------------
+    def chaos(self, stop):
+        rng = random.Random(self.args.seed)
+        n = self.args.requests
+        points = sorted(rng.randint(n // 10, n * 9 // 10) for _ in range(self.args.kills))
+        for point in points:
+            while self.done < point and not stop.is_set():
+                time.sleep(0.01)
+            if stop.is_set():
+                return
+            i = rng.randrange(len(self.backends))
+            old = self.backends[i]
+            port = old.port
+            old.kill()
+            old.close()
+            self.kills.append({"at": self.done, "backend": i})
+            until = self.done + max(50, n // 200)
+            while self.done < until and not stop.is_set():
+                time.sleep(0.01)
+            self.backends[i] = self.start_backend(i, port)
+
+    def sampler(self, stop):
+        n = self.args.requests
+        marks = [n * k // 20 for k in range(1, 21)]
+        for mark in marks:
+            while self.done < mark and not stop.is_set():
+                time.sleep(0.01)
+            if stop.is_set() and self.done < mark:
+                return
+            if self.lb.alive():
+                rss, fds = proc_sample(self.lb.pid)
+                self.samples.append({"done": self.done, "rss_kib": rss, "fds": fds})
+
+    def settle(self):
+        """Open fds of the idle balancer, polled until stable (bounded)."""
+        last, same, deadline = None, 0, time.monotonic() + 10
+        while time.monotonic() < deadline:
+            rss, fds = proc_sample(self.lb.pid)
+            same = same + 1 if fds == last else 0
+            last = fds
+            if same >= 5:
+                break
+            time.sleep(0.1)
+        return rss, last
+
+    def run(self):
+        self.start()
+        idle_start = self.settle()
+        stop = threading.Event()
+        helpers = [threading.Thread(target=self.chaos, args=(stop,), daemon=True),
+                   threading.Thread(target=self.sampler, args=(stop,), daemon=True)]
+        t0 = time.monotonic()
+        clients = [threading.Thread(target=self.client, args=(i,), daemon=True)
+                   for i in range(self.args.clients)]
+        for t in helpers + clients:
+            t.start()
+        for t in clients:
+            t.join()
+        elapsed = time.monotonic() - t0
+        stop.set()
+        for t in helpers:
+            t.join(30)
+        alive = self.lb.alive()
+        idle_end = self.settle() if alive else (None, None)
+        exit_status = self.stop()
+        return self.report(elapsed, idle_start, idle_end, alive, exit_status)
+
+    # -- the verdict ---------------------------------------------------------------------
+    def put_duplicates(self):
+        seen = Counter()
+        for i in range(3):
+            path = self.work / f"backend{i}.requests"
+            if path.exists():
+                for line in path.read_text().splitlines():
+                    if line.startswith("PUT "):
+                        seen[line] += 1
+        return sum(1 for c in seen.values() if c > 1)
+
+    def report(self, elapsed, idle_start, idle_end, alive, exit_status):
+        first = next((s for s in self.samples if s["done"] >= self.args.requests // 10), None)
+        last = self.samples[-1] if self.samples else None
+        dup = self.put_duplicates()
+        rss_limit = None
+        checks = {"lost": self.outcomes["lost"] == 0, "wrong": self.outcomes["wrong"] == 0,
+                  "duplicated": dup == 0, "balancer alive": alive,
+                  "all answered": self.done == self.args.requests}
+        if first and last:
+            rss_limit = first["rss_kib"] * 1.25 + self.args.rss_slack_mb * 1024
+            checks["rss flat"] = last["rss_kib"] <= rss_limit
+            checks["fds flat"] = last["fds"] <= first["fds"] + self.args.clients
+        if idle_start[1] is not None and idle_end[1] is not None:
+            checks["idle fds back"] = idle_end[1] <= idle_start[1] + 3 * self.args.pool_slack
+        rep = {
+            "requests": self.args.requests, "seed": self.args.seed, "clients": self.args.clients,
+            "fault_rate": self.args.fault_rate, "seconds": round(elapsed, 1),
+            "rate_per_s": round(self.done / elapsed) if elapsed else None,
+            "outcomes": dict(self.outcomes), "duplicated_puts": dup,
+            "by_method": {f"{m} {o}": c for (m, o), c in sorted(self.by_method.items())},
+            "kills": self.kills, "samples": self.samples,
+            "idle_start": {"rss_kib": idle_start[0], "fds": idle_start[1]},
+            "idle_end": {"rss_kib": idle_end[0], "fds": idle_end[1]},
+            "rss_limit_kib": rss_limit, "balancer_exit": exit_status,
+            "examples": self.examples, "checks": checks, "pass": all(checks.values()),
+        }
+        return rep
+
+
+def print_report(rep):
+    o = rep["outcomes"]
+    print(f"soak: {rep['requests']} requests, seed {rep['seed']}, {rep['clients']} clients, "
+          f"fault rate {rep['fault_rate']}, {len(rep['kills'])} backend kills, "
+          f"{rep['seconds']} s ({rep['rate_per_s']}/s)")
+    print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(o.items())))
+    print(f"  lost {o.get('lost', 0)}, wrong {o.get('wrong', 0)}, "
+          f"duplicated PUTs {rep['duplicated_puts']}")
+    if rep["samples"]:
+        s = rep["samples"]
+        first = next((x for x in s if x["done"] >= rep["requests"] // 10), s[0])
+        print(f"  balancer at {first['done']} requests: RSS {first['rss_kib']} KiB, "
+              f"{first['fds']} fds; at {s[-1]['done']}: RSS {s[-1]['rss_kib']} KiB, "
+              f"{s[-1]['fds']} fds")
+    print(f"  idle fds before {rep['idle_start']['fds']}, after {rep['idle_end']['fds']}; "
+          f"balancer exit status {rep['balancer_exit']}")
+    for k, v in rep["examples"].items():
+        print(f"  e.g. {k}: " + "; ".join(v[:3]))
+    print("  checks: " + ", ".join(f"{k} {'ok' if v else 'FAIL'}"
+                                  for k, v in rep["checks"].items()))
+    print("PASS" if rep["pass"] else "FAIL")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bin", required=True, help="directory holding loadbalancer")
+    ap.add_argument("--requests", type=int, default=int(os.environ.get("SOAK_REQUESTS", 100000)))
+    ap.add_argument("--seed", type=int, default=int(os.environ.get("SOAK_SEED", 1)))
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--fault-rate", type=float, default=0.01)
+    ap.add_argument("--kills", type=int, default=None)
+    ap.add_argument("--timeout", type=float, default=30.0, help="client read timeout (s)")
+    ap.add_argument("--rss-slack-mb", type=float, default=8.0)
+    ap.add_argument("--pool-slack", type=int, default=4)
+    ap.add_argument("--lb-opt", action="append", default=[], help="extra balancer option")
+    ap.add_argument("--workdir", default=None)
+    ap.add_argument("--report", default=None, help="write the JSON report here")
+    args = ap.parse_args(argv)
+    if args.kills is None:
+        args.kills = max(2, min(20, args.requests // 5000))
+    os.environ["LBTEST_BIN"] = str(Path(args.bin).resolve())
+    if args.workdir is None:
+        import tempfile
+        args.workdir = tempfile.mkdtemp(prefix="soak-")
+    soak = Soak(args)
+    try:
+        rep = soak.run()
+    except BaseException:
+        soak.stop()
+        raise
+    rep["workdir"] = args.workdir
+    print_report(rep)
+    if args.report:
+        Path(args.report).write_text(json.dumps(rep, indent=1))
+    return 0 if rep["pass"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
