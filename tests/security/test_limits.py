@@ -89,3 +89,75 @@ def test_body_at_limit_is_forwarded(cluster, framing):
         raw = (b"PUT /f HTTP/1.1\r\nHost: lb\r\nTransfer-Encoding: chunked\r\n\r\n"
                b"%x\r\n%s\r\n0\r\n\r\n" % (BODY_LIMIT, data))
     cl.assert_forwarded(raw)
+
+
+# -- connection-level limits ---------------------------------------------------------------
+def test_idle_keepalive_connection_is_closed_after_the_idle_timeout(cluster):
+    import time
+    from .lbopts import IDLE_TIMEOUT
+    from .rawhttp import connect, read_one_response, read_until_close, scaled
+    cl = cluster([opt(IDLE_TIMEOUT, 500)])
+    sock = connect(cl.port)
+    try:
+        sock.sendall(b"GET /idle HTTP/1.1\r\nHost: lb\r\n\r\n")
+        read_one_response(sock, scaled(10))
+        t0 = time.monotonic()
+        data, closed = read_until_close(sock, scaled(5))
+        took = time.monotonic() - t0
+    finally:
+        sock.close()
+    assert closed and data == b"", f"idle connection: closed={closed} data={data!r}"
+    assert 0.4 <= took < scaled(5), f"closed after {took:.2f}s (idle timeout 0.5 s)"
+
+
+def test_max_conns_pauses_the_listener_and_resumes(cluster):
+    from .lbopts import MAX_CONNS
+    from .rawhttp import OK_ANSWER, connect, read_one_response, scaled
+    cl = cluster([opt(MAX_CONNS, 5)])
+    held = [connect(cl.port) for _ in range(5)]
+    extra = None
+    try:
+        for s in held:  # each one half a request: accepted and waiting for its head
+            s.sendall(b"GET /held HTTP/1.1\r\n")
+        extra = connect(cl.port)  # completes in the kernel's backlog
+        extra.sendall(b"GET /extra HTTP/1.1\r\nHost: lb\r\n\r\n")
+        held[0].sendall(b"Host: lb\r\n\r\n")
+        assert read_one_response(held[0], scaled(10))[0] == OK_ANSWER
+        held.pop(0).close()  # one slot frees: the paused listener must take `extra`
+        answer, _ = read_one_response(extra, scaled(10))
+        assert answer == OK_ANSWER
+    finally:
+        for s in held + ([extra] if extra else []):
+            s.close()
+    cl.sentinel()
+
+
+def test_fd_exhaustion_is_survived(procs):
+    """EMFILE: the balancer runs with 48 fds and gets 100 connections at once. It must not
+    crash or spin; once the flood is gone it serves again."""
+    import shutil
+    from harness.process import bin_path
+    from .rawhttp import RecordingBackend, connect, scaled
+    from .conftest import Cluster
+    prlimit = shutil.which("prlimit")
+    if not prlimit:
+        import pytest
+        pytest.skip("prlimit (util-linux) not installed")
+    backend = RecordingBackend()
+    try:
+        lb = procs.start([prlimit, "--nofile=48:48", bin_path("loadbalancer"), "0",
+                          str(backend.port)], name="lb-emfile", timeout=scaled(20))
+        cl = Cluster(procs, backend, lb)
+        flood = []
+        try:
+            for _ in range(100):
+                s = connect(cl.port)
+                s.sendall(b"GET /flood HTTP/1.1\r\n")
+                flood.append(s)
+        finally:
+            for s in flood:
+                s.close()
+        assert lb.alive(), "balancer died of EMFILE"
+        cl.sentinel()
+    finally:
+        backend.close()
