@@ -1,0 +1,93 @@
+/* backend.c - the backend table and the bookkeeping that selection relies on.
+ *
+ * Invariants: sent_since counts requests sent after the last healthy report, so that
+ * total + sent_since is what the backend would report now; a probe result subtracts what
+ * was sent before the probe was written (the backend counted those). A backend is up only
+ * after a healthy probe; a failed request or probe marks it down at once.
+ */
+#include "backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int lb_backend_table_init(lb_backend_table *t, const lb_config *cfg, char *err, size_t errlen)
+{
+    t->n = 0;
+    t->v = calloc((size_t)cfg->nbackends, sizeof *t->v);
+    if (!t->v) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < cfg->nbackends; i++) {
+        lb_backend *b = &t->v[i];
+        const lb_backend_spec *s = &cfg->backends[i];
+        b->index = i;
+        if (lb_net_resolve(s->host, s->port, &b->addr, err, errlen) < 0) {
+            free(t->v);
+            t->v = NULL;
+            return -1;
+        }
+        if (strchr(s->host, ':'))
+            snprintf(b->name, sizeof b->name, "[%s]:%d", s->host, s->port);
+        else
+            snprintf(b->name, sizeof b->name, "%s:%d", s->host, s->port);
+    }
+    t->n = cfg->nbackends;
+    return 0;
+}
+
+void lb_backend_table_free(lb_backend_table *t)
+{
+    free(t->v);
+    t->v = NULL;
+    t->n = 0;
+}
+
+void lb_backend_probe_result(lb_backend *b, int healthy, uint64_t errors, uint64_t total,
+                             int64_t now_ms)
+{
+    b->checked = 1;
+    b->last_check_ms = now_ms;
+    b->last_check_wall = (int64_t)time(NULL);
+    if (!healthy) {
+        b->checks_failed++;
+        b->up = 0;
+        return;
+    }
+    b->checks_ok++;
+    b->up = 1;
+    b->total = total;
+    b->errors = errors;
+    b->sent_since = b->sent_since > b->sent_at_probe ? b->sent_since - b->sent_at_probe : 0;
+    b->sent_at_probe = 0;
+    b->consecutive_failures = 0;
+}
+
+void lb_backend_mark_down(lb_backend *b)
+{
+    b->up = 0;
+}
+
+int lb_backend_note_failure(lb_backend *b, int eject_after)
+{
+    b->failures++;
+    b->consecutive_failures++;
+    if (eject_after > 0 && b->consecutive_failures >= eject_after && b->up) {
+        b->up = 0;
+        return 1;
+    }
+    return 0;
+}
+
+void lb_backend_note_success(lb_backend *b)
+{
+    b->consecutive_failures = 0;
+}
+
+void lb_backend_note_sent(lb_backend *b)
+{
+    b->sent_since++;
+    b->forwarded++;
+}

@@ -1,0 +1,60 @@
+/* config.h - the balancer's command line turned into one struct.
+ *
+ * The course command line (`[-N n] [-R r] PORT SERVER...`, options anywhere among the
+ * positionals) plus long options, each with a documented default (see lb/README.md).
+ * lb_config_parse() is a pure function: it never prints, exits, allocates or resolves a
+ * name, so it can be unit-tested and fuzzed. The struct owns no heap memory.
+ */
+#ifndef LB_CONFIG_H
+#define LB_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LB_MAX_BACKENDS 128
+#define LB_HOST_MAX 256
+
+typedef struct lb_backend_spec {
+    char host[LB_HOST_MAX]; /* as written ("127.0.0.1" for a bare port), NUL-terminated */
+    int port;               /* 1..65535 */
+} lb_backend_spec;
+
+typedef struct lb_config {
+    int listen_port;        /* 0..65535; 0 binds an ephemeral port */
+    int parallel;           /* -N: requests proxied at once (default 4) */
+    int every;              /* -R: health-check round after every R forwarded requests (5) */
+    int nbackends;
+    lb_backend_spec backends[LB_MAX_BACKENDS];
+    char policy[32];        /* --policy: fewest (default), rr, leastconn, p2c */
+    int stats_port;         /* --stats-port: -1 off (default), 0 ephemeral */
+    int connect_timeout_ms; /* --connect-timeout (1000) */
+    int server_timeout_ms;  /* --server-timeout (5000), inactivity */
+    int queue_timeout_ms;   /* --queue-timeout (10000) */
+    int health_interval_ms; /* --health-interval (3000) */
+    int health_timeout_ms;  /* --health-timeout (1000) */
+    int header_timeout_ms;  /* --header-timeout (10000): a request head must arrive within */
+    int idle_timeout_ms;    /* --idle-timeout (60000): keep-alive client between requests */
+    int drain_timeout_ms;   /* --drain-timeout (10000): SIGTERM grace */
+    int max_head;           /* --max-head (16384 bytes) */
+    int max_headers;        /* --max-headers (100 fields) */
+    uint64_t max_body;      /* --max-body (0 = unlimited) */
+    int max_conns;          /* --max-conns (10000 client connections) */
+    int max_queue;          /* --max-queue (0 = unlimited) */
+    int pool_size;          /* --pool-size (64 idle connections per backend; 0 disables) */
+    int retries;            /* --retries (1): idempotent retries on another backend */
+    int eject_after;        /* --eject-after (5 consecutive failures; 0 disables) */
+    uint32_t seed;          /* --seed (p2c randomness; 0 = from the clock) */
+} lb_config;
+
+/* Fills out with defaults. */
+void lb_config_defaults(lb_config *out);
+
+/* Parses argv[1..argc-1] into out (defaults first). Returns 0 on success, 1 when help was
+ * asked for (-h/--help; out is then not meaningful), or -1 with a one-line reason (no
+ * newline) in err. Never prints, exits or allocates. */
+int lb_config_parse(int argc, char **argv, lb_config *out, char *err, size_t errlen);
+
+/* The usage text (several lines, ends with a newline). */
+const char *lb_config_usage(void);
+
+#endif

@@ -1,0 +1,44 @@
+/* policy.h - backend selection behind a small const table of callbacks.
+ *
+ * A policy picks one backend among the candidates: those up and not excluded (a request
+ * excludes the backends it already tried). lb_policy_choose() adds the contract's panic
+ * rule on top of any policy: with no candidate up, the first backend not excluded, in the
+ * order named. Policies allocate nothing; their state lives in lb_policy.
+ */
+#ifndef LB_POLICY_H
+#define LB_POLICY_H
+
+#include <stdint.h>
+
+#include "backend.h"
+
+typedef struct lb_policy lb_policy;
+
+typedef struct lb_policy_ops {
+    const char *name;
+    /* Returns the index of a backend with up && !excluded[i], or -1 if there is none. */
+    int (*pick)(lb_policy *p, const lb_backend_table *t, const unsigned char *excluded);
+} lb_policy_ops;
+
+struct lb_policy {
+    const lb_policy_ops *ops;
+    uint32_t rr_next;  /* round robin cursor */
+    uint64_t rng;      /* xorshift state for p2c */
+};
+
+extern const lb_policy_ops lb_policy_fewest;    /* policy_fewest.c: the course rule */
+extern const lb_policy_ops lb_policy_rr;        /* policy_rr.c */
+extern const lb_policy_ops lb_policy_leastconn; /* policy_leastconn.c */
+extern const lb_policy_ops lb_policy_p2c;       /* policy_p2c.c */
+
+/* Sets p up for the named policy. Returns 0, or -1 for an unknown name. */
+int lb_policy_init(lb_policy *p, const char *name, uint32_t seed);
+
+/* The backend a request should try next: the policy's pick, else (panic) the first backend
+ * not excluded in the order named. Returns its index, or -1 when every one is excluded. */
+int lb_policy_choose(lb_policy *p, const lb_backend_table *t, const unsigned char *excluded);
+
+/* 1 if a is a better fewest-total choice than b (fewer load, then fewer errors). */
+int lb_policy_fewest_better(const lb_backend *a, const lb_backend *b);
+
+#endif

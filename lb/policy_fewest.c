@@ -1,0 +1,28 @@
+/* policy_fewest.c - the course rule: the fewest TOTAL (last report plus sent since).
+ *
+ * A tie goes to fewer ERRORS, then to the backend named first (the scan keeps the first of
+ * equals). O(n) per pick; n is small (LB_MAX_BACKENDS).
+ */
+#include "policy.h"
+
+int lb_policy_fewest_better(const lb_backend *a, const lb_backend *b)
+{
+    uint64_t la = lb_backend_load(a), lb = lb_backend_load(b);
+    if (la != lb)
+        return la < lb;
+    return a->errors < b->errors;
+}
+
+static int fewest_pick(lb_policy *p, const lb_backend_table *t, const unsigned char *excluded)
+{
+    int best = -1;
+    for (int i = 0; i < t->n; i++) {
+        if (!t->v[i].up || excluded[i])
+            continue;
+        if (best < 0 || lb_policy_fewest_better(&t->v[i], &t->v[best]))
+            best = i;
+    }
+    return best;
+}
+
+const lb_policy_ops lb_policy_fewest = {"fewest", fewest_pick};

@@ -1,0 +1,604 @@
+/* proxy.c - the listener and the client connection state machine.
+ *
+ * Client states and their deadlines:
+ *   IDLE    waiting for a request head: --idle-timeout before its first byte, then
+ *           --header-timeout for the whole head (slowloris gets a 408);
+ *   QUEUED  a parsed head waiting for one of the -N slots: --queue-timeout, then a 503;
+ *   ACTIVE  a request relayed to a backend (relay.c; the deadline is the backend's);
+ *   REPLY   writing a canned answer (500, 4xx, 503), then
+ *   LINGER  the write side is shut and the rest of the request is read and dropped for
+ *           LB_LINGER_MS, so that closing does not reset the answer away;
+ *   CLOSED  waiting to be freed by the before-sleep hook.
+ * Heads are parsed with lb_http_parse_request and framed with lb_http_request_framing
+ * before a backend is chosen; what cannot be framed is refused and nothing is forwarded.
+ * Slots are released at once but handed to queued requests from a zero timer, so a chain
+ * of immediate failures never recurses through the whole queue.
+ * Memory: buffers are LB_WINDOW blocks from a free list; an idle client holds none.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net.h"
+#include "proxy_internal.h"
+
+const char lb_reply_500[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n";
+static const char reply_400[] =
+    "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+static const char reply_408[] =
+    "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+static const char reply_413[] =
+    "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+static const char reply_431[] = "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                                "Content-Length: 0\r\nConnection: close\r\n\r\n";
+static const char reply_503[] =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+/* ---- buffers ---------------------------------------------------------------------- */
+
+void px_buf_put(lb_proxy *px, lb_buf *b)
+{
+    if (!b->data || lb_buf_len(b) != 0)
+        return;
+    if (b->cap == LB_WINDOW && px->nblocks < LB_FREE_BLOCKS)
+        px->blocks[px->nblocks++] = b->data;
+    else
+        free(b->data);
+    b->data = NULL;
+    b->start = b->end = b->cap = 0;
+}
+
+ssize_t px_read(lb_proxy *px, lb_buf *b, int fd, size_t limit)
+{
+    size_t len = lb_buf_len(b), want;
+    if (len >= limit) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (!b->data && px->nblocks > 0) {
+        b->data = px->blocks[--px->nblocks];
+        b->cap = LB_WINDOW;
+        b->start = b->end = 0;
+    }
+    want = limit - len;
+    if (want > LB_WINDOW)
+        want = LB_WINDOW;
+    if (lb_buf_room(b) < want && lb_buf_reserve(b, want) < 0)
+        return -1;
+    ssize_t n;
+    do {
+        n = recv(fd, lb_buf_tail(b), want, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0)
+        lb_buf_commit(b, (size_t)n);
+    return n;
+}
+
+void px_set_mask(lb_proxy *px, int fd, int mask)
+{
+    if (lb_loop_mask(px->loop, fd) != mask)
+        lb_loop_set_mask(px->loop, fd, mask);
+}
+
+/* ---- masks: the one place that says which directions each side wants --------------- */
+
+static int upstream_mask(const lb_client *c, const lb_upstream *up)
+{
+    int m = 0;
+    if (up->state == UP_CONNECTING)
+        return LB_EV_WRITE;
+    if (c->pending > 0)
+        m |= LB_EV_WRITE;
+    size_t limit = up->head_done ? LB_WINDOW : LB_MAX_RESPONSE_HEAD;
+    if (!up->done && !up->eof && lb_buf_len(&up->in) < limit)
+        m |= LB_EV_READ;
+    return m;
+}
+
+void px_update_masks(lb_client *c)
+{
+    int cm = 0;
+    switch (c->state) {
+    case CL_IDLE:
+    case CL_LINGER:
+        cm = LB_EV_READ;
+        break;
+    case CL_REPLY:
+        cm = LB_EV_WRITE;
+        break;
+    case CL_ACTIVE:
+        if (!c->req_done && lb_buf_len(&c->in) < LB_WINDOW)
+            cm |= LB_EV_READ;
+        if (c->up && c->up->pending > 0)
+            cm |= LB_EV_WRITE;
+        if (c->up)
+            px_set_mask(c->px, c->up->fd, upstream_mask(c, c->up));
+        break;
+    default:
+        break;
+    }
+    if (c->state != CL_CLOSED)
+        px_set_mask(c->px, c->fd, cm);
+}
+
+/* ---- slots and the queue ---------------------------------------------------------- */
+
+static void release_slot(lb_client *c)
+{
+    lb_proxy *px = c->px;
+    if (!c->in_slot)
+        return;
+    c->in_slot = 0;
+    px->in_flight--;
+    if (lb_queue_len(&px->queue) > 0 && !lb_timer_active(&px->dispatch_timer))
+        lb_timer_start(px->loop, &px->dispatch_timer, 0);
+}
+
+static void start_request(lb_client *c)
+{
+    c->in_slot = 1;
+    c->px->in_flight++;
+    c->state = CL_ACTIVE;
+    lb_timer_stop(c->px->loop, &c->timer);
+    relay_start(c);
+}
+
+static void dispatch_fired(lb_loop *loop, lb_timer *timer, void *data)
+{
+    lb_proxy *px = data;
+    while (px->in_flight < px->cfg->parallel) {
+        lb_queue_node *n = lb_queue_pop(&px->queue);
+        if (!n)
+            break;
+        start_request((lb_client *)((char *)n - offsetof(lb_client, qnode)));
+    }
+}
+
+/* ---- closing and canned answers --------------------------------------------------- */
+
+static void maybe_resume_accept(lb_proxy *px);
+
+void px_client_close(lb_client *c)
+{
+    lb_proxy *px = c->px;
+    if (c->state == CL_CLOSED)
+        return;
+    if (c->up)
+        up_close(relay_detach(c));
+    release_slot(c);
+    lb_queue_remove(&px->queue, &c->qnode);
+    lb_timer_stop(px->loop, &c->timer);
+    lb_loop_unwatch(px->loop, c->fd);
+    close(c->fd);
+    c->fd = -1;
+    c->state = CL_CLOSED;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        px->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    px->st.clients_now--;
+    c->zombie_next = px->zombies;
+    px->zombies = c;
+    maybe_resume_accept(px);
+    if (px->draining && px->st.clients_now == 0)
+        lb_loop_stop(px->loop);
+}
+
+static void client_flush_reply(lb_client *c)
+{
+    while (c->reply_off < c->reply_len) {
+        ssize_t n = send(c->fd, c->reply + c->reply_off, c->reply_len - c->reply_off,
+                         MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                return;
+            px_client_close(c);
+            return;
+        }
+        c->reply_off += (size_t)n;
+    }
+    shutdown(c->fd, SHUT_WR);
+    c->state = CL_LINGER;
+    lb_timer_start(c->px->loop, &c->timer, LB_LINGER_MS);
+    px_update_masks(c);
+}
+
+void px_client_reply(lb_client *c, const char *reply)
+{
+    lb_proxy *px = c->px;
+    if (c->up)
+        up_close(relay_detach(c));
+    release_slot(c);
+    lb_queue_remove(&px->queue, &c->qnode);
+    if (reply == lb_reply_500)
+        px->st.replies_500++;
+    else if (reply == reply_503)
+        px->st.replies_503++;
+    else
+        px->st.replies_4xx++;
+    c->state = CL_REPLY;
+    c->reply = reply;
+    c->reply_len = strlen(reply);
+    c->reply_off = 0;
+    lb_timer_start(px->loop, &c->timer, px->cfg->server_timeout_ms);
+    client_flush_reply(c);
+    if (c->state == CL_REPLY)
+        px_update_masks(c);
+}
+
+static void client_linger_read(lb_client *c)
+{
+    char sink[4096];
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = recv(c->fd, sink, sizeof sink, 0);
+        if (n > 0)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        break;
+    }
+    px_client_close(c);
+}
+
+/* ---- request heads ---------------------------------------------------------------- */
+
+static void set_method(lb_client *c, const lb_http_request *req)
+{
+    size_t n = req->method_len < sizeof c->method - 1 ? req->method_len : sizeof c->method - 1;
+    memcpy(c->method, req->method, n);
+    c->method[n] = '\0';
+    c->method_len = req->method_len < sizeof c->method ? n : 0;
+    c->idempotent = c->method_len && (strcmp(c->method, "GET") == 0 ||
+                                      strcmp(c->method, "HEAD") == 0 ||
+                                      strcmp(c->method, "OPTIONS") == 0);
+}
+
+/* Parses a head from the buffer; returns 1 with the request set up, 0 for "need more",
+ * or -1 after answering with a 4xx. */
+static int parse_head(lb_client *c)
+{
+    lb_proxy *px = c->px;
+    const lb_config *cfg = px->cfg;
+    lb_http_request req;
+    size_t len = lb_buf_len(&c->in);
+    int r = lb_http_parse_request(lb_buf_head(&c->in), len, &req, px->headers,
+                                  (size_t)cfg->max_headers);
+    if (r == LB_HTTP_INCOMPLETE && len < (size_t)cfg->max_head)
+        return 0;
+    const char *refuse = NULL;
+    if (r == LB_HTTP_INCOMPLETE || r == LB_HTTP_TOO_MANY || r > cfg->max_head)
+        refuse = reply_431;
+    else if (r < 0 || lb_http_request_framing(&req, &c->fr) != 0)
+        refuse = reply_400;
+    else if (cfg->max_body && c->fr.kind == LB_BODY_LENGTH && c->fr.length > cfg->max_body)
+        refuse = reply_413;
+    if (refuse) {
+        px_client_reply(c, refuse);
+        return -1;
+    }
+    set_method(c, &req);
+    c->kept = 0;
+    c->pending = (size_t)r;
+    c->req_done = 0;
+    c->body_left = c->fr.kind == LB_BODY_LENGTH ? c->fr.length : 0;
+    lb_chunked_init(&c->ch);
+    c->keep_alive = c->fr.keep_alive;
+    c->resp_started = 0;
+    px->st.requests++;
+    return 1;
+}
+
+static void client_try_head(lb_client *c)
+{
+    lb_proxy *px = c->px;
+    if (lb_buf_len(&c->in) == 0 || parse_head(c) <= 0)
+        return;
+    c->head_seen = 0;
+    lb_timer_stop(px->loop, &c->timer);
+    if (px->in_flight < px->cfg->parallel && lb_queue_len(&px->queue) == 0) {
+        start_request(c);
+        return;
+    }
+    if (px->cfg->max_queue && lb_queue_len(&px->queue) >= (size_t)px->cfg->max_queue) {
+        px_client_reply(c, reply_503);
+        return;
+    }
+    c->state = CL_QUEUED;
+    px->st.queued++;
+    lb_queue_push(&px->queue, &c->qnode);
+    lb_timer_start(px->loop, &c->timer, px->cfg->queue_timeout_ms);
+    px_update_masks(c);
+}
+
+static void client_read_head(lb_client *c)
+{
+    lb_proxy *px = c->px;
+    ssize_t n = px_read(px, &c->in, c->fd, (size_t)px->cfg->max_head);
+    if (n == 0 || (n < 0 && errno != EAGAIN)) {
+        px_client_close(c);
+        return;
+    }
+    if (n < 0)
+        return;
+    if (!c->head_seen) {
+        c->head_seen = 1;
+        lb_timer_start(px->loop, &c->timer, px->cfg->header_timeout_ms);
+    }
+    client_try_head(c);
+}
+
+void px_client_request_done(lb_client *c, int reusable)
+{
+    lb_proxy *px = c->px;
+    release_slot(c);
+    lb_buf_consume(&c->in, c->kept);
+    c->kept = c->pending = 0;
+    if (!reusable || px->draining) {
+        px_client_close(c);
+        return;
+    }
+    c->state = CL_IDLE;
+    if (lb_buf_len(&c->in) == 0) {
+        px_buf_put(px, &c->in);
+        lb_timer_start(px->loop, &c->timer, px->cfg->idle_timeout_ms);
+        px_update_masks(c);
+        return;
+    }
+    c->head_seen = 1;
+    lb_timer_start(px->loop, &c->timer, px->cfg->header_timeout_ms);
+    px_update_masks(c);
+    client_try_head(c);
+}
+
+/* ---- client events ---------------------------------------------------------------- */
+
+static void client_io(lb_loop *loop, int fd, int events, void *data)
+{
+    lb_client *c = data;
+    switch (c->state) {
+    case CL_IDLE:
+        client_read_head(c);
+        break;
+    case CL_QUEUED:
+        if (events & LB_EV_ERROR)
+            px_client_close(c);
+        break;
+    case CL_ACTIVE:
+        if (events & LB_EV_WRITE)
+            relay_flush_response(c);
+        if (c->state == CL_ACTIVE && (events & (LB_EV_READ | LB_EV_ERROR))) {
+            if (c->req_done && (events & LB_EV_ERROR)) {
+                c->px->st.aborted++;
+                px_client_close(c);
+            } else if (!c->req_done) {
+                relay_client_readable(c);
+            }
+        }
+        break;
+    case CL_REPLY:
+        client_flush_reply(c);
+        break;
+    case CL_LINGER:
+        client_linger_read(c);
+        break;
+    default:
+        break;
+    }
+}
+
+static void client_timeout(lb_loop *loop, lb_timer *timer, void *data)
+{
+    lb_client *c = data;
+    if (c->state == CL_QUEUED)
+        px_client_reply(c, reply_503);
+    else if (c->state == CL_IDLE && c->head_seen)
+        px_client_reply(c, reply_408);
+    else
+        px_client_close(c);
+}
+
+/* ---- the listener ----------------------------------------------------------------- */
+
+static void client_new(lb_proxy *px, int fd)
+{
+    lb_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->px = px;
+    c->fd = fd;
+    c->state = CL_IDLE;
+    lb_timer_init(&c->timer, client_timeout, c);
+    if (lb_loop_watch(px->loop, fd, LB_EV_READ, client_io, c) < 0) {
+        close(fd);
+        free(c);
+        return;
+    }
+    lb_net_set_nodelay(fd);
+    c->next = px->clients;
+    if (px->clients)
+        px->clients->prev = c;
+    px->clients = c;
+    px->st.clients_now++;
+    px->st.accepted++;
+    lb_timer_start(px->loop, &c->timer, px->cfg->header_timeout_ms);
+}
+
+static void pause_accept(lb_proxy *px, int64_t ms)
+{
+    px->paused = 1;
+    px_set_mask(px, px->listen_fd, 0);
+    if (ms > 0)
+        lb_timer_start(px->loop, &px->resume_timer, ms);
+}
+
+static void maybe_resume_accept(lb_proxy *px)
+{
+    if (px->paused && px->accepting && !px->draining &&
+        px->st.clients_now < px->cfg->max_conns && !lb_timer_active(&px->resume_timer)) {
+        px->paused = 0;
+        px_set_mask(px, px->listen_fd, LB_EV_READ);
+    }
+}
+
+static void resume_fired(lb_loop *loop, lb_timer *timer, void *data)
+{
+    maybe_resume_accept(data);
+}
+
+static void listener_io(lb_loop *loop, int fd, int events, void *data)
+{
+    lb_proxy *px = data;
+    for (int i = 0; i < 64; i++) {
+        if (px->st.clients_now >= px->cfg->max_conns) {
+            pause_accept(px, 0);
+            return;
+        }
+        int cfd = lb_net_accept(fd);
+        if (cfd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accept(px, 100); /* out of fds or memory: breathe, then retry */
+            if (errno == ECONNABORTED || errno == EPERM)
+                continue;
+            return;
+        }
+        client_new(px, cfd);
+    }
+}
+
+/* ---- life cycle ------------------------------------------------------------------- */
+
+static void before_sleep(lb_loop *loop, void *data)
+{
+    lb_proxy *px = data;
+    while (px->zombies) {
+        lb_client *c = px->zombies;
+        px->zombies = c->zombie_next;
+        px_buf_put(px, &c->in);
+        lb_buf_free(&c->in);
+        free(c);
+    }
+    up_free_zombies(px);
+}
+
+static void drain_fired(lb_loop *loop, lb_timer *timer, void *data)
+{
+    lb_loop_stop(loop);
+}
+
+lb_proxy *lb_proxy_create(lb_loop *loop, const lb_config *cfg, lb_backend_table *table,
+                          lb_policy *policy, char *err, size_t errlen)
+{
+    lb_proxy *px = calloc(1, sizeof *px);
+    size_t nh = cfg->max_headers > 128 ? (size_t)cfg->max_headers : 128;
+    if (!px || !(px->headers = calloc(nh, sizeof *px->headers)) ||
+        !(px->blocks = calloc(LB_FREE_BLOCKS, sizeof *px->blocks))) {
+        snprintf(err, errlen, "out of memory");
+        goto error;
+    }
+    px->loop = loop;
+    px->cfg = cfg;
+    px->table = table;
+    px->policy = policy;
+    lb_queue_init(&px->queue);
+    lb_timer_init(&px->dispatch_timer, dispatch_fired, px);
+    lb_timer_init(&px->resume_timer, resume_fired, px);
+    lb_timer_init(&px->drain_timer, drain_fired, px);
+    px->listen_fd = lb_net_listen(NULL, cfg->listen_port, 4096, 0, err, errlen);
+    if (px->listen_fd < 0)
+        goto error;
+    if (lb_loop_watch(loop, px->listen_fd, 0, listener_io, px) < 0) {
+        snprintf(err, errlen, "cannot watch the listener");
+        close(px->listen_fd);
+        goto error;
+    }
+    lb_loop_set_before_sleep(loop, before_sleep, px);
+    return px;
+error:
+    if (px) {
+        free(px->headers);
+        free(px->blocks);
+        free(px);
+    }
+    return NULL;
+}
+
+void lb_proxy_set_checker(lb_proxy *px, lb_checker *checker) { px->checker = checker; }
+
+int lb_proxy_port(const lb_proxy *px) { return lb_net_local_port(px->listen_fd); }
+
+void lb_proxy_start_accepting(lb_proxy *px)
+{
+    if (px->accepting || px->draining)
+        return;
+    px->accepting = 1;
+    px_set_mask(px, px->listen_fd, LB_EV_READ);
+}
+
+void lb_proxy_backend_judged(lb_proxy *px, lb_backend *b, int healthy)
+{
+    if (!healthy)
+        up_pool_flush(px, b);
+}
+
+void lb_proxy_drain(lb_proxy *px)
+{
+    if (px->draining)
+        return;
+    px->draining = 1;
+    if (px->listen_fd >= 0) {
+        lb_loop_unwatch(px->loop, px->listen_fd);
+        close(px->listen_fd);
+        px->listen_fd = -1;
+    }
+    for (int i = 0; i < px->table->n; i++)
+        up_pool_flush(px, &px->table->v[i]);
+    lb_client *c = px->clients;
+    while (c) {
+        lb_client *next = c->next;
+        if (c->state == CL_IDLE && lb_buf_len(&c->in) == 0)
+            px_client_close(c);
+        c = next;
+    }
+    if (px->st.clients_now == 0)
+        lb_loop_stop(px->loop);
+    else
+        lb_timer_start(px->loop, &px->drain_timer, px->cfg->drain_timeout_ms);
+}
+
+const lb_proxy_counters *lb_proxy_counters_get(lb_proxy *px)
+{
+    px->st.in_flight_now = px->in_flight;
+    px->st.queue_now = (int)lb_queue_len(&px->queue);
+    return &px->st;
+}
+
+void lb_proxy_destroy(lb_proxy *px)
+{
+    if (!px)
+        return;
+    px->draining = 0; /* closing clients must not stop the loop again */
+    while (px->clients)
+        px_client_close(px->clients);
+    for (int i = 0; i < px->table->n; i++)
+        up_pool_flush(px, &px->table->v[i]);
+    before_sleep(px->loop, px);
+    if (px->listen_fd >= 0) {
+        lb_loop_unwatch(px->loop, px->listen_fd);
+        close(px->listen_fd);
+    }
+    lb_timer_stop(px->loop, &px->dispatch_timer);
+    lb_timer_stop(px->loop, &px->resume_timer);
+    lb_timer_stop(px->loop, &px->drain_timer);
+    while (px->nblocks > 0)
+        free(px->blocks[--px->nblocks]);
+    free(px->blocks);
+    free(px->headers);
+    free(px);
+}

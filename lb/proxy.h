@@ -1,0 +1,55 @@
+/* proxy.h - the balancer's data path: listener, client and backend connections, relay.
+ *
+ * One lb_proxy per event loop. It owns the listening socket, every client and backend
+ * connection, their buffers and the queue; it borrows the config, backend table, policy
+ * and checker, which must outlive it. Functions return 0 or -1 (with a reason in err).
+ */
+#ifndef LB_PROXY_H
+#define LB_PROXY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "checker.h"
+#include "config.h"
+#include "loop.h"
+#include "policy.h"
+
+typedef struct lb_proxy lb_proxy;
+
+/* Counters for /stats and /metrics; monotonic unless named "now". */
+typedef struct lb_proxy_counters {
+    uint64_t accepted;        /* client connections */
+    uint64_t requests;        /* request heads parsed */
+    uint64_t responses;       /* responses relayed completely */
+    uint64_t replies_500;     /* the contract's 500: no backend accepted or answered */
+    uint64_t replies_4xx;     /* requests refused (unframeable, limits, timeouts) */
+    uint64_t replies_503;     /* queue timeouts and queue overflow */
+    uint64_t retries;         /* requests sent again to another backend */
+    uint64_t pool_reuses;     /* requests sent on a pooled backend connection */
+    uint64_t aborted;         /* client connections closed mid-answer */
+    uint64_t queued;          /* requests that had to wait beyond -N */
+    int clients_now, in_flight_now, queue_now;
+} lb_proxy_counters;
+
+/* Binds the listener (nothing accepted until lb_proxy_start_accepting). Returns the proxy
+ * or NULL with a one-line reason in err. */
+lb_proxy *lb_proxy_create(lb_loop *loop, const lb_config *cfg, lb_backend_table *table,
+                          lb_policy *policy, char *err, size_t errlen);
+/* The checker that forwarded requests are reported to (may be set after create). */
+void lb_proxy_set_checker(lb_proxy *px, lb_checker *checker);
+/* The bound port. */
+int lb_proxy_port(const lb_proxy *px);
+/* Starts accepting clients (after the first health-check round). */
+void lb_proxy_start_accepting(lb_proxy *px);
+/* A backend was judged by a health probe: flushes its pool when it went down. */
+void lb_proxy_backend_judged(lb_proxy *px, lb_backend *b, int healthy);
+/* SIGTERM: stops accepting, closes idle clients, lets requests in flight finish within
+ * --drain-timeout, then stops the loop. */
+void lb_proxy_drain(lb_proxy *px);
+const lb_proxy_counters *lb_proxy_counters_get(lb_proxy *px);
+/* Closes every connection and the listener, frees everything. */
+void lb_proxy_destroy(lb_proxy *px);
+
+#endif

@@ -1,0 +1,134 @@
+/* proxy_internal.h - the connection structs shared by proxy.c, relay.c and upstream.c.
+ *
+ * Not a public contract: only the three data-path files include it. A request in flight is
+ * the pair (lb_client, lb_upstream) linked both ways; each side's buffer holds the bytes
+ * read from that side. Client buffer layout during a request:
+ *     [kept: written to the backend, retained for a retry][pending: ready to write][rest]
+ * Backend buffer layout: [pending: response bytes ready for the client][rest: unparsed].
+ * Freeing is deferred to the loop's before-sleep hook (zombie lists), so a pointer held
+ * during one callback stays valid until the callback returns.
+ */
+#ifndef LB_PROXY_INTERNAL_H
+#define LB_PROXY_INTERNAL_H
+
+#include "buf.h"
+#include "http.h"
+#include "proxy.h"
+#include "queue.h"
+
+#define LB_WINDOW 16384          /* relay window per direction, and the pooled block size */
+#define LB_MAX_RESPONSE_HEAD 65536
+#define LB_POOL_IDLE_MS 30000    /* an idle pooled backend connection is closed after this */
+#define LB_LINGER_MS 1000        /* reading the rest of a refused request before closing */
+#define LB_FREE_BLOCKS 1024      /* buffer blocks kept for reuse */
+
+enum { CL_IDLE, CL_QUEUED, CL_ACTIVE, CL_REPLY, CL_LINGER, CL_CLOSED };
+enum { UP_CONNECTING, UP_ACTIVE, UP_IDLE, UP_CLOSED };
+
+typedef struct lb_client lb_client;
+typedef struct lb_upstream lb_upstream;
+
+struct lb_upstream {
+    lb_proxy *px;
+    lb_backend *be;
+    int fd;
+    int state;
+    int reused;           /* taken from the pool for this request */
+    lb_buf in;
+    lb_timer timer;
+    lb_client *client;
+    lb_upstream *pool_next, *pool_prev;
+    lb_upstream *zombie_next;
+    /* response framing */
+    int head_done, done, eof, got_bytes, extra;
+    lb_http_framing fr;
+    lb_chunked ch;
+    uint64_t body_left;
+    size_t pending;
+};
+
+struct lb_client {
+    lb_proxy *px;
+    int fd;
+    int state;
+    lb_buf in;
+    lb_timer timer;
+    lb_client *next, *prev;       /* every client */
+    lb_client *zombie_next;
+    lb_queue_node qnode;
+    lb_upstream *up;
+    unsigned char tried[LB_MAX_BACKENDS];
+    int retries_left;
+    char method[16];
+    size_t method_len;
+    int idempotent;
+    lb_http_framing fr;
+    lb_chunked ch;
+    uint64_t body_left;
+    size_t kept, pending;
+    int req_done;       /* every request byte was scanned into pending/kept */
+    int retain;         /* written bytes stay in the buffer for a retry */
+    int resp_started;   /* a response byte went to the client */
+    int keep_alive;
+    int in_slot;        /* holds one of the -N slots */
+    int head_seen;      /* a byte of the current head arrived (header timeout runs) */
+    const char *reply;
+    size_t reply_len, reply_off;
+};
+
+struct lb_proxy {
+    lb_loop *loop;
+    const lb_config *cfg;
+    lb_backend_table *table;
+    lb_policy *policy;
+    lb_checker *checker;
+    int listen_fd;
+    int accepting, paused;
+    lb_timer resume_timer;
+    lb_client *clients;
+    lb_queue queue;
+    int in_flight;
+    lb_timer dispatch_timer;
+    lb_client *zombies;
+    lb_upstream *up_zombies;
+    char **blocks;
+    int nblocks;
+    lb_http_header *headers;
+    int draining;
+    lb_timer drain_timer;
+    lb_proxy_counters st;
+};
+
+extern const char lb_reply_500[];
+
+/* proxy.c */
+void px_client_close(lb_client *c);
+void px_client_reply(lb_client *c, const char *reply);
+void px_client_request_done(lb_client *c, int reusable);
+void px_update_masks(lb_client *c);
+ssize_t px_read(lb_proxy *px, lb_buf *b, int fd, size_t limit);
+void px_buf_put(lb_proxy *px, lb_buf *b);
+void px_set_mask(lb_proxy *px, int fd, int mask);
+
+/* relay.c */
+void relay_start(lb_client *c);
+void relay_connected(lb_client *c);
+void relay_push_request(lb_client *c);
+void relay_client_readable(lb_client *c);
+void relay_upstream_readable(lb_client *c);
+void relay_flush_response(lb_client *c);
+void relay_fail(lb_client *c, int kind);
+/* Unlinks the client's backend connection (in-flight counts too) and returns it. */
+lb_upstream *relay_detach(lb_client *c);
+enum { RELAY_CONNECT_FAILED, RELAY_RESET, RELAY_TIMEOUT, RELAY_BAD_RESPONSE };
+
+/* upstream.c */
+lb_upstream *up_connect(lb_proxy *px, lb_backend *be);
+lb_upstream *up_pool_take(lb_proxy *px, lb_backend *be);
+void up_pool_put(lb_upstream *up);
+void up_close(lb_upstream *up);
+void up_pool_flush(lb_proxy *px, lb_backend *be);
+void up_reset_response(lb_upstream *up);
+void up_free_zombies(lb_proxy *px);
+
+#endif

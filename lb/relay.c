@@ -1,0 +1,376 @@
+/* relay.c - one request in flight: choose a backend, relay both ways, finish or fail.
+ *
+ * Request side: the head and the body bytes the framing says belong to this request move
+ * from the client buffer to the backend; bytes of a pipelined next request stay behind.
+ * Until the first response byte arrives, written bytes are kept in the buffer (`retain`),
+ * so a request whose pooled connection turns out closed, or an idempotent one whose backend
+ * reset before answering, can be sent again; retention ends early when the window fills
+ * (a large body), and such a request is never resent.
+ * Response side: the head is parsed and framed (Content-Length, chunked, close, no body;
+ * 1xx heads are relayed and the next head is awaited), body bytes are counted, and only
+ * the bytes of this response are written to the client, byte for byte.
+ * Backpressure: each side is read only while the buffer toward the other has room
+ * (LB_WINDOW); masks are recomputed by px_update_masks after every step.
+ * Deadline: the backend connection's timer, restarted on every byte of progress with the
+ * backend (--server-timeout). Failure rules: see relay_fail.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "proxy_internal.h"
+
+static void relay_pick(lb_client *c);
+
+lb_upstream *relay_detach(lb_client *c)
+{
+    lb_upstream *up = c->up;
+    if (!up)
+        return NULL;
+    if (up->be->in_flight > 0)
+        up->be->in_flight--;
+    c->up = NULL;
+    up->client = NULL;
+    return up;
+}
+
+static void attach(lb_client *c, lb_upstream *up)
+{
+    c->up = up;
+    up->client = c;
+    up->be->in_flight++;
+    up->be->sent_since++;
+}
+
+void relay_start(lb_client *c)
+{
+    memset(c->tried, 0, sizeof c->tried);
+    c->retries_left = c->px->cfg->retries;
+    c->retain = 1;
+    c->resp_started = 0;
+    relay_pick(c);
+}
+
+static void relay_pick(lb_client *c)
+{
+    lb_proxy *px = c->px;
+    for (;;) {
+        int i = lb_policy_choose(px->policy, px->table, c->tried);
+        if (i < 0) {
+            px_client_reply(c, lb_reply_500);
+            return;
+        }
+        c->tried[i] = 1;
+        lb_backend *be = &px->table->v[i];
+        lb_upstream *up = up_pool_take(px, be);
+        if (up) {
+            px->st.pool_reuses++;
+        } else if (!(up = up_connect(px, be))) {
+            be->failures++;
+            lb_backend_mark_down(be); /* refused at once */
+            continue;
+        }
+        attach(c, up);
+        if (up->state == UP_ACTIVE)
+            relay_connected(c);
+        else
+            px_update_masks(c);
+        return;
+    }
+}
+
+void relay_connected(lb_client *c)
+{
+    lb_proxy *px = c->px;
+    lb_upstream *up = c->up;
+    up->be->forwarded++;
+    lb_timer_start(px->loop, &up->timer, px->cfg->server_timeout_ms);
+    if (px->checker)
+        lb_checker_note_forwarded(px->checker);
+    relay_push_request(c);
+}
+
+/* Extends pending over the body bytes that have arrived. Returns 0 or -1 (bad chunking). */
+static int scan_request(lb_client *c)
+{
+    if (c->req_done)
+        return 0;
+    size_t off = c->kept + c->pending, avail = lb_buf_len(&c->in) - off;
+    const char *p = lb_buf_head(&c->in) + off;
+    switch (c->fr.kind) {
+    case LB_BODY_LENGTH: {
+        size_t take = c->body_left < avail ? (size_t)c->body_left : avail;
+        c->pending += take;
+        c->body_left -= take;
+        c->req_done = c->body_left == 0;
+        return 0;
+    }
+    case LB_BODY_CHUNKED: {
+        ssize_t s = lb_chunked_scan(&c->ch, p, avail);
+        if (s < 0)
+            return -1;
+        c->pending += (size_t)s;
+        c->req_done = lb_chunked_done(&c->ch);
+        return 0;
+    }
+    default:
+        c->req_done = 1;
+        return 0;
+    }
+}
+
+static void drop_retention(lb_client *c)
+{
+    if (!c->retain)
+        return;
+    c->retain = 0;
+    lb_buf_consume(&c->in, c->kept);
+    c->kept = 0;
+}
+
+void relay_push_request(lb_client *c)
+{
+    lb_upstream *up = c->up;
+    if (!up || up->state != UP_ACTIVE)
+        return;
+    for (;;) {
+        if (scan_request(c) < 0) {
+            c->px->st.aborted++;
+            px_client_close(c); /* bad chunking mid-body: part may have gone; close both */
+            return;
+        }
+        if (c->pending == 0)
+            break;
+        ssize_t n = send(up->fd, lb_buf_head(&c->in) + c->kept, c->pending, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            relay_fail(c, RELAY_RESET);
+            return;
+        }
+        c->kept += (size_t)n;
+        c->pending -= (size_t)n;
+        lb_timer_start(c->px->loop, &up->timer, c->px->cfg->server_timeout_ms);
+        if (!c->retain) {
+            lb_buf_consume(&c->in, c->kept);
+            c->kept = 0;
+        }
+    }
+    if (c->retain && !c->req_done && lb_buf_len(&c->in) >= LB_WINDOW)
+        drop_retention(c);
+    px_update_masks(c);
+}
+
+void relay_client_readable(lb_client *c)
+{
+    ssize_t n = px_read(c->px, &c->in, c->fd, LB_WINDOW);
+    if (n < 0 && errno == EAGAIN)
+        return;
+    if (n <= 0) { /* the client left before its request was whole */
+        c->px->st.aborted++;
+        px_client_close(c);
+        return;
+    }
+    if (c->up && c->up->state == UP_ACTIVE)
+        relay_push_request(c);
+    else
+        px_update_masks(c);
+}
+
+static void body_step(lb_upstream *up, size_t avail, const char *p, int *bad)
+{
+    switch (up->fr.kind) {
+    case LB_BODY_LENGTH: {
+        size_t take = up->body_left < avail ? (size_t)up->body_left : avail;
+        up->pending += take;
+        up->body_left -= take;
+        up->done = up->body_left == 0;
+        break;
+    }
+    case LB_BODY_CHUNKED: {
+        ssize_t s = lb_chunked_scan(&up->ch, p, avail);
+        if (s < 0) {
+            *bad = 1;
+            return;
+        }
+        up->pending += (size_t)s;
+        up->done = lb_chunked_done(&up->ch);
+        break;
+    }
+    case LB_BODY_CLOSE:
+        up->pending += avail;
+        up->done = up->eof;
+        break;
+    default:
+        up->done = 1;
+    }
+}
+
+/* Classifies the bytes read from the backend. Returns 0, or -1 for an unframeable answer. */
+static int parse_response(lb_client *c, lb_upstream *up)
+{
+    lb_proxy *px = c->px;
+    int bad = 0;
+    while (!up->done && !bad) {
+        size_t avail = lb_buf_len(&up->in) - up->pending;
+        const char *p = lb_buf_head(&up->in) + up->pending;
+        if (up->head_done) {
+            body_step(up, avail, p, &bad);
+            break;
+        }
+        if (avail == 0)
+            break;
+        lb_http_response res;
+        int r = lb_http_parse_response(p, avail, &res, px->headers, 128);
+        if (r == LB_HTTP_INCOMPLETE)
+            return (up->eof || avail >= LB_MAX_RESPONSE_HEAD) ? -1 : 0;
+        if (r < 0 || lb_http_response_framing(&res, c->method, c->method_len, &up->fr) != 0)
+            return -1;
+        up->pending += (size_t)r;
+        if (res.status >= 100 && res.status < 200 && res.status != 101)
+            continue; /* an interim answer: relay it, wait for the final one */
+        up->head_done = 1;
+        up->body_left = up->fr.kind == LB_BODY_LENGTH ? up->fr.length : 0;
+        lb_chunked_init(&up->ch);
+        if (up->fr.kind == LB_BODY_NONE || (up->fr.kind == LB_BODY_LENGTH && !up->body_left))
+            up->done = 1;
+    }
+    if (bad)
+        return -1;
+    if (up->done && lb_buf_len(&up->in) > up->pending)
+        up->extra = 1; /* bytes beyond the answer: the connection is not reusable */
+    return 0;
+}
+
+static void relay_finish(lb_client *c)
+{
+    lb_upstream *up = c->up;
+    int req_complete = c->req_done && c->pending == 0;
+    int reusable = req_complete && up->fr.keep_alive && !up->eof && !up->extra;
+    c->px->st.responses++;
+    lb_backend_note_success(up->be);
+    relay_detach(c);
+    if (reusable)
+        up_pool_put(up);
+    else
+        up_close(up);
+    px_client_request_done(c, reusable && c->keep_alive);
+}
+
+void relay_flush_response(lb_client *c)
+{
+    lb_upstream *up = c->up;
+    if (!up)
+        return;
+    while (up->pending > 0) {
+        ssize_t n = send(c->fd, lb_buf_head(&up->in), up->pending, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            c->px->st.aborted++;
+            px_client_close(c);
+            return;
+        }
+        c->resp_started = 1;
+        lb_buf_consume(&up->in, (size_t)n);
+        up->pending -= (size_t)n;
+    }
+    if (up->done && up->pending == 0) {
+        relay_finish(c);
+        return;
+    }
+    if (up->pending == 0 && lb_buf_len(&up->in) == 0)
+        px_buf_put(c->px, &up->in);
+    px_update_masks(c);
+}
+
+void relay_upstream_readable(lb_client *c)
+{
+    lb_upstream *up = c->up;
+    size_t limit = up->head_done ? LB_WINDOW : LB_MAX_RESPONSE_HEAD;
+    ssize_t n = px_read(c->px, &up->in, up->fd, limit);
+    if (n < 0 && errno == EAGAIN)
+        return;
+    if (n <= 0) {
+        up->eof = 1;
+        if (!up->got_bytes) {
+            relay_fail(c, RELAY_RESET);
+            return;
+        }
+    } else {
+        if (!up->got_bytes) {
+            up->got_bytes = 1;
+            drop_retention(c);
+        }
+        lb_timer_start(c->px->loop, &up->timer, c->px->cfg->server_timeout_ms);
+    }
+    if (parse_response(c, up) < 0) {
+        relay_fail(c, RELAY_BAD_RESPONSE);
+        return;
+    }
+    if (up->eof && !up->done) { /* cut short: never patch an answer, close */
+        relay_fail(c, RELAY_RESET);
+        return;
+    }
+    relay_flush_response(c);
+}
+
+/* The client, not the backend, is what stalls: it does not send its body or read. */
+static int client_stalls(const lb_client *c, const lb_upstream *up)
+{
+    return (!c->req_done && c->pending == 0 && !up->got_bytes) || up->pending > 0;
+}
+
+static void resend(lb_client *c)
+{
+    c->pending += c->kept;
+    c->kept = 0;
+    c->px->st.retries++;
+    relay_pick(c);
+}
+
+/* Failure rules: a failed connect marks the backend down and tries the next (any method,
+ * nothing was sent); a pooled connection found closed before any answer byte is resent on
+ * a fresh one (not a backend failure); a timeout marks the backend down; a reset before any
+ * answer byte resends an idempotent request once (--retries) to another backend; otherwise
+ * the client gets the 500 if no answer byte reached it yet, else its connection is closed. */
+void relay_fail(lb_client *c, int kind)
+{
+    lb_proxy *px = c->px;
+    lb_upstream *up = c->up;
+    lb_backend *be = up->be;
+    int got = up->got_bytes, stalls = client_stalls(c, up);
+    int stale = up->reused && !got && c->retain && kind == RELAY_RESET;
+    relay_detach(c);
+    up_close(up);
+    if (kind == RELAY_CONNECT_FAILED) {
+        be->failures++;
+        if (be->sent_since > 0)
+            be->sent_since--;
+        lb_backend_mark_down(be);
+        relay_pick(c);
+        return;
+    }
+    if (stale) {
+        c->tried[be->index] = 0;
+        resend(c);
+        return;
+    }
+    if (kind == RELAY_TIMEOUT && stalls) {
+        px->st.aborted++;
+        px_client_close(c);
+        return;
+    }
+    lb_backend_note_failure(be, px->cfg->eject_after);
+    if (kind == RELAY_TIMEOUT)
+        lb_backend_mark_down(be);
+    if (c->resp_started) {
+        px->st.aborted++;
+        px_client_close(c);
+    } else if (kind == RELAY_RESET && !got && c->retain && c->idempotent && c->retries_left > 0) {
+        c->retries_left--;
+        resend(c);
+    } else {
+        px_client_reply(c, lb_reply_500);
+    }
+}
