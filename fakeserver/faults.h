@@ -1,0 +1,123 @@
+/* faults.h - the fault catalogue and the pure decision: (faults, seq, request) -> action.
+ *
+ * fs_faults is a plain value (copyable, no pointers): the server keeps one current copy
+ * behind a lock and every request takes a snapshot. Every field is described once in a
+ * table (name, type, default, help) that drives the long options, the control port's JSON,
+ * the --help text and the README, so a fault has one name everywhere.
+ *
+ * fs_faults_decide() is a pure function: the same faults, sequence number and request info
+ * give the same action. Random choices come from a counter-based generator (splitmix64 of
+ * seed, sequence number and a per-decision salt), never from shared state, so the same
+ * --seed yields the same decisions under any thread count.
+ *
+ * Return convention: functions returning int give 0 on success, -1 on error with a
+ * one-line reason in the caller's err buffer.
+ */
+#ifndef FS_FAULTS_H
+#define FS_FAULTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum fs_scope { FS_SCOPE_ALL, FS_SCOPE_HEALTH, FS_SCOPE_OTHERS };
+enum fs_crash_mode { FS_CRASH_EXIT, FS_CRASH_ABORT };
+enum fs_capacity_mode { FS_CAPACITY_WAIT, FS_CAPACITY_REFUSE };
+
+typedef struct fs_faults {
+    int64_t delay;           /* ms before the response head */
+    int64_t delay_jitter;    /* + uniform 0..jitter ms */
+    int64_t slow_body;       /* answer bytes per second, 0 = full speed */
+    double error_rate;       /* probability of answering error_status */
+    int64_t error_status;
+    double hang_rate;        /* probability of reading the request and never answering */
+    double reset_rate;       /* probability of an RST after reset_at answer bytes */
+    int64_t reset_at;
+    double truncate_rate;    /* probability of a FIN after truncate_at answer bytes */
+    int64_t truncate_at;
+    double garbage_rate;     /* probability of garbage_bytes random bytes, then close */
+    int64_t garbage_bytes;
+    int64_t crash_after;     /* die once the answer to request N is sent (0 = never) */
+    int64_t crash_at;        /* die this many ms after start (0 = never) */
+    double crash_rate;       /* probability that a request kills the process */
+    int64_t crash_mode;      /* enum fs_crash_mode */
+    int64_t crash_status;    /* exit status in exit mode */
+    bool refuse;             /* listener closed: connections are refused */
+    bool stall;              /* listening, never accepting */
+    int64_t slow_read;       /* request body bytes per second read, 0 = full speed */
+    int64_t capacity;        /* requests served at once, 0 = unlimited */
+    int64_t capacity_mode;   /* enum fs_capacity_mode */
+    int64_t health_status;   /* 0 = normal, else this status for GET /healthcheck */
+    int64_t health_delay;    /* ms before the health answer */
+    bool health_malformed;   /* a body that is not ERRORS\nTOTAL */
+    int64_t health_errors;   /* -1 = true count, else reported ERRORS */
+    int64_t health_total;    /* -1 = true count, else reported TOTAL */
+    int64_t health_flap;     /* period in ms: healthy the first half, 500 the second */
+    int64_t scope;           /* enum fs_scope, for the request faults */
+    char scope_method[16];   /* "" = any */
+    char scope_prefix[64];   /* "" = any */
+    bool fault_header;       /* add X-Fault: KIND to answers a fault touched */
+    uint64_t seed;
+} fs_faults;
+
+/* Kinds of faults, for counters and the X-Fault header. */
+enum fs_fault_kind {
+    FS_FK_DELAY, FS_FK_SLOW_BODY, FS_FK_ERROR, FS_FK_HANG, FS_FK_RESET, FS_FK_TRUNCATE,
+    FS_FK_GARBAGE, FS_FK_CRASH, FS_FK_SLOW_READ, FS_FK_CAPACITY, FS_FK_HEALTH,
+    FS_FK_COUNT
+};
+const char *fs_fault_kind_name(int kind);
+
+/* What the request path must do. Zero means "no fault": serve normally. */
+typedef struct fs_action {
+    int64_t delay_ms;
+    int status;              /* forced status (0 = the normal answer) */
+    bool hang;
+    bool crash_now;          /* die before answering */
+    bool crash_after;        /* die once this answer is sent */
+    int cut;                 /* FS_CUT_* */
+    int64_t cut_at;          /* answer bytes sent before the cut */
+    int64_t garbage;         /* send this many random bytes instead, then close */
+    int64_t body_rate;       /* bytes/s for the answer, 0 = full speed */
+    int64_t read_rate;       /* bytes/s for the request body, 0 = full speed */
+    bool health_malformed;
+    int64_t health_errors, health_total;  /* -1 = true counts */
+    uint32_t kinds;          /* bit (1 << FS_FK_*) for each fault applied */
+} fs_action;
+
+enum { FS_CUT_NONE, FS_CUT_RESET, FS_CUT_TRUNCATE };
+
+typedef struct fs_request_info {
+    uint64_t seq;            /* 1 for the first request the process saw */
+    bool health;             /* GET /healthcheck */
+    const char *method;
+    size_t method_len;
+    const char *target;
+    size_t target_len;
+    int64_t uptime_ms;       /* ms since start, for flapping */
+} fs_request_info;
+
+/* The defaults: no fault at all. */
+void fs_faults_default(fs_faults *f);
+
+/* Sets one field by its name ("delay", "error-rate", ...; '_' accepted for '-') from text.
+ * Booleans accept 1/0/true/false/on/off; enums their names. Returns 0 or -1. */
+int fs_faults_set(fs_faults *f, const char *name, const char *value, char *err, size_t errlen);
+/* 1 if name is a fault field, 2 if it is a boolean one, 0 otherwise. */
+int fs_faults_known(const char *name);
+/* Cross-field checks (e.g. nothing negative). Returns 0 or -1. */
+int fs_faults_validate(const fs_faults *f, char *err, size_t errlen);
+
+/* Writes f as a JSON object into out. Returns the length that was needed (snprintf style). */
+size_t fs_faults_json(const fs_faults *f, char *out, size_t outlen);
+/* Writes one "  --name VALUE   help (default D)" line per field, for --help. */
+void fs_faults_help(void *stream);
+
+/* The decision. Pure: depends only on its arguments. */
+void fs_faults_decide(const fs_faults *f, const fs_request_info *req, fs_action *out);
+
+/* The counter-based generator: a uniform double in [0, 1) for (seed, seq, salt). */
+double fs_faults_random(uint64_t seed, uint64_t seq, uint64_t salt);
+uint64_t fs_faults_random_u64(uint64_t seed, uint64_t seq, uint64_t salt);
+
+#endif

@@ -1,0 +1,108 @@
+/* server.h - the process-wide state shared by the dispatcher, the workers and the control
+ * port, and the worker/connection API.
+ *
+ * Threads: the main thread is the dispatcher (accepts, runs the control port and timeline
+ * on its own lb_loop); each of the N workers runs its own lb_loop and owns the connections
+ * handed to it. Shared mutable state is either atomic (counters, sequence numbers) or
+ * behind a lock (the current faults, the log).
+ * Ownership: fs_server is created and freed by main.c; workers are owned by the server.
+ */
+#ifndef FS_SERVER_H
+#define FS_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "courselog.h"
+#include "faults.h"
+#include "loop.h"
+
+#define FS_STATUS_MAX 1000
+
+typedef struct fs_counters {
+    atomic_uint_fast64_t requests;
+    atomic_uint_fast64_t connections;
+    atomic_uint_fast64_t status[FS_STATUS_MAX];
+    atomic_uint_fast64_t faults[FS_FK_COUNT];
+} fs_counters;
+
+typedef struct fs_conn fs_conn;
+typedef struct fs_server fs_server;
+
+typedef struct fs_worker {
+    fs_server *srv;
+    int index;
+    lb_loop *loop;
+    pthread_t thread;
+    pthread_mutex_t lock;    /* guards pending and stop */
+    int *pending;            /* accepted fds waiting to be adopted */
+    size_t npending, cap;
+    int stop;
+    int parked_wake;         /* set by another thread: retry parked connections */
+    fs_conn *conns;          /* live connections (doubly linked) */
+    fs_conn *dead;           /* closed, freed before the loop sleeps */
+} fs_worker;
+
+struct fs_server {
+    fs_config *cfg;
+    int dirfd;
+    fs_log log;
+    pthread_mutex_t faults_lock;
+    fs_faults faults;
+    uint64_t generation;
+    atomic_uint_fast64_t seq;
+    atomic_int inflight;      /* requests holding a capacity slot */
+    atomic_int parked;        /* connections waiting for a slot */
+    int64_t start_ms;
+    fs_counters counters;
+    int nworkers;
+    fs_worker *workers;
+    unsigned next_worker;
+    lb_loop *loop;            /* the dispatcher's */
+    int listen_fd;            /* -1 while refusing */
+    int port;
+    int listen_mask;          /* LB_EV_READ, or 0 while stalling */
+    int control_fd;
+    int control_port;
+    int signal_fd;
+    lb_timer crash_timer;
+    void *control;            /* control.c's state */
+    void *timeline;           /* timeline.c's state */
+};
+
+/* Current faults, copied under the lock. */
+void fs_server_faults(fs_server *s, fs_faults *out, uint64_t *generation);
+/* Replaces the faults, bumps the generation and applies listener faults (dispatcher thread
+ * only). Returns the new generation. */
+uint64_t fs_server_set_faults(fs_server *s, const fs_faults *f);
+/* Makes the listener follow refuse/stall. Dispatcher thread only. Returns 0 or -1. */
+int fs_server_apply_listen(fs_server *s);
+/* Sets up everything (binds, starts workers) and prints READY. Returns 0 or -1 with err. */
+int fs_server_init(fs_server *s, fs_config *cfg, char *err, size_t errlen);
+/* Runs the dispatcher until SIGTERM/SIGINT. Returns 0. */
+int fs_server_run(fs_server *s);
+void fs_server_fini(fs_server *s);
+/* Ends the process as the crash fault says (never returns). */
+void fs_server_crash(fs_server *s, const fs_faults *f) __attribute__((noreturn));
+
+/* Workers (worker.c). */
+int fs_workers_start(fs_server *s);
+void fs_workers_stop(fs_server *s);
+/* Hands an accepted fd to the next worker (round robin). Thread-safe. */
+void fs_workers_dispatch(fs_server *s, int fd);
+/* A capacity slot was freed: wake workers with parked connections. */
+void fs_workers_kick(fs_server *s);
+
+/* Connections (conn.c). */
+fs_conn *fs_conn_new(fs_worker *w, int fd);
+void fs_conn_free(fs_conn *c);
+/* Closes the connection now (drops a PUT in progress); it moves to the dead list. */
+void fs_conn_shutdown(fs_conn *c);
+/* Retries a connection parked on the capacity limit. */
+void fs_conn_retry_parked(fs_conn *c);
+int fs_conn_parked(const fs_conn *c);
+fs_conn *fs_conn_next(const fs_conn *c);
+
+#endif
