@@ -3,8 +3,20 @@ its READY line, logged to a file, and ended by PID/process group only.
 
 A `Process` never guesses: `start()` returns once the child printed `READY k=v ...` on
 stdout (the values land in `.ready`), or raises `ProcessError` with the child's log if it
-exited or stayed silent past the deadline. `stop()` sends a signal, waits, and returns the
-exit status; `check_log()` finds sanitizer and Valgrind reports.
+exited or stayed silent past the deadline. `start()` is `spawn()` then `wait_ready()`, so a
+cluster can spawn every member first and then wait on each, noticing one that died while
+the others started. `stop()` sends a signal, waits, and returns the exit status;
+`check_log()` finds sanitizer and Valgrind reports; `check_exit()` judges the exit status
+against what the test expected (`expect_exit()`).
+
+Environment:
+  LBTEST_BIN              directory of the project binaries (default build/bin)
+  LBTEST_WRAP             command prefix for every project binary (e.g. a valgrind line)
+  LBTEST_WRAP_<NAME>      prefix for one binary only, NAME its upper-cased name
+                          (LBTEST_WRAP_LOADBALANCER, LBTEST_WRAP_FAKESERVER); set but empty
+                          means "no wrapper" for that binary
+  LBTEST_TIMEOUT_SCALE    multiplies every harness deadline (default 1, or 10 when a
+                          wrapper runs valgrind); TEST_TIMEOUT_SCALE is read as a fallback
 """
 import os
 import shlex
@@ -24,6 +36,9 @@ SANITIZER_MARKERS = (
 )
 
 
+SIGTERM = signal.SIGTERM
+
+
 class ProcessError(RuntimeError):
     pass
 
@@ -32,18 +47,56 @@ def repo_root():
     return Path(__file__).resolve().parent.parent
 
 
+def bin_dir():
+    return Path(os.environ.get("LBTEST_BIN") or str(repo_root() / "build" / "bin"))
+
+
 def bin_path(name):
     """Path of a project binary: $LBTEST_BIN/name, else build/bin/name."""
-    base = os.environ.get("LBTEST_BIN") or str(repo_root() / "build" / "bin")
-    path = Path(base) / name
+    path = bin_dir() / name
     if not path.exists():
         raise ProcessError(f"{path} does not exist: run `make` first (or set LBTEST_BIN)")
     return str(path)
 
 
-def wrapper():
-    """Command prefix for project binaries, from $LBTEST_WRAP (e.g. a valgrind line)."""
+def wrapper(name=None):
+    """Command prefix for project binaries: $LBTEST_WRAP_<NAME> if set, else $LBTEST_WRAP."""
+    if name:
+        key = "LBTEST_WRAP_" + Path(name).name.upper().replace("-", "_")
+        if key in os.environ:
+            return shlex.split(os.environ[key])
     return shlex.split(os.environ.get("LBTEST_WRAP", ""))
+
+
+def under_valgrind():
+    keys = [k for k in os.environ if k == "LBTEST_WRAP" or k.startswith("LBTEST_WRAP_")]
+    return any("valgrind" in os.environ[k] for k in keys)
+
+
+def timeout_scale():
+    """How much slower than native the binaries run (valgrind: about ten times)."""
+    raw = os.environ.get("LBTEST_TIMEOUT_SCALE") or os.environ.get("TEST_TIMEOUT_SCALE")
+    if raw:
+        try:
+            return max(1.0, float(raw))
+        except ValueError:
+            pass
+    return 10.0 if under_valgrind() else 1.0
+
+
+def scaled(seconds):
+    return seconds * timeout_scale()
+
+
+def describe_status(code):
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit {code}"
 
 
 class Process:
@@ -51,10 +104,11 @@ class Process:
 
     def __init__(self, argv, name=None, cwd=None, log_dir=None, env=None, wrap=True):
         argv = [str(a) for a in argv]
+        self.binary = argv[0] if "/" not in argv[0] else None
         if "/" not in argv[0]:
             argv[0] = bin_path(argv[0])
             if wrap:
-                argv = wrapper() + argv
+                argv = wrapper(self.binary) + argv
         self.argv = argv
         self.name = name or Path(argv[0]).name
         self.cwd = str(cwd) if cwd else None
@@ -66,53 +120,75 @@ class Process:
         self.stdout_lines = []
         self.returncode = None
         self._reader = None
+        self._log = None
+        self._closing = False
+        self._ready_event = threading.Event()
+        self._ready_line = None
+        # Exit statuses the test accepts if the process ends before teardown (None: any
+        # death before teardown is a failure) and at teardown after SIGTERM.
+        self.expected_exits = None
+        self.stop_exits = {0, -signal.SIGTERM}
+        self.killed_by_test = False
 
     # -- life cycle -------------------------------------------------------------------
     def start(self, timeout=20.0, expect_ready=True):
+        self.spawn()
+        if expect_ready:
+            self.wait_ready(timeout)
+        return self
+
+    def spawn(self):
+        """Starts the child in its own session/process group; returns at once."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab", buffering=0)
         self._log.write(f"$ {shlex.join(self.argv)}\n".encode())
+        self._ready_event.clear()
+        self._ready_line = None
+        self.ready = {}
+        self.returncode = None
+        self.killed_by_test = False
         self.popen = subprocess.Popen(
             self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=self._log, start_new_session=True)
-        if not expect_ready:
-            self._start_reader()
-            return self
-        deadline = time.monotonic() + timeout
-        line = self._read_ready_line(deadline)
-        self.ready = dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
         self._start_reader()
         return self
 
-    def _read_ready_line(self, deadline):
-        # A helper thread reads the first line so that the deadline holds even if the child
-        # neither writes nor exits.
-        box = {}
-        t = threading.Thread(target=lambda: box.setdefault("line", self.popen.stdout.readline()),
-                             daemon=True)
-        t.start()
-        t.join(max(0.0, deadline - time.monotonic()))
-        line = box.get("line")
-        if line is None or not line.startswith(b"READY"):
-            if line is None:
+    def wait_ready(self, timeout=20.0):
+        """Waits for the READY line (deadline scaled by timeout_scale()); raises
+        ProcessError with the log if the child exits first or stays silent."""
+        deadline = time.monotonic() + scaled(timeout)
+        while not self._ready_event.wait(0.02):
+            if self.popen.poll() is not None:
+                self._ready_event.wait(0.5)  # the pump may still hold the last line
+                if self._ready_line:
+                    break
+                self.wait(2)
+                raise ProcessError(f"{self.name} exited ({describe_status(self.returncode)}) "
+                                   f"before READY:\n{self.log()}")
+            if time.monotonic() > deadline:
                 self.kill()
-            self.wait(5)
-            raise ProcessError(f"{self.name} did not print READY (got {line!r}):\n{self.log()}")
-        text = line.decode().strip()
-        self._log.write(f"[stdout] {text}\n".encode())
-        self.stdout_lines.append(text)
-        return text
+                self.wait(5)
+                raise ProcessError(f"{self.name} did not print READY within "
+                                   f"{scaled(timeout):.0f}s:\n{self.log()}")
+        line = self._ready_line
+        self.ready = dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
+        return self
 
     def _start_reader(self):
+        popen, log = self.popen, self._log
+
         def pump():
-            for raw in self.popen.stdout:
+            for raw in popen.stdout:
                 text = raw.decode(errors="replace").rstrip("\n")
                 self.stdout_lines.append(text)
                 try:
-                    self._log.write(f"[stdout] {text}\n".encode())
+                    log.write(f"[stdout] {text}\n".encode())
                 except ValueError:
-                    break
-        self._reader = threading.Thread(target=pump, daemon=True)
+                    pass
+                if self._ready_line is None and text.startswith("READY"):
+                    self._ready_line = text
+                    self._ready_event.set()
+        self._reader = threading.Thread(target=pump, daemon=True, name=f"pump-{self.name}")
         self._reader.start()
 
     @property
@@ -135,6 +211,8 @@ class Process:
                 pass
 
     def kill(self):
+        """SIGKILL to the process group. The test asked for this death: it is expected."""
+        self.killed_by_test = True
         self.signal(signal.SIGKILL)
 
     def freeze(self):
@@ -152,14 +230,20 @@ class Process:
             self._reader.join(2)
         return self.returncode
 
-    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+    def expect_exit(self, *codes):
+        """Declares that the process may end by itself before teardown with one of codes
+        (negative: killed by that signal). With no codes, any status is accepted."""
+        self.expected_exits = set(codes) if codes else "any"
+
+    def stop(self, sig=SIGTERM, timeout=10.0):
         """Signals, waits up to timeout, then SIGKILLs. Returns the exit status."""
         if self.popen is None:
             return None
         if self.alive():
+            self.killed_by_test = self.killed_by_test or self._closing is False
             self.signal(signal.SIGCONT)
             self.signal(sig)
-            if self.wait(timeout) is None:
+            if self.wait(scaled(timeout)) is None:
                 self.kill()
                 self.wait(5)
         else:
@@ -171,11 +255,35 @@ class Process:
         return self.returncode
 
     def close(self):
-        self.stop()
+        """Teardown: returns a list of problems with the exit status (see check_exit)."""
+        problems = []
+        if self.popen is None:
+            return problems
+        died_before = not self.alive()
+        if died_before:
+            self.wait(1)
+            problems += self._judge_early_death()
+        else:
+            ended_by_test = self.killed_by_test
+            self._closing = True
+            code = self.stop()
+            self._closing = False
+            if code not in self.stop_exits and not ended_by_test:
+                problems.append(f"exit status after SIGTERM: {describe_status(code)} "
+                                f"(expected {sorted(self.stop_exits)})")
         try:
             self._log.close()
         except Exception:
             pass
+        return problems
+
+    def _judge_early_death(self):
+        code = self.returncode
+        if self.killed_by_test or self.expected_exits == "any":
+            return []
+        if self.expected_exits and code in self.expected_exits:
+            return []
+        return [f"died before teardown: {describe_status(code)} (not expected by the test)"]
 
     # -- logs -------------------------------------------------------------------------
     def log(self):

@@ -105,7 +105,7 @@ def frame_lines(data, color=False):
         out.append(paint(f" {step['title']}", "1;36"))
         out += [" " + line for line in textwrap.wrap(step["caption"], WIDTH - 2)]
         out.append("")
-    out.append(f" {'backend':<9}{'process':<12}{'balancer':<9}{'TOTAL':>6}{'ERRORS':>7}"
+    out.append(f" {'backend':<9}{'process':<13}{'balancer':<9}{'TOTAL':>6}{'ERRORS':>7}"
                f"{'inflt':>6}{'fails':>6}  {'last check':<14}{'answers':>8}{'ms':>6}"
                f"  last 20 s")
     for b in meta["backends"]:
@@ -116,7 +116,7 @@ def frame_lines(data, color=False):
         st = f"{state.upper() if state != 'up' else 'up':<9}"
         st = paint(st, "32" if state == "up" else "1;31") if state != "?" else st
         proc = _process_state(data, name)
-        procs = paint(f"{proc:<12}", "31") if proc in ("dead", "frozen") else f"{proc:<12}"
+        procs = paint(f"{proc:<13}", "31") if proc in ("dead", "frozen") else f"{proc:<13}"
         ms = f"{median:6.0f}" if median is not None else "     -"
         out.append(f" {name:<9}{procs}{st}{view.get('total', '-'):>6}"
                    f"{view.get('errors', '-'):>7}{view.get('in_flight', '-'):>6}"

@@ -1,0 +1,454 @@
+"""Cluster: N fakeservers behind one balancer, on ephemeral ports, each process in its own
+process group and working directory, with handles to hurt and heal them.
+
+    c = Cluster(tmp_path, backends=3, lb_args=["-N", "4", "-R", "5"]).start()
+    c.seed(files)                      # the GET targets, on every backend
+    c.backends[1].kill()               # SIGKILL; .freeze()/.thaw(), .crash(), .restart()
+    c.backends[0].set_faults(delay=200)  # live, through the fakeserver's control port
+    c.stats()                          # the balancer's /stats JSON
+    problems = c.stop()                # teardown: exit statuses and sanitizer reports
+
+Start-up spawns every fakeserver first and then waits on each READY line (a member that dies
+during start-up is noticed at once), then starts the balancer on their ports. Each process
+writes stdout/stderr to ROOT/logs/NAME.log; a fakeserver's course log (-l) goes to
+ROOT/courselogs/NAME-K.log, one file per incarnation K, so a restart never truncates the
+evidence of the previous life. Working directories are ROOT/NAME; PUTs land there.
+
+The binaries default to the project's (`fakeserver`, `loadbalancer` via LBTEST_BIN and the
+LBTEST_WRAP* wrappers); `fakeserver_cmd`/`balancer_cmd` may name other programs (the
+harness's own tests use harness/pyfake.py and harness/pyproxy.py).
+"""
+import http.client
+import json
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+from .process import Process, ProcessError, scaled
+from . import traffic as traffic_mod
+
+HERE = Path(__file__).resolve().parent
+PYFAKE = [sys.executable, str(HERE / "pyfake.py")]
+PYPROXY = [sys.executable, str(HERE / "pyproxy.py")]
+
+
+class ControlError(RuntimeError):
+    pass
+
+
+def http_request(port, method, path, body=None, host="127.0.0.1", timeout=5.0):
+    """One HTTP/1.1 exchange on a fresh connection; returns (status, body bytes)."""
+    conn = http.client.HTTPConnection(host, port, timeout=scaled(timeout))
+    try:
+        data = None
+        headers = {}
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=data, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def fault_key(name):
+    """Python keyword -> the fakeserver's fault name (same as its long option, no dashes)."""
+    return name.replace("_", "-")
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
+    """Polls predicate() until it returns a true value (returned) or timeout (scaled)
+    passes (AssertionError naming `what`). Exceptions in predicate count as false."""
+    deadline = time.monotonic() + scaled(timeout)
+    last_exc = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - a poll tolerates transient failures
+            last_exc = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {scaled(timeout):.1f}s waiting for {what}"
+                                 + (f" (last error: {last_exc!r})" if last_exc else ""))
+        time.sleep(interval)
+
+
+def port_accepts(port, host="127.0.0.1", timeout=0.5):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class Member:
+    """Common part of a fakeserver or balancer handle: one Process at a time."""
+
+    def __init__(self, cluster, name, cmd, args):
+        self.cluster = cluster
+        self.name = name
+        self.cmd = list(cmd)
+        self.args = [str(a) for a in args]
+        self.dir = cluster.root / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.proc = None
+        self.lives = []          # every Process this member ran, oldest first
+
+    def _spawn(self, argv, ready_timeout):
+        proc = Process(self.cmd + argv, name=f"{self.name}-{len(self.lives)}", cwd=self.dir,
+                       log_dir=self.cluster.root / "logs", env=self.cluster.env)
+        self.lives.append(proc)
+        self.proc = proc
+        proc.spawn()
+        return proc
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    @property
+    def port(self):
+        return self.proc.port
+
+    @property
+    def addr(self):
+        return ("127.0.0.1", self.port)
+
+    def alive(self):
+        return self.proc is not None and self.proc.alive()
+
+    def kill(self):
+        """SIGKILL to its process group; returns once it is reaped."""
+        self.proc.kill()
+        self.proc.thaw()
+        self.proc.wait(10)
+        return self.proc.returncode
+
+    def freeze(self):
+        self.proc.freeze()
+
+    def thaw(self):
+        self.proc.thaw()
+
+    def signal(self, sig):
+        self.proc.signal(sig)
+
+    def wait_exit(self, timeout=10.0):
+        code = self.proc.wait(scaled(timeout))
+        if code is None:
+            raise AssertionError(f"{self.name} still running after {timeout}s")
+        return code
+
+    def logs(self):
+        return [p.log_path for p in self.lives]
+
+
+class Backend(Member):
+    """A fakeserver: PORT 0 the first time, its old port on restart()."""
+
+    def __init__(self, cluster, index, cmd, args, logging=True, control=True):
+        super().__init__(cluster, f"fs{index}", cmd, args)
+        self.index = index
+        self.logging = logging
+        self.control = control
+        self._port = 0
+        self.course_logs = []
+
+    def spawn(self, port=None):
+        port = self._port if port is None else port
+        argv = [str(port)]
+        if self.logging:
+            log = self.cluster.root / "courselogs" / f"{self.name}-{len(self.lives)}.log"
+            log.parent.mkdir(exist_ok=True)
+            self.course_logs.append(log)
+            argv += ["-l", str(log)]
+        if self.control:
+            argv += ["--control-port", "0"]
+        return self._spawn(argv + self.args, self.cluster.ready_timeout)
+
+    def wait_ready(self):
+        self.proc.wait_ready(self.cluster.ready_timeout)
+        self._port = self.proc.port
+        if self.control and "control" not in self.proc.ready:
+            raise ProcessError(f"{self.name}: READY line has no control= port "
+                               f"({self.proc.stdout_lines[:1]}); the fakeserver lacks "
+                               f"--control-port")
+        return self
+
+    def start(self, port=None):
+        self.spawn(port)
+        return self.wait_ready()
+
+    @property
+    def port(self):
+        return self._port
+
+    @property
+    def control_port(self):
+        return int(self.proc.ready["control"])
+
+    def crash(self, sig=signal.SIGABRT):
+        """Makes the process die as a crash would (SIGABRT by default); returns its status."""
+        self.proc.expect_exit(-sig)
+        self.proc.signal(sig)
+        self.proc.thaw()
+        self.proc.wait(10)
+        return self.proc.returncode
+
+    def expect_exit(self, *codes):
+        """The current life may end by itself (a crash fault) with one of these statuses."""
+        self.proc.expect_exit(*codes)
+
+    def restart(self, extra_args=None):
+        """Starts a new life on the same port and directory (after kill/crash/stop)."""
+        if self.alive():
+            self.proc.stop()
+        if extra_args is not None:
+            self.args = [str(a) for a in extra_args]
+        # The old port may linger in the kernel a moment after a SIGKILL; retry briefly.
+        deadline = time.monotonic() + scaled(5)
+        while True:
+            try:
+                return self.start(self._port)
+            except ProcessError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def stop(self, sig=signal.SIGTERM):
+        return self.proc.stop(sig)
+
+    # -- control port ---------------------------------------------------------------------
+    def control_call(self, method, path, body=None):
+        if not self.control:
+            raise ControlError(f"{self.name} runs without a control port")
+        status, data = http_request(self.control_port, method, path, body)
+        try:
+            obj = json.loads(data) if data else {}
+        except ValueError:
+            obj = {"raw": data.decode(errors="replace")}
+        if status >= 300:
+            raise ControlError(f"{self.name}: {method} {path} {body} -> {status} {obj}")
+        return obj
+
+    def faults(self):
+        return self.control_call("GET", "/faults")
+
+    def set_faults(self, **faults):
+        """Changes the named faults live, keeping the others (PATCH). Names as the long
+        options, with '_' for '-': set_faults(delay=200, error_rate=0.5)."""
+        return self.control_call("PATCH", "/faults",
+                                 {fault_key(k): v for k, v in faults.items()})
+
+    def replace_faults(self, **faults):
+        """Replaces every fault at once (unnamed ones return to their defaults)."""
+        return self.control_call("PUT", "/faults",
+                                 {fault_key(k): v for k, v in faults.items()})
+
+    def reset_faults(self):
+        return self.control_call("DELETE", "/faults")
+
+    def counters(self):
+        return self.control_call("GET", "/counters")
+
+    # -- direct access ------------------------------------------------------------------
+    def healthcheck(self):
+        """GET /healthcheck straight to the backend: (status, body bytes)."""
+        return http_request(self.port, "GET", "/healthcheck")
+
+    def files(self):
+        return {p.name: p for p in self.dir.iterdir() if p.is_file()}
+
+    def served(self):
+        """Requests this backend logged (every life), health checks excluded."""
+        total = traffic_mod.parse_course_logs(self.course_logs)
+        return sum(n for (m, name), n in total.items() if name != "healthcheck")
+
+    def health_checks(self):
+        total = traffic_mod.parse_course_logs(self.course_logs)
+        return total[("GET", "healthcheck")]
+
+
+class Balancer(Member):
+    def __init__(self, cluster, cmd, args, stats=True):
+        super().__init__(cluster, "lb", cmd, args)
+        self.stats_on = stats
+
+    def start(self, backend_ports):
+        argv = ["0"] + [str(p) for p in backend_ports] + self.args
+        if self.stats_on:
+            argv += ["--stats-port", "0"]
+        proc = self._spawn(argv, self.cluster.ready_timeout)
+        proc.stop_exits = {0}   # the contract: SIGTERM drains and exits 0
+        proc.wait_ready(self.cluster.ready_timeout)
+        if self.stats_on and "stats" not in proc.ready:
+            raise ProcessError(f"lb: READY line has no stats= port ({proc.stdout_lines[:1]})")
+        return self
+
+    @property
+    def stats_port(self):
+        return int(self.proc.ready["stats"])
+
+    def stats(self):
+        status, data = http_request(self.stats_port, "GET", "/stats")
+        if status != 200:
+            raise AssertionError(f"/stats answered {status}: {data[:200]!r}")
+        return json.loads(data)
+
+    def metrics(self):
+        status, data = http_request(self.stats_port, "GET", "/metrics")
+        if status != 200:
+            raise AssertionError(f"/metrics answered {status}: {data[:200]!r}")
+        return data.decode()
+
+    def sigterm(self):
+        self.proc.signal(signal.SIGTERM)
+
+    def stop(self, sig=signal.SIGTERM):
+        return self.proc.stop(sig)
+
+
+def backend_entry(stats, port):
+    """The /stats entry of the backend on `port` (matched on its address), or None."""
+    entries = stats.get("backends", stats) if isinstance(stats, dict) else stats
+    for entry in entries:
+        addr = str(entry.get("address") or entry.get("addr") or entry.get("name") or "")
+        if addr.rsplit(":", 1)[-1] == str(port) or entry.get("port") == port:
+            return entry
+    return None
+
+
+def is_up(entry):
+    if entry is None:
+        return False
+    for key in ("state", "status"):
+        if key in entry:
+            return str(entry[key]).lower() in ("up", "healthy", "ok")
+    return bool(entry.get("healthy", entry.get("up")))
+
+
+class Cluster:
+    """See the module docstring. Arguments:
+    root            a directory of its own (tmp_path)
+    backends        number of fakeservers
+    lb_args         extra balancer arguments (e.g. ["-N", "2", "-R", "3"])
+    backend_args    extra arguments for every fakeserver
+    per_backend     {index: [args]} added for one fakeserver (e.g. ["-e", "5", "-t", "9"])
+    logging         fakeservers log (-l, needed for /healthcheck and the duplicate check)
+    control         fakeservers open a control port (--control-port 0)
+    stats           the balancer opens its stats port (--stats-port 0)
+    """
+
+    def __init__(self, root, backends=3, lb_args=(), backend_args=(), per_backend=None,
+                 logging=True, control=True, stats=True, fakeserver_cmd=("fakeserver",),
+                 balancer_cmd=("loadbalancer",), ready_timeout=20.0, env=None, files=None):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.ready_timeout = ready_timeout
+        self.env = env
+        per_backend = per_backend or {}
+        self.backends = [
+            Backend(self, i, fakeserver_cmd, list(backend_args) + list(per_backend.get(i, [])),
+                    logging=logging, control=control)
+            for i in range(backends)]
+        self.balancer = Balancer(self, balancer_cmd, lb_args, stats=stats)
+        self.files = dict(files) if files is not None else traffic_mod.default_files()
+        self.started = False
+        self.stopped = False
+
+    # -- life cycle -------------------------------------------------------------------
+    def start(self, balancer=True):
+        self.seed(self.files)
+        for b in self.backends:
+            b.spawn()
+        for b in self.backends:
+            b.wait_ready()
+        self.started = True
+        if balancer:
+            self.balancer.start([b.port for b in self.backends])
+        return self
+
+    def members(self):
+        return self.backends + [self.balancer]
+
+    def processes(self):
+        return [p for m in self.members() for p in m.lives]
+
+    def stop(self):
+        """Stops the balancer first (SIGTERM, must exit 0), then every fakeserver; returns a
+        list of problems: unexpected exit statuses and sanitizer/Valgrind reports."""
+        if self.stopped:
+            return []
+        self.stopped = True
+        problems = []
+        for m in [self.balancer] + self.backends:
+            for proc in m.lives:
+                problems += [f"{proc.name}: {p}" for p in proc.close()]
+        for proc in self.processes():
+            problems += [f"{proc.name}: {p}" for p in proc.check_log()]
+        return problems
+
+    def dump(self, course_tail=30):
+        """Every process's log, and the tail of every course log."""
+        out = []
+        for proc in self.processes():
+            out.append(f"===== {proc.name} ({proc.log_path}) =====\n{proc.log()}")
+        for b in self.backends:
+            for path in b.course_logs:
+                try:
+                    lines = path.read_text(errors="replace").splitlines()
+                except FileNotFoundError:
+                    continue
+                out.append(f"===== course log {path} (last {course_tail} of {len(lines)} "
+                           f"lines) =====\n" + "\n".join(lines[-course_tail:]))
+        return "\n".join(out)
+
+    # -- data -------------------------------------------------------------------------
+    def seed(self, files, backends=None):
+        """Writes name -> bytes into every backend's working directory (or the given
+        indexes)."""
+        for b in self.backends if backends is None else [self.backends[i] for i in backends]:
+            for name, data in files.items():
+                (b.dir / name).write_bytes(data)
+
+    @property
+    def addr(self):
+        return self.balancer.addr
+
+    @property
+    def port(self):
+        return self.balancer.port
+
+    def traffic(self, clients=4, keepalive="mixed", workload=None, **kw):
+        """A Traffic driver against the balancer with this cluster's files."""
+        workload = workload or traffic_mod.Workload(self.files)
+        return traffic_mod.Traffic(self.addr, workload, clients=clients, keepalive=keepalive,
+                                   **kw)
+
+    def check(self, result, allow=("ok",), strict_logs=True, min_ok=0):
+        """The invariant over a traffic Result, with this cluster's directories and logs."""
+        logs = [p for b in self.backends for p in b.course_logs]
+        return traffic_mod.check(result, allow=allow, backend_dirs=[b.dir for b in self.backends],
+                                 course_logs=logs, strict_logs=strict_logs, min_ok=min_ok)
+
+    def served(self):
+        """{backend index: requests it logged, health checks excluded}."""
+        return {b.index: b.served() for b in self.backends}
+
+    def stats(self):
+        return self.balancer.stats()
+
+    def backend_stats(self, index):
+        return backend_entry(self.stats(), self.backends[index].port)
+
+    def wait_backend_state(self, index, up, timeout=10.0):
+        """Polls /stats until backend `index` is up (or down)."""
+        return wait_for(lambda: is_up(self.backend_stats(index)) == up, timeout,
+                        what=f"backend {index} to be {'up' if up else 'down'} in /stats")
+
+    wait_for = staticmethod(wait_for)
+

@@ -1,0 +1,592 @@
+"""Traffic: concurrent HTTP clients that record every request and its outcome, and the
+invariant checker that judges a run.
+
+Clients are threads speaking HTTP/1.1 over raw sockets, so the driver sees exactly the
+bytes the balancer sent: nothing is retried, nothing is reassembled by a library. Each
+client either keeps its connection alive across requests or opens one per request (sending
+`Connection: close`). Requests come from a `Workload`: GET and HEAD on files with known
+contents (seeded into every backend's directory), PUT of a fresh, unique name with a known
+body. Every request gets exactly one `Outcome` kind:
+
+  ok         a complete answer with the expected status and the exact expected body
+  error500   exactly `HTTP/1.1 500 Internal Server Error\\r\\nContent-Length: 0\\r\\n\\r\\n`
+  status     a complete, well-framed answer with another status (a backend's 500, a 404...)
+  wrong      a complete 2xx answer whose body or length is not the expected one
+  partial    the connection closed or reset after part of an answer (never patched)
+  empty      the connection closed or reset before any byte of an answer
+  timeout    no complete answer within the client's deadline (the request is lost)
+  connect    the client could not connect to the balancer at all
+  malformed  bytes that are not an HTTP/1.1 response
+  extra      (on the run, not a request) bytes after a complete answer, before the next
+             request: a second answer to one request
+
+`check()` then asserts the invariant: every request issued has exactly one outcome, every
+outcome is of an allowed kind, nothing arrived twice, each PUT answered 2xx landed in
+exactly one backend's directory with its exact body (and a failed PUT in at most one), and,
+when backends log (`-l`), no backend logged a request more often than clients sent it.
+"""
+import collections
+import hashlib
+import random
+import re
+import select
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .process import scaled
+
+ERROR_500 = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
+KINDS = ("ok", "error500", "status", "wrong", "partial", "empty", "timeout", "connect",
+         "malformed")
+DOCUMENTED_ERRORS = ("error500", "partial")
+NEVER_ALLOWED = ("wrong", "malformed")
+MAX_HEAD = 64 * 1024
+
+
+def make_body(seed, size):
+    """Deterministic bytes: the same (seed, size) always gives the same body."""
+    rng = random.Random(repr(seed))
+    return rng.randbytes(size) if size else b""
+
+
+@dataclass
+class Request:
+    id: int
+    client: int
+    method: str
+    name: str
+    body: bytes = b""              # sent (PUT)
+    expect: bytes = None           # expected body of a 200 GET / length of a HEAD
+    keepalive: bool = False
+    reused: bool = False           # sent on a connection that carried earlier requests
+    t_start: float = 0.0
+    t_end: float = 0.0
+    kind: str = None
+    status: int = None
+    received: int = 0              # bytes of the answer received
+    sample: bytes = b""            # the answer's first bytes, for reports
+    error: str = ""
+
+    def line(self):
+        return (f"#{self.id} client {self.client} {self.method} /{self.name} "
+                f"({'keep-alive' if self.keepalive else 'close'}"
+                f"{', reused' if self.reused else ''}) -> {self.kind}"
+                f"{' ' + str(self.status) if self.status else ''} after "
+                f"{self.t_end - self.t_start:.3f}s, {self.received} bytes"
+                f"{': ' + self.error if self.error else ''}"
+                f"{' ' + repr(self.sample[:120]) if self.kind not in ('ok',) else ''}")
+
+
+class Workload:
+    """What clients ask for. `files` (name -> bytes) are the GET/HEAD targets and must be
+    present on every backend (Cluster.seed does it); PUTs use fresh names `p<client>x<n>`.
+
+    mix: weights for GET, HEAD, PUT. put_sizes: (min, max) bytes of a PUT body."""
+
+    def __init__(self, files=None, mix=None, put_sizes=(0, 8192), seed=1):
+        self.files = dict(files) if files is not None else default_files(seed)
+        self.mix = dict(mix or {"GET": 6, "HEAD": 1, "PUT": 3})
+        if not self.files:
+            self.mix = {"PUT": 1}
+        self.put_sizes = put_sizes
+        self.seed = seed
+        self._methods = [m for m, w in self.mix.items() for _ in range(int(w))]
+
+    def request(self, rid, client, seq, rng):
+        method = rng.choice(self._methods)
+        if method == "PUT":
+            name = f"p{client}x{seq}"
+            body = make_body((self.seed, client, seq), rng.randint(*self.put_sizes))
+            return Request(rid, client, method, name, body=body)
+        name = rng.choice(sorted(self.files))
+        return Request(rid, client, method, name, expect=self.files[name])
+
+
+def default_files(seed=1):
+    """A small set of GET targets: empty, tiny, a few KiB, 64 KiB, 300 KiB."""
+    sizes = {"empty": 0, "tiny": 5, "small": 1000, "page": 4096, "big": 65536,
+             "large": 300_000}
+    return {name: make_body((seed, name), size) for name, size in sizes.items()}
+
+
+class _Connection:
+    def __init__(self, addr, timeout):
+        self.sock = socket.create_connection(addr, timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self.used = 0
+
+    def idle_state(self):
+        """Before reusing: 'open', 'closed' (peer closed an idle connection) or 'extra'
+        (unsolicited bytes: an answer nobody asked for)."""
+        if self.buf:
+            return "extra"
+        r, _, _ = select.select([self.sock], [], [], 0)
+        if not r:
+            return "open"
+        try:
+            data = self.sock.recv(65536, socket.MSG_PEEK)
+        except OSError:
+            return "closed"
+        return "extra" if data else "closed"
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class _Incomplete(Exception):
+    pass
+
+
+def _recv_more(conn, deadline, req):
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise socket.timeout()
+    conn.sock.settimeout(remaining)
+    data = conn.sock.recv(262144)
+    if not data:
+        raise _Incomplete("closed")
+    req.received += len(data)
+    if len(req.sample) < 256:
+        req.sample += data[:256 - len(req.sample)]
+    conn.buf += data
+
+
+def _read_answer(conn, req, deadline):
+    """Reads one answer into req; returns (status, body, close_after). Raises _Incomplete,
+    socket.timeout, OSError or ValueError (malformed)."""
+    while b"\r\n\r\n" not in conn.buf:
+        if len(conn.buf) > MAX_HEAD:
+            raise ValueError("answer head too long")
+        _recv_more(conn, deadline, req)
+    head, _, rest = conn.buf.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    m = re.fullmatch(rb"HTTP/1\.([01]) (\d{3}) ?(.*)", lines[0])
+    if not m:
+        raise ValueError(f"bad status line {lines[0][:80]!r}")
+    status = int(m.group(2))
+    fields = collections.defaultdict(list)
+    for ln in lines[1:]:
+        name, sep, value = ln.partition(b":")
+        if not sep or not name or name != name.strip():
+            raise ValueError(f"bad header line {ln[:80]!r}")
+        fields[name.decode("latin-1").lower()].append(value.strip().decode("latin-1"))
+    close_after = m.group(1) == b"0" or "close" in ",".join(fields["connection"]).lower()
+    conn.buf = rest
+    if req.method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        return status, fields, b"", close_after
+    if fields["transfer-encoding"]:
+        return status, fields, _read_chunked(conn, req, deadline), close_after
+    if fields["content-length"]:
+        if len(fields["content-length"]) != 1 or not fields["content-length"][0].isdigit():
+            raise ValueError(f"bad Content-Length {fields['content-length']}")
+        length = int(fields["content-length"][0])
+        while len(conn.buf) < length:
+            _recv_more(conn, deadline, req)
+        body, conn.buf = conn.buf[:length], conn.buf[length:]
+        return status, fields, body, close_after
+    while True:  # framed by the close
+        try:
+            _recv_more(conn, deadline, req)
+        except _Incomplete:
+            body, conn.buf = conn.buf, b""
+            return status, fields, body, True
+
+
+def _read_chunked(conn, req, deadline):
+    body = b""
+    while True:
+        while b"\r\n" not in conn.buf:
+            _recv_more(conn, deadline, req)
+        size_line, _, conn.buf = conn.buf.partition(b"\r\n")
+        size = int(size_line.split(b";")[0].strip(), 16)
+        if size == 0:
+            while b"\r\n" not in conn.buf:
+                _recv_more(conn, deadline, req)
+            while not conn.buf.startswith(b"\r\n"):  # trailers
+                _, _, conn.buf = conn.buf.partition(b"\r\n")
+                while b"\r\n" not in conn.buf:
+                    _recv_more(conn, deadline, req)
+            conn.buf = conn.buf[2:]
+            return body
+        while len(conn.buf) < size + 2:
+            _recv_more(conn, deadline, req)
+        body += conn.buf[:size]
+        conn.buf = conn.buf[size + 2:]
+
+
+def _judge(req, status, fields, body, raw_is_500):
+    req.status = status
+    if raw_is_500:
+        return "error500"
+    if req.method == "GET" and status == 200:
+        return "ok" if body == req.expect else "wrong"
+    if req.method == "HEAD" and status == 200:
+        cl = fields.get("content-length", [""])
+        return "ok" if cl == [str(len(req.expect))] else "wrong"
+    if req.method == "PUT" and status in (200, 201):
+        return "ok"
+    return "status"
+
+
+class Traffic:
+    """Concurrent clients against addr = (host, port).
+
+        t = Traffic(addr, Workload(files), clients=6, keepalive="mixed")
+        result = t.run(requests=300)              # blocking
+        t.start(duration=30); ...; result = t.stop()   # in the background
+
+    keepalive: True, False or "mixed" (even clients keep alive, odd ones do not).
+    rate: requests per second per client (None: as fast as answers come back).
+    timeout: per-request deadline in seconds (scaled by LBTEST_TIMEOUT_SCALE)."""
+
+    def __init__(self, addr, workload=None, clients=4, keepalive="mixed", timeout=20.0,
+                 rate=None, seed=7):
+        self.addr = addr
+        self.workload = workload or Workload()
+        self.clients = clients
+        self.keepalive = keepalive
+        self.timeout = scaled(timeout)
+        self.rate = rate
+        self.seed = seed
+        self.requests = []
+        self.extra = []
+        self.reconnects = 0
+        self._lock = threading.Lock()
+        self._done = threading.Condition(self._lock)
+        self._completed = 0
+        self._issued = 0
+        self._budget = None
+        self._stop_at = None
+        self._stop = threading.Event()
+        self._threads = []
+        self._t0 = None
+        self.elapsed = 0.0
+
+    # -- control ------------------------------------------------------------------------
+    def start(self, requests=None, duration=None):
+        self._budget = requests
+        self._t0 = time.monotonic()
+        self._stop_at = self._t0 + duration if duration else None
+        for c in range(self.clients):
+            ka = self.keepalive if self.keepalive != "mixed" else (c % 2 == 0)
+            t = threading.Thread(target=self._client, args=(c, ka), daemon=True,
+                                 name=f"client-{c}")
+            self._threads.append(t)
+            t.start()
+        return self
+
+    def run(self, requests=None, duration=None):
+        self.start(requests=requests, duration=duration)
+        return self.join()
+
+    def stop(self):
+        """Lets each client finish the request it is on, then returns the Result."""
+        self._stop.set()
+        return self.join()
+
+    def join(self, timeout=None):
+        limit = (timeout or self.timeout + 30)
+        for t in self._threads:
+            t.join(limit)
+        stuck = [t.name for t in self._threads if t.is_alive()]
+        self.elapsed = time.monotonic() - self._t0
+        return Result(self, stuck)
+
+    @property
+    def completed(self):
+        return self._completed
+
+    def wait_completed(self, n, timeout=30.0):
+        """Blocks until n requests have an outcome; returns False on timeout."""
+        deadline = time.monotonic() + scaled(timeout)
+        with self._done:
+            while self._completed < n:
+                left = deadline - time.monotonic()
+                if left <= 0 or (not any(t.is_alive() for t in self._threads)):
+                    return self._completed >= n
+                self._done.wait(min(left, 0.2))
+        return True
+
+    def counts(self):
+        with self._lock:
+            return collections.Counter(r.kind for r in self.requests if r.kind)
+
+    # -- clients ------------------------------------------------------------------------
+    def _next(self, client, seq, rng):
+        with self._lock:
+            if self._stop.is_set():
+                return None
+            if self._budget is not None and self._issued >= self._budget:
+                return None
+            if self._stop_at is not None and time.monotonic() >= self._stop_at:
+                return None
+            rid = self._issued
+            self._issued += 1
+            req = self.workload.request(rid, client, seq, rng)
+            self.requests.append(req)
+            return req
+
+    def _client(self, client, keepalive):
+        rng = random.Random(f"{self.seed}-{client}")
+        conn, seq = None, 0
+        while True:
+            req = self._next(client, seq, rng)
+            if req is None:
+                break
+            seq += 1
+            req.keepalive = keepalive
+            conn = self._one(conn, req)
+            with self._done:
+                self._completed += 1
+                self._done.notify_all()
+            if self.rate:
+                self._stop.wait(1.0 / self.rate)
+        if conn:
+            if conn.idle_state() == "extra":
+                self._note_extra(client, conn)
+            conn.close()
+
+    def _note_extra(self, client, conn):
+        try:
+            conn.sock.settimeout(0.2)
+            data = conn.buf + conn.sock.recv(4096)
+        except OSError:
+            data = conn.buf
+        with self._lock:
+            self.extra.append((client, data[:200]))
+
+    def _one(self, conn, req):
+        """Sends req (on conn when it is reusable) and records its outcome; returns the
+        connection to reuse, or None."""
+        if conn is not None:
+            state = conn.idle_state()
+            if state == "extra":
+                self._note_extra(req.client, conn)
+            if state != "open":
+                conn.close()
+                conn = None
+                with self._lock:
+                    self.reconnects += 1
+        req.t_start = time.monotonic() - self._t0
+        deadline = time.monotonic() + self.timeout
+        if conn is None:
+            try:
+                conn = _Connection(self.addr, self.timeout)
+            except OSError as exc:
+                req.kind, req.error = "connect", str(exc)
+                req.t_end = time.monotonic() - self._t0
+                return None
+        req.reused = conn.used > 0
+        conn.used += 1
+        keep = self._exchange(conn, req, deadline)
+        req.t_end = time.monotonic() - self._t0
+        if keep and req.keepalive:
+            return conn
+        conn.close()
+        return None
+
+    def _exchange(self, conn, req, deadline):
+        head = f"{req.method} /{req.name} HTTP/1.1\r\nHost: {self.addr[0]}:{self.addr[1]}\r\n"
+        if req.method == "PUT":
+            head += f"Content-Length: {len(req.body)}\r\n"
+        if not req.keepalive:
+            head += "Connection: close\r\n"
+        try:
+            conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
+            conn.sock.sendall(head.encode() + b"\r\n" + req.body)
+        except OSError as exc:
+            # The answer may already be there (an early 500 or a reset): read it anyway.
+            req.error = f"send: {exc}"
+        try:
+            status, fields, body, close_after = _read_answer(conn, req, deadline)
+        except socket.timeout:
+            req.kind = "timeout"
+            return False
+        except (_Incomplete, ConnectionError, OSError) as exc:
+            req.kind = "partial" if req.received else "empty"
+            req.error = (req.error + "; " if req.error else "") + f"{type(exc).__name__}: {exc}"
+            return False
+        except ValueError as exc:
+            req.kind, req.error = "malformed", str(exc)
+            return False
+        raw_500 = req.sample == ERROR_500 and req.received == len(ERROR_500)
+        req.kind = _judge(req, status, fields, body, raw_500)
+        if req.kind != "ok" and req.method == "GET":
+            req.error = (f"got {len(body)} body bytes, expected {len(req.expect)}"
+                         if req.kind == "wrong" else req.error)
+        if conn.buf:
+            with self._lock:
+                self.extra.append((req.client, conn.buf[:200]))
+            return False
+        return not close_after
+
+
+class Result:
+    """What a Traffic run produced: every request with its outcome."""
+
+    def __init__(self, traffic, stuck=()):
+        self.requests = list(traffic.requests)
+        self.extra = list(traffic.extra)
+        self.reconnects = traffic.reconnects
+        self.elapsed = traffic.elapsed
+        self.stuck = list(stuck)
+        self.workload = traffic.workload
+
+    @property
+    def sent(self):
+        return len(self.requests)
+
+    def counts(self):
+        return collections.Counter(r.kind or "unfinished" for r in self.requests)
+
+    def of(self, *kinds, method=None):
+        return [r for r in self.requests if r.kind in kinds and (method is None or
+                                                                r.method == method)]
+
+    def summary(self):
+        c = self.counts()
+        parts = [f"{k}={c[k]}" for k in KINDS + ("unfinished",) if c.get(k)]
+        return f"{self.sent} requests in {self.elapsed:.1f}s: " + " ".join(parts)
+
+
+class Report:
+    """The invariant's verdict on a Result (see check())."""
+
+    def __init__(self, result, violations, counts, notes):
+        self.result = result
+        self.violations = violations
+        self.counts = counts
+        self.notes = notes
+
+    @property
+    def ok(self):
+        return not self.violations
+
+    def assert_ok(self):
+        if self.violations:
+            shown = "\n  ".join(self.violations[:40])
+            more = len(self.violations) - 40
+            raise AssertionError(
+                f"traffic invariant violated ({self.result.summary()}):\n  {shown}"
+                + (f"\n  ... and {more} more" if more > 0 else ""))
+        return self
+
+    def __repr__(self):
+        return f"Report({'ok' if self.ok else 'VIOLATED'}: {self.result.summary()})"
+
+
+LOG_ENTRY = re.compile(r"^(GET|HEAD|PUT) /(\S+) length (\d+)$")
+LOG_FAIL = re.compile(r"^FAIL: (\S+) /(\S*) \S+ --- response (\d+)$")
+
+
+def parse_course_log(path):
+    """Counter of (method, name) over the entries of a course log (-l), FAIL lines
+    included; health checks are counted under name 'healthcheck'."""
+    counts = collections.Counter()
+    try:
+        text = Path(path).read_text(errors="replace")
+    except FileNotFoundError:
+        return counts
+    for line in text.splitlines():
+        m = LOG_ENTRY.match(line) or LOG_FAIL.match(line)
+        if m:
+            counts[(m.group(1), m.group(2))] += 1
+    return counts
+
+
+def parse_course_logs(paths):
+    """parse_course_log summed over several files (every life of every backend)."""
+    total = collections.Counter()
+    for path in paths:
+        total.update(parse_course_log(path))
+    return total
+
+
+def check(result, allow=("ok",), backend_dirs=(), course_logs=(), strict_logs=True,
+          min_ok=0):
+    """Judges a Result. allow: outcome kinds acceptable in this scenario ('wrong' and
+    'malformed' never are). backend_dirs: every backend working directory (for PUT landing).
+    course_logs: every course log file of every backend incarnation (for duplicates).
+    min_ok: at least this many requests must have been answered ok."""
+    violations, notes = [], []
+    allow = set(allow) - set(NEVER_ALLOWED)
+    counts = result.counts()
+    ids = [r.id for r in result.requests]
+    if len(set(ids)) != len(ids):
+        violations.append("a request id was recorded twice")
+    for name in result.stuck:
+        violations.append(f"{name} never finished (a request hung past every deadline)")
+    for r in result.requests:
+        if r.kind is None:
+            violations.append(f"lost: {r.line()} has no outcome")
+        elif r.kind not in allow:
+            violations.append(f"{r.kind}: {r.line()}")
+    for client, data in result.extra:
+        violations.append(f"extra bytes after a complete answer (client {client}): {data!r}")
+    if counts.get("ok", 0) < min_ok:
+        violations.append(f"only {counts.get('ok', 0)} ok answers, expected at least {min_ok}")
+    if backend_dirs:
+        violations += _check_puts(result, [Path(d) for d in backend_dirs])
+    if course_logs:
+        v, n = _check_logs(result, course_logs, strict_logs)
+        violations += v
+        notes += n
+    return Report(result, violations, counts, notes)
+
+
+def _check_puts(result, dirs):
+    violations = []
+    for r in result.requests:
+        if r.method != "PUT":
+            continue
+        holders = []
+        for i, d in enumerate(dirs):
+            path = d / r.name
+            if path.exists():
+                holders.append((i, path.read_bytes()))
+        where = ", ".join(f"backend {i}" for i, _ in holders) or "no backend"
+        if r.kind == "ok":
+            if len(holders) != 1:
+                violations.append(f"PUT answered ok landed on {where}: {r.line()}")
+            elif holders[0][1] != r.body:
+                violations.append(f"PUT answered ok stored {len(holders[0][1])} bytes, "
+                                  f"sent {len(r.body)}: {r.line()}")
+        elif len(holders) > 1:
+            violations.append(f"failed PUT landed on {where} (duplicated): {r.line()}")
+    return violations
+
+
+def _check_logs(result, course_logs, strict):
+    logged = parse_course_logs(course_logs)
+    sent = collections.Counter((r.method, r.name) for r in result.requests)
+    ok = collections.Counter((r.method, r.name) for r in result.requests if r.kind == "ok")
+    violations, notes = [], []
+    if not any(k[1] != "healthcheck" for k in logged) and sent:
+        notes.append("course logs hold no request entries: duplicate check skipped")
+        return violations, notes
+    for key, n in sorted(logged.items()):
+        if key[1] == "healthcheck" or key not in sent:
+            continue
+        if n > sent[key] and (strict or key[0] == "PUT"):
+            violations.append(f"{key[0]} /{key[1]} logged {n} times by the backends, "
+                              f"sent {sent[key]} times (duplicated)")
+    for key, n in sorted(ok.items()):
+        if logged[key] < n:
+            violations.append(f"{key[0]} /{key[1]} answered {n} times but logged only "
+                              f"{logged[key]} times (an answer no backend gave?)")
+    return violations, notes
+
+
+def digest(data):
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+__all__ = ["Traffic", "Workload", "Request", "Result", "Report", "check", "make_body",
+           "default_files", "parse_course_log", "parse_course_logs", "ERROR_500", "KINDS", "DOCUMENTED_ERRORS"]

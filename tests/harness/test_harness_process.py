@@ -1,0 +1,144 @@
+"""Process: READY lines, deadlines, process groups, exit judgement, wrappers, log checks."""
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+from harness import Process, ProcessError
+from harness import process as process_mod
+
+PY = sys.executable
+
+
+def script(tmp_path, body):
+    path = tmp_path / "child.py"
+    path.write_text(body)
+    return [PY, str(path)]
+
+
+def test_ready_line_values_and_later_stdout(tmp_path):
+    argv = script(tmp_path, "import time\nprint('noise first', flush=True)\n"
+                  "print('READY port=1234 stats=99', flush=True)\nprint('after', flush=True)\n"
+                  "time.sleep(30)\n")
+    p = Process(argv, name="c", cwd=tmp_path).start(timeout=10)
+    assert p.ready == {"port": "1234", "stats": "99"} and p.port == 1234
+    deadline = time.monotonic() + 5
+    while "after" not in p.stdout_lines and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "after" in p.stdout_lines
+    assert p.close() == []    # SIGTERM kills python by signal: accepted by default
+
+
+def test_exit_before_ready_raises_with_the_log(tmp_path):
+    argv = script(tmp_path, "import sys\nsys.stderr.write('bad flag -Z\\n')\nsys.exit(2)\n")
+    p = Process(argv, name="c", cwd=tmp_path)
+    with pytest.raises(ProcessError) as err:
+        p.start(timeout=10)
+    assert "exit 2" in str(err.value) and "bad flag -Z" in str(err.value)
+
+
+def test_silence_past_the_deadline_raises_and_kills(tmp_path):
+    argv = script(tmp_path, "import time\ntime.sleep(60)\n")
+    p = Process(argv, name="c", cwd=tmp_path)
+    t0 = time.monotonic()
+    with pytest.raises(ProcessError, match="did not print READY"):
+        p.start(timeout=0.5)
+    assert time.monotonic() - t0 < 5 and not p.alive()
+
+
+def test_stop_kills_the_whole_process_group(tmp_path):
+    pidfile = tmp_path / "grandchild"
+    argv = script(tmp_path, "import subprocess, sys, time\n"
+                  "g = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+                  f"open({str(pidfile)!r}, 'w').write(str(g.pid))\n"
+                  "print('READY port=1', flush=True)\ntime.sleep(60)\n")
+    p = Process(argv, name="c", cwd=tmp_path).start(timeout=10)
+    grandchild = int(pidfile.read_text())
+    p.kill()
+    p.wait(5)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(grandchild, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.02)
+    else:
+        pytest.fail("grandchild survived the process-group kill")
+
+
+def test_unexpected_death_is_a_problem_and_declared_one_is_not(tmp_path):
+    argv = script(tmp_path, "import os\nprint('READY port=1', flush=True)\nos._exit(3)\n")
+    p = Process(argv, name="a", cwd=tmp_path).start(timeout=10)
+    p.wait(5)
+    assert any("exit 3" in x for x in p.close())
+    q = Process(argv, name="b", cwd=tmp_path).start(timeout=10)
+    q.expect_exit(3)
+    q.wait(5)
+    assert q.close() == []
+
+
+def test_exit_status_after_sigterm_is_judged(tmp_path):
+    argv = script(tmp_path, "import signal, sys, time\n"
+                  "signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n"
+                  "print('READY port=1', flush=True)\ntime.sleep(60)\n")
+    p = Process(argv, name="c", cwd=tmp_path).start(timeout=10)
+    p.stop_exits = {0}
+    assert any("exit 7" in x for x in p.close())
+
+
+def test_sanitizer_and_valgrind_reports_are_found(tmp_path):
+    p = Process([PY, "-c", "pass"], name="c", cwd=tmp_path)
+    p.log_path.write_text("==1==ERROR: AddressSanitizer: heap-use-after-free\n"
+                          "x.c:3:5: runtime error: signed integer overflow\n"
+                          "==2== ERROR SUMMARY: 0 errors from 0 contexts\n"
+                          "==2==    definitely lost: 0 bytes in 0 blocks\n"
+                          "==3== ERROR SUMMARY: 2 errors from 1 contexts\n")
+    found = p.check_log()
+    assert len(found) == 3 and "AddressSanitizer" in found[0] and "2 errors" in found[2]
+
+
+def test_per_binary_wrapper_and_timeout_scale(tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    exe = bindir / "fakeserver"
+    exe.write_text("#!/bin/sh\necho READY port=5 wrapped=$WRAPPED\nsleep 30\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv("LBTEST_BIN", str(bindir))
+    monkeypatch.setenv("LBTEST_WRAP", "false")            # would fail: must be overridden
+    monkeypatch.setenv("LBTEST_WRAP_FAKESERVER", "env WRAPPED=yes")
+    p = Process(["fakeserver"], name="w", cwd=tmp_path).start(timeout=10)
+    assert p.argv[:2] == ["env", "WRAPPED=yes"] and p.ready["wrapped"] == "yes"
+    p.close()
+    monkeypatch.setenv("LBTEST_WRAP_FAKESERVER", "")     # set but empty: no wrapper
+    assert Process(["fakeserver"], cwd=tmp_path).argv == [str(exe)]
+    monkeypatch.setenv("LBTEST_WRAP_LOADBALANCER", "valgrind -q")
+    monkeypatch.delenv("LBTEST_TIMEOUT_SCALE", raising=False)
+    monkeypatch.delenv("TEST_TIMEOUT_SCALE", raising=False)
+    assert process_mod.timeout_scale() == 10.0
+    monkeypatch.setenv("LBTEST_TIMEOUT_SCALE", "3")
+    assert process_mod.scaled(2) == 6
+
+
+def test_missing_binary_names_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("LBTEST_BIN", str(tmp_path))
+    with pytest.raises(ProcessError, match="run `make` first"):
+        Process(["loadbalancer"])
+
+
+def test_freeze_and_thaw(tmp_path):
+    argv = script(tmp_path, "import time\nprint('READY port=1', flush=True)\ntime.sleep(60)\n")
+    p = Process(argv, name="c", cwd=tmp_path).start(timeout=10)
+    p.freeze()
+    state = lambda: open(f"/proc/{p.pid}/stat").read().split(")")[1].split()[0]
+    deadline = time.monotonic() + 5
+    while state() != "T" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert state() == "T"
+    p.thaw()
+    while state() == "T" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert state() != "T"
+    p.close()
