@@ -26,11 +26,11 @@
 #include "proxy_internal.h"
 
 const char lb_reply_500[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n";
-static const char reply_400[] =
+const char lb_reply_400[] =
     "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 static const char reply_408[] =
     "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-static const char reply_413[] =
+const char lb_reply_413[] =
     "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 static const char reply_431[] = "HTTP/1.1 431 Request Header Fields Too Large\r\n"
                                 "Content-Length: 0\r\nConnection: close\r\n\r\n";
@@ -274,9 +274,9 @@ static int parse_head(lb_client *c)
     if (r == LB_HTTP_INCOMPLETE || r == LB_HTTP_TOO_MANY || r > cfg->max_head)
         refuse = reply_431;
     else if (r < 0 || lb_http_request_framing(&req, &c->fr) != 0)
-        refuse = reply_400;
+        refuse = lb_reply_400;
     else if (cfg->max_body && c->fr.kind == LB_BODY_LENGTH && c->fr.length > cfg->max_body)
-        refuse = reply_413;
+        refuse = lb_reply_413;
     if (refuse) {
         px_client_reply(c, refuse);
         return -1;
@@ -289,7 +289,14 @@ static int parse_head(lb_client *c)
     lb_chunked_init(&c->ch);
     c->keep_alive = c->fr.keep_alive;
     c->resp_started = 0;
+    c->sent_any = 0;
     px->st.requests++;
+    c->body_seen = 0;
+    int bad = relay_scan_request(c);
+    if (bad < 0) { /* a bad chunk already here: refuse before connecting */
+        px_client_reply(c, bad == -2 ? lb_reply_413 : lb_reply_400);
+        return -1;
+    }
     return 1;
 }
 

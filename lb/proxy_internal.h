@@ -64,13 +64,14 @@ struct lb_client {
     int idempotent;
     lb_http_framing fr;
     lb_chunked ch;
-    uint64_t body_left;
+    uint64_t body_left, body_seen;
     size_t kept, pending;
     int req_done;       /* every request byte was scanned into pending/kept */
     int retain;         /* written bytes stay in the buffer for a retry */
     int resp_started;   /* a response byte went to the client */
     int keep_alive;
     int in_slot;        /* holds one of the -N slots */
+    int sent_any;       /* a byte of this request went to a backend */
     int head_seen;      /* a byte of the current head arrived (header timeout runs) */
     const char *reply;
     size_t reply_len, reply_off;
@@ -100,6 +101,8 @@ struct lb_proxy {
 };
 
 extern const char lb_reply_500[];
+extern const char lb_reply_400[];
+extern const char lb_reply_413[];
 
 /* proxy.c */
 void px_client_close(lb_client *c);
@@ -112,6 +115,9 @@ void px_set_mask(lb_proxy *px, int fd, int mask);
 
 /* relay.c */
 void relay_start(lb_client *c);
+/* Extends pending over the body bytes that have arrived. Returns 0, -1 (bad chunking) or
+ * -2 (a chunked body over --max-body). */
+int relay_scan_request(lb_client *c);
 void relay_connected(lb_client *c);
 void relay_push_request(lb_client *c);
 void relay_client_readable(lb_client *c);

@@ -91,7 +91,29 @@ void relay_connected(lb_client *c)
 }
 
 /* Extends pending over the body bytes that have arrived. Returns 0 or -1 (bad chunking). */
-static int scan_request(lb_client *c)
+/* Chunked bodies are stepped so that data bytes can be counted against --max-body. */
+static int scan_chunked(lb_client *c, const char *p, size_t avail)
+{
+    uint64_t max = c->px->cfg->max_body;
+    while (avail > 0 && !lb_chunked_done(&c->ch)) {
+        size_t data = 0;
+        ssize_t s = lb_chunked_step(&c->ch, p, avail, &data);
+        if (s < 0)
+            return -1;
+        if (s == 0)
+            break;
+        c->body_seen += data;
+        if (max && c->body_seen > max)
+            return -2;
+        c->pending += (size_t)s;
+        p += s;
+        avail -= (size_t)s;
+    }
+    c->req_done = lb_chunked_done(&c->ch);
+    return 0;
+}
+
+int relay_scan_request(lb_client *c)
 {
     if (c->req_done)
         return 0;
@@ -105,14 +127,8 @@ static int scan_request(lb_client *c)
         c->req_done = c->body_left == 0;
         return 0;
     }
-    case LB_BODY_CHUNKED: {
-        ssize_t s = lb_chunked_scan(&c->ch, p, avail);
-        if (s < 0)
-            return -1;
-        c->pending += (size_t)s;
-        c->req_done = lb_chunked_done(&c->ch);
-        return 0;
-    }
+    case LB_BODY_CHUNKED:
+        return scan_chunked(c, p, avail);
     default:
         c->req_done = 1;
         return 0;
@@ -134,9 +150,14 @@ void relay_push_request(lb_client *c)
     if (!up || up->state != UP_ACTIVE)
         return;
     for (;;) {
-        if (scan_request(c) < 0) {
+        int bad = relay_scan_request(c);
+        if (bad < 0) {
+            if (!c->sent_any) {
+                px_client_reply(c, bad == -2 ? lb_reply_413 : lb_reply_400);
+                return;
+            }
             c->px->st.aborted++;
-            px_client_close(c); /* bad chunking mid-body: part may have gone; close both */
+            px_client_close(c); /* bad chunking mid-body: part has gone; close both */
             return;
         }
         if (c->pending == 0)
@@ -150,6 +171,7 @@ void relay_push_request(lb_client *c)
         }
         c->kept += (size_t)n;
         c->pending -= (size_t)n;
+        c->sent_any = 1;
         lb_timer_start(c->px->loop, &up->timer, c->px->cfg->server_timeout_ms);
         if (!c->retain) {
             lb_buf_consume(&c->in, c->kept);
