@@ -56,7 +56,9 @@ class Backend:
     def _argv(self, counts=None):
         argv = [self.cluster.bin("fakeserver"), str(self.port), "-N", "2",
                 "-l", str(self.cluster.workdir / f"course-{self.name}.log"),
-                "--control-port", "0"]
+                ]
+        if not self.cluster.no_control:
+            argv += ["--control-port", "0"]
         if counts:
             argv += ["-e", str(counts[0]), "-t", str(counts[1])]
         for key, value in self.faults.items():
@@ -75,9 +77,12 @@ class Backend:
                 proc.start(timeout=10)
             except ProcessError as e:
                 last = e
-                if "--control-port" in argv and "control" in str(e).lower() and \
-                        "unknown option" in str(e):
-                    self.cluster.no_control = True
+                text = str(e).lower()
+                if "control" in text and not self.cluster.no_control:
+                    self.cluster.no_control = True    # an older fakeserver: restart instead
+                    continue
+                if "in use" not in text and "bind" not in text:
+                    break      # a bad option, not a busy port: retrying will not help
                 time.sleep(0.1)
                 continue
             self.proc = proc
@@ -118,16 +123,15 @@ class Backend:
         return "restart"
 
     def _patch_control(self, faults):
-        body = {k.replace("-", "_"): (0 if v is None else v) for k, v in faults.items()}
-        for method, path in (("PATCH", "/faults"), ("POST", "/faults")):
-            try:
-                status, _ = http_get(self.control, path, timeout=1.0, method=method,
-                                     body=json.dumps(body).encode())
-                if status in (200, 204):
-                    return True
-            except (OSError, http.client.HTTPException):
-                return False
-        return False
+        """PATCH /faults on the control port (fault names with dashes, as on the command
+        line; a removed fault goes back to 0). False if the port refused or said no."""
+        body = {k.replace("_", "-"): (0 if v is None else v) for k, v in faults.items()}
+        try:
+            status, _ = http_get(self.control, "/faults", timeout=1.0, method="PATCH",
+                                 body=json.dumps(body).encode())
+            return status in (200, 204)
+        except (OSError, http.client.HTTPException):
+            return False
 
     def kill(self):
         if self.proc is not None:

@@ -70,7 +70,20 @@ def _fmt_check(b, now):
         return "-"
     ok = b.get("last_check_ok")
     mark = "" if ok is None else (" ok" if ok else " FAIL")
-    return f"{last:.1f}s ago{mark}"
+    return f"{last:.1f}s{mark}"
+
+
+def _next_choice(backends, latest):
+    """The backend the fewest-TOTAL rule would pick now, from the balancer's own numbers."""
+    best = None
+    for i, b in enumerate(backends):
+        v = latest.get(b["name"], {})
+        if v.get("state") != "up" or "load" not in v:
+            continue
+        key = (v["load"], v.get("errors", 0), i)
+        if best is None or key < best[0]:
+            best = (key, b["name"])
+    return best[1] if best else None
 
 
 def _event_line(ev):
@@ -105,23 +118,29 @@ def frame_lines(data, color=False):
         out.append(paint(f" {step['title']}", "1;36"))
         out += [" " + line for line in textwrap.wrap(step["caption"], WIDTH - 2)]
         out.append("")
-    out.append(f" {'backend':<9}{'process':<13}{'balancer':<9}{'TOTAL':>6}{'ERRORS':>7}"
-               f"{'inflt':>6}{'fails':>6}  {'last check':<14}{'answers':>8}{'ms':>6}"
-               f"  last 20 s")
+    nxt = _next_choice(meta["backends"], latest)
+    out.append(f"   {'backend':<8}{'process':<13}{'state':<7}{'load':>6}{'TOTAL':>6}"
+               f"{'ERRORS':>7}{'sent':>6}{'infl':>5}{'fail':>5}  {'last check':<11}{'ms':>5}"
+               f"  answers/s, last 16 s")
     for b in meta["backends"]:
         name = b["name"]
         view = latest.get(name, {})
         state = view.get("state", "?")
         total, recent, median = _client_view(data, name, now)
-        st = f"{state.upper() if state != 'up' else 'up':<9}"
+        st = f"{state if state == 'up' else state.upper():<7}"
         st = paint(st, "32" if state == "up" else "1;31") if state != "?" else st
         proc = _process_state(data, name)
         procs = paint(f"{proc:<13}", "31") if proc in ("dead", "frozen") else f"{proc:<13}"
-        ms = f"{median:6.0f}" if median is not None else "     -"
-        out.append(f" {name:<9}{procs}{st}{view.get('total', '-'):>6}"
-                   f"{view.get('errors', '-'):>7}{view.get('in_flight', '-'):>6}"
-                   f"{view.get('failures', '-'):>6}  {_fmt_check(view, now):<14}{total:>8}{ms}"
-                   f"  {_spark(recent)}")
+        ms = f"{median:5.0f}" if median is not None else "    -"
+        mark = paint("\u25b6", "1;33") if name == nxt else " "
+        sent = view.get("forwarded", total)
+        out.append(f" {mark} {name:<8}{procs}{st}{view.get('load', '-'):>6}"
+                   f"{view.get('total', '-'):>6}{view.get('errors', '-'):>7}{sent:>6}"
+                   f"{view.get('in_flight', '-'):>5}{view.get('failures', '-'):>5}  "
+                   f"{_fmt_check(view, now):<11}{ms}  {_spark(recent[-16:])}")
+    if nxt:
+        out.append(f"   \u25b6 next choice: {nxt}, the backend marked up with the fewest load "
+                   "(TOTAL last reported + sent since)")
     rate = sum(1 for r in data["requests"] if now - r[0] < 1.0)
     err_txt = paint(f"{errors} got a 500 or no answer", "1;31" if errors else "0")
     out += ["", f" clients: {len(data['requests'])} requests, {err_txt} \u00b7 {rate} req/s"

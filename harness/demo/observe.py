@@ -25,10 +25,14 @@ FIELDS = {  # our name: names the balancer might use, first match wins
     "errors": ("errors", "ERRORS", "reported_errors"),
     "in_flight": ("in_flight", "inflight", "active", "in_progress", "current"),
     "failures": ("failures", "fails", "consecutive_failures", "failed"),
-    "last_check": ("last_check", "last_check_ms", "last_check_age_ms", "last_health_check",
-                   "checked_ms_ago", "last_check_ago_ms"),
+    "last_check": ("last_check_ms_ago", "last_check_age_ms", "checked_ms_ago",
+                   "last_check_ago_ms"),
     "last_check_ok": ("last_check_ok", "last_check_result", "check_ok", "last_ok"),
     "checks": ("checks", "health_checks", "checks_total", "hc_count"),
+    "checks_ok": ("checks_ok", "checks_passed"),
+    "checks_failed": ("checks_failed", "checks_bad"),
+    "load": ("load", "effective_total"),
+    "forwarded": ("forwarded", "sent", "routed"),
     "reason": ("reason", "last_error", "down_reason", "why"),
 }
 
@@ -126,7 +130,7 @@ class Observer:
             if name is None or name in view:
                 continue
             row = {"state": normalise_state(pick(entry, "state"))}
-            for ours in ("total", "errors", "in_flight", "failures"):
+            for ours in ("total", "errors", "in_flight", "failures", "load", "forwarded"):
                 v = pick(entry, ours)
                 if v is not None:
                     row[ours] = v
@@ -134,7 +138,7 @@ class Observer:
             view[name] = row
             self._diff(name, row, pick(entry, "reason"))
         extra = {}
-        for key in ("queued", "queue", "waiting", "in_flight"):
+        for key in ("queued_now", "queue", "waiting", "in_flight", "replies_500", "retries"):
             if isinstance(doc, dict) and isinstance(doc.get(key), (int, float)):
                 extra[key] = doc[key]
         self.rec.sample(view, extra)
@@ -155,6 +159,10 @@ class Observer:
         checks = pick(entry, "checks")
         if isinstance(checks, (int, float)):
             row["checks"] = checks
+        for ours in ("checks_ok", "checks_failed"):
+            v = pick(entry, ours)
+            if isinstance(v, (int, float)):
+                row[ours] = v
 
     def _diff(self, name, row, reason):
         before = self.prev.get(name)
@@ -164,6 +172,18 @@ class Observer:
         if before["state"] != row["state"] and row["state"] in ("up", "down"):
             why = reason or self._guess_reason(name, row["state"])
             self.rec.event(row["state"], name, why=why)
+        if "checks_ok" in row and "checks_failed" in row:
+            # Several checks may finish between two polls: one event each (at most 5).
+            moved_ok = row["checks_ok"] - before.get("checks_ok", row["checks_ok"])
+            moved_bad = row["checks_failed"] - before.get("checks_failed", row["checks_failed"])
+            for n, ok in ((moved_ok, True), (moved_bad, False)):
+                for _ in range(max(0, min(int(n), 5))):
+                    self.rec.event("hc", name, ok=ok)
+            if moved_ok or moved_bad:
+                row["last_check_ok"] = moved_bad == 0
+            elif "last_check_ok" in before:
+                row["last_check_ok"] = before["last_check_ok"]
+            return
         moved = ("checks" in row and row.get("checks") != before.get("checks")) or (
             "checks" not in row and "last_check_age" in row and "last_check_age" in before
             and row["last_check_age"] + 0.05 < before["last_check_age"])

@@ -121,7 +121,7 @@ def _health_ticks(c, data, ys):
 MARKS = {  # kind: (symbol, colour, label)
     "crash": ("\u2715", "#c0392b", "crash"),
     "revive": ("\u25b2", "#27ae60", "revived"),
-    "slow": ("\u29d6", "#d35400", "slow"),
+    "slow": ("\u25d0", "#d35400", "slow"),
     "fast": ("\u25b6", "#16a085", "fast again"),
     "freeze": ("\u2744", "#2980b9", "frozen"),
     "thaw": ("\u2600", "#f39c12", "thawed"),

@@ -1,0 +1,67 @@
+"""The demo's HTML page in headless Chromium: the screenshot is not blank, the page's own
+sentinel says the replay started, and the console reported no error. Skips where Debian's
+chromium is not installed (ci/deps.sh browser installs it)."""
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.demo import page, sample, svg
+
+from .conftest import binaries
+from .demo_png import coverage
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--enable-logging=stderr", "--v=0", "--window-size=1100,1400"]
+
+
+def chromium():
+    for path in ("/usr/bin/chromium", shutil.which("chromium") or ""):
+        if path and Path(path).exists():
+            return path
+    return None
+
+
+def run_chromium(exe, tmp_path, mode, url):
+    argv = [exe] + FLAGS + [f"--user-data-dir={tmp_path / ('profile-' + mode)}"]
+    if mode == "shot":
+        argv.append(f"--screenshot={tmp_path / 'shot.png'}")
+    else:
+        argv += ["--virtual-time-budget=3000", "--dump-dom"]
+    out = subprocess.run(argv + [url], capture_output=True, text=True, timeout=60)
+    return out
+
+
+@pytest.fixture
+def page_path(request, tmp_path):
+    """The page of a real classic run when the binaries are built, else of a synthetic one."""
+    if binaries() is not None:
+        run = request.getfixturevalue("classic_run")
+        if run.returncode == 0:
+            return run.dir / "index.html"
+    data = sample.make()
+    path = tmp_path / "index.html"
+    path.write_text(page.render(data, svg.render(data)))
+    return path
+
+
+def test_page_renders_in_headless_chromium(tmp_path, page_path):
+    exe = chromium()
+    if exe is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium); "
+                    "the browser check needs Debian's headless Chromium")
+    url = page_path.resolve().as_uri()
+    shot = run_chromium(exe, tmp_path, "shot", url)
+    png = tmp_path / "shot.png"
+    assert png.exists(), f"no screenshot:\n{shot.stderr[-3000:]}"
+    share, colours = coverage(png)
+    assert share > 0.05 and colours > 20, f"blank-looking screenshot ({share:.3f}, {colours})"
+    dom = run_chromium(exe, tmp_path, "dom", url)
+    assert 'data-demo-ready="1"' in dom.stdout, "the replay did not start:\n" + dom.stderr[-3000:]
+    assert 'data-js-errors="0"' in dom.stdout, dom.stdout[-2000:]
+    for out in (shot, dom):
+        bad = [line for line in out.stderr.splitlines()
+               if "Uncaught" in line or ("CONSOLE" in line and "ERROR" in line)]
+        assert not bad, "console errors:\n" + "\n".join(bad)

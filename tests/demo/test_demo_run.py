@@ -1,0 +1,67 @@
+"""`make demo` for real: the demo runs non-interactively at SPEED=10 with the built
+binaries, ends by itself with status 0, leaves no process behind, and writes an SVG that
+parses and marks every crash it caused."""
+import json
+import subprocess
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from harness.demo.cluster import still_running
+
+from .conftest import REPO, run_demo
+
+
+def crash_marks(svg_path):
+    root = ET.parse(svg_path).getroot()
+    return sorted((el.get("data-backend"), float(el.get("data-t")))
+                  for el in root.iter() if el.get("class") == "event crash")
+
+
+def check_clean(run):
+    assert run.returncode == 0, f"demo failed:\n{run.stdout}\n{run.stderr}"
+    assert run.leftovers == [], f"processes left behind: {run.leftovers}"
+    pids = (run.dir / "run" / "pids.txt").read_text().split("\n")
+    assert len([p for p in pids if p]) >= 4
+    assert still_running(run.dir / "run" / "pids.txt") == []
+    for log in (run.dir / "run" / "logs").glob("*.log"):
+        text = log.read_text(errors="replace")
+        assert "ERROR: AddressSanitizer" not in text and "runtime error:" not in text, log
+
+
+def test_classic_demo_ends_cleanly_and_marks_every_crash(classic_run):
+    run = classic_run
+    check_clean(run)
+    assert run.elapsed < 45, f"SPEED=10 took {run.elapsed:.0f}s"
+    for name in ("timeline.svg", "index.html", "run.json", "frame.txt"):
+        assert str(run.dir / name) in run.stdout, f"{name} path not printed"
+    data = json.loads((run.dir / "run.json").read_text())
+    crashes = sorted((e["backend"], e["t"]) for e in data["events"] if e["kind"] == "crash")
+    assert len(crashes) == 4          # C, then A, B and C
+    assert crash_marks(run.dir / "timeline.svg") == crashes
+    answered = {r[1] for r in data["requests"] if r[1]}
+    assert answered == {"A", "B", "C"}
+    outage = [s for s in data["steps"] if s["title"] == "Every backend dies"][0]
+    back = [s for s in data["steps"] if s["title"] == "A returns"][0]
+    in_outage = [r for r in data["requests"] if outage["t"] + 0.3 < r[0] < back["t"]]
+    assert in_outage and all(r[1] is None and r[2] == 500 for r in in_outage), \
+        "with every backend dead, clients get the balancer's 500"
+    after = [r for r in data["requests"] if r[0] > back["t"] + 0.5]
+    assert after and all(r[1] == "A" and r[2] == 200 for r in after)
+
+
+@pytest.mark.parametrize("scenario", ["flapping", "slow", "overload", "keepalive"])
+def test_other_scenarios_end_cleanly(tmp_path, scenario):
+    run = run_demo(tmp_path, scenario, speed=10)
+    check_clean(run)
+    data = json.loads((run.dir / "run.json").read_text())
+    assert data["requests"], "no traffic recorded"
+    assert crash_marks(run.dir / "timeline.svg") == sorted(
+        (e["backend"], e["t"]) for e in data["events"] if e["kind"] == "crash")
+
+
+def test_scenario_list_through_ci_script():
+    out = subprocess.run(["ci/demo.sh", "build-none"], cwd=REPO, capture_output=True,
+                         text=True, timeout=30, env={"SCENARIO": "list", "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    assert "classic" in out.stdout and "keepalive" in out.stdout
