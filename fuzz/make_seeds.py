@@ -177,6 +177,30 @@ DICT_CHUNKED = ["\r\n", "0\r\n\r\n", ";", "=", "\"", "ffffffffffffffff", "000000
 DICT_HEALTH = ["\n", "18446744073709551615", "18446744073709551616", "HTTP/1.1 200 OK\r\n",
                "Content-Length: ", "\r\n\r\n", "Transfer-Encoding: chunked\r\n", "0"]
 
+CONFIG = [
+    ["1234", "8080"],
+    ["-N", "7", "1234", "8080", "-R", "3", "8081"],
+    ["0", "8080", "8081", "8082", "8080"],
+    ["-N7", "-R3", "1234", "localhost:8080", "127.0.0.1:8081", "[::1]:8082"],
+    ["--policy", "p2c", "--seed=42", "--stats-port", "0", "0", "9000"],
+    ["--connect-timeout=500ms", "--server-timeout", "5s", "--queue-timeout=10000", "1", "2"],
+    ["--max-head", "8192", "--max-headers=50", "--max-body", "1048576", "--pool-size", "0",
+     "--retries", "0", "--eject-after", "0", "--max-conns", "100", "--max-queue=5", "1", "2"],
+    ["--health-interval", "3s", "--health-timeout=1s", "--header-timeout", "2s",
+     "--idle-timeout=60s", "--drain-timeout", "1s", "1", "2"],
+    ["--", "-1", "2"],
+    [], ["1234"], ["-N"], ["-N", "0", "1", "2"], ["-N", "-3", "1", "2"], ["-X", "1", "2"],
+    ["1", "65536"], ["99999999999999999999", "1"], ["1", "::1:80"], ["-h"], ["--help"],
+    ["1", "host name:80"], ["--policy", "random", "1", "2"], ["--stats-port", "5", "5", "6"],
+]
+DICT_CONFIG = ["-N", "-R", "--", "--help", "-h", "=", ":", "[::1]:", "127.0.0.1:", "localhost:",
+               "65535", "65536", "0", "ms", "s", "\x00"] + [
+    "--" + o for o in ("policy", "stats-port", "connect-timeout", "server-timeout",
+                       "queue-timeout", "health-interval", "health-timeout", "header-timeout",
+                       "idle-timeout", "drain-timeout", "max-head", "max-headers", "max-body",
+                       "max-conns", "max-queue", "pool-size", "retries", "eject-after", "seed")
+] + ["fewest", "rr", "leastconn", "p2c"]
+
 
 def write_corpus(target, inputs):
     d = os.path.join(HERE, target, "corpus")
@@ -216,6 +240,8 @@ def main():
     write_dict("chunked", DICT_CHUNKED)
     write_dict("health", DICT_HEALTH)
     write_dict("framing", DICT_REQUEST)
+    write_corpus("config", [b"\0".join(w.encode() for w in words) for words in CONFIG])
+    write_dict("config", [w.replace("\\x00", "\0") for w in DICT_CONFIG])
 
 
 if __name__ == "__main__":
