@@ -550,8 +550,12 @@ void lb_proxy_start_accepting(lb_proxy *px)
 
 void lb_proxy_backend_judged(lb_proxy *px, lb_backend *b, int healthy)
 {
-    if (!healthy)
-        up_pool_flush(px, b);
+    if (healthy)
+        return;
+    up_pool_flush(px, b);
+    for (lb_client *c = px->clients; c; c = c->next)
+        if (c->state == CL_ACTIVE && c->up && c->up->be == b)
+            relay_move_off(c);
 }
 
 void lb_proxy_drain(lb_proxy *px)

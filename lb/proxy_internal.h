@@ -126,11 +126,16 @@ void relay_flush_response(lb_client *c);
 void relay_fail(lb_client *c, int kind);
 /* Unlinks the client's backend connection (in-flight counts too) and returns it. */
 lb_upstream *relay_detach(lb_client *c);
+/* The client's backend was marked down: an idempotent request that has received nothing
+ * and still holds its bytes is resent to another backend at once. */
+void relay_move_off(lb_client *c);
 enum { RELAY_CONNECT_FAILED, RELAY_RESET, RELAY_TIMEOUT, RELAY_BAD_RESPONSE };
 
 /* upstream.c */
 lb_upstream *up_connect(lb_proxy *px, lb_backend *be);
-lb_upstream *up_pool_take(lb_proxy *px, lb_backend *be);
+/* An idle connection to be, or NULL. With check_alive, a connection that already saw EOF
+ * is dropped first (one MSG_PEEK recv) for requests that must not be resent. */
+lb_upstream *up_pool_take(lb_proxy *px, lb_backend *be, int check_alive);
 void up_pool_put(lb_upstream *up);
 void up_close(lb_upstream *up);
 void up_pool_flush(lb_proxy *px, lb_backend *be);

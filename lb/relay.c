@@ -62,7 +62,7 @@ static void relay_pick(lb_client *c)
         }
         c->tried[i] = 1;
         lb_backend *be = &px->table->v[i];
-        lb_upstream *up = up_pool_take(px, be);
+        lb_upstream *up = up_pool_take(px, be, !c->idempotent);
         if (up) {
             px->st.pool_reuses++;
         } else if (!(up = up_connect(px, be))) {
@@ -362,7 +362,9 @@ void relay_fail(lb_client *c, int kind)
     lb_upstream *up = c->up;
     lb_backend *be = up->be;
     int got = up->got_bytes, stalls = client_stalls(c, up);
-    int stale = up->reused && !got && c->retain && kind == RELAY_RESET;
+    /* Only an idempotent request is resent after a pooled connection failed: the backend
+     * may have read and acted on the request before it died. */
+    int stale = up->reused && !got && c->retain && c->idempotent && kind == RELAY_RESET;
     relay_detach(c);
     up_close(up);
     if (kind == RELAY_CONNECT_FAILED) {
@@ -395,4 +397,15 @@ void relay_fail(lb_client *c, int kind)
     } else {
         px_client_reply(c, lb_reply_500);
     }
+}
+
+void relay_move_off(lb_client *c)
+{
+    lb_upstream *up = c->up;
+    if (c->state != CL_ACTIVE || !up || up->got_bytes || !c->retain || !c->idempotent ||
+        c->resp_started)
+        return;
+    relay_detach(c);
+    up_close(up);
+    resend(c);
 }

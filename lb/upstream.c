@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "net.h"
@@ -95,9 +96,18 @@ static void pool_unlink(lb_upstream *up)
     be->pool_len--;
 }
 
-lb_upstream *up_pool_take(lb_proxy *px, lb_backend *be)
+static int still_open(int fd)
 {
-    lb_upstream *up = be->pool;
+    char byte;
+    ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+lb_upstream *up_pool_take(lb_proxy *px, lb_backend *be, int check_alive)
+{
+    lb_upstream *up;
+    while ((up = be->pool) && check_alive && !still_open(up->fd))
+        up_close(up);
     if (!up)
         return NULL;
     pool_unlink(up);
