@@ -28,6 +28,15 @@ FILE_BODY = bytes((i * 7 + 13) % 256 for i in range(1024))
 NOFILE = 20000  # raised to the hard limit when lower; 10k idle connections need it
 
 
+def priority_prefix():
+    """`nice -n BENCH_NICE` (default -10): on a shared machine the benchmark's processes
+    outweigh each other process about 9 to 1 in CPU share, so builds and tests of others
+    disturb the figures less (they still run). BENCH_NICE=0 turns it off; without the
+    privilege, nice still runs the command (with a warning)."""
+    level = os.environ.get("BENCH_NICE", "-10")
+    return [] if level in ("", "0") else ["nice", "-n", level]
+
+
 def raise_nofile():
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -74,8 +83,9 @@ class Procs:
 
     def start(self, name, argv, cpu=None, cwd=None):
         log = os.path.join(self.rundir, name + ".log")
+        argv = priority_prefix() + list(argv)
         if cpu is not None:
-            argv = ["taskset", "-c", str(cpu)] + list(argv)
+            argv = ["taskset", "-c", str(cpu)] + argv
         out = open(log, "w")
         p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                              cwd=cwd or self.rundir, start_new_session=True,
@@ -200,8 +210,23 @@ def parse_wrk(out):
     return res
 
 
+def cpu_busy_ticks():
+    """{cpu index: (busy, total)} jiffies from /proc/stat. Busy is user + nice + system +
+    steal: interrupts are left out, since loopback traffic of the run itself lands there."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu") and line[3].isdigit():
+                parts = line.split()
+                vals = [int(x) for x in parts[1:]]
+                vals += [0] * (8 - len(vals))
+                busy = vals[0] + vals[1] + vals[2] + vals[7]
+                out[int(parts[0][3:])] = (busy, sum(vals[:8]))
+    return out
+
+
 def run_wrk(port, seconds, conns, cpu=None, close=False, script=None, script_args=(),
-            watch_pid=None, timeout_s=None):
+            watch_pid=None, timeout_s=None, server_cpu=None):
     """Runs wrk against 127.0.0.1:port/file1k; measures watch_pid's CPU over the run."""
     argv = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency",
             "--timeout", "%ds" % (timeout_s or 5)]
@@ -212,14 +237,19 @@ def run_wrk(port, seconds, conns, cpu=None, close=False, script=None, script_arg
     argv.append("http://127.0.0.1:%d/%s" % (port, FILE_NAME))
     if script_args:
         argv += ["--"] + [str(a) for a in script_args]
+    argv = priority_prefix() + argv
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu)] + argv
     t0 = cpu_ticks(watch_pid) if watch_pid else 0
+    s0 = cpu_busy_ticks()
     w0 = time.monotonic()
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        timeout=seconds + 60, start_new_session=True)
     wall = time.monotonic() - w0
+    s1 = cpu_busy_ticks()
     res = parse_wrk(p.stdout)
+    res["cpu_busy_pct"] = {c: round(100.0 * (s1[c][0] - s0[c][0])
+                                    / max(1, s1[c][1] - s0[c][1]), 1) for c in s1 if c in s0}
     res["wall_s"] = round(wall, 3)
     res["wrk_exit"] = p.returncode
     if watch_pid:
@@ -228,6 +258,11 @@ def run_wrk(port, seconds, conns, cpu=None, close=False, script=None, script_arg
         res["cpu_pct"] = round(100.0 * cpu_s / wall, 1)
         res["cpu_us_per_req"] = round(1e6 * cpu_s / res["requests"], 2) if res["requests"] else None
         res["rss_kib"] = rss_kib(watch_pid)
+        if server_cpu is not None and server_cpu in res["cpu_busy_pct"]:
+            # Busy time on the server's core that was not the server's: other processes
+            # of this machine competing with it (about 0 on a quiet machine).
+            res["foreign_pct"] = round(max(0.0, res["cpu_busy_pct"][server_cpu]
+                                           - res["cpu_pct"]), 1)
     if p.returncode != 0 or not res["requests"]:
         res["wrk_output"] = p.stdout[-1500:]
     return res

@@ -9,7 +9,7 @@ from bench_common import median
 TARGET_LABEL = {"nginx-direct": "nginx direct (no proxy)", "haproxy": "HAProxy",
                 "nginx-proxy": "nginx proxy", "ours": "ours"}
 METRICS = ("rps", "p50_ms", "p99_ms", "cpu_pct", "cpu_us_per_req", "rss_kib", "errors",
-           "non2xx")
+           "non2xx", "foreign_pct")
 
 
 def summarize(run_list):
@@ -72,28 +72,30 @@ def table(data):
                                 else "one request per connection (Connection: close)"))
         out.append("")
         out.append("| target | req/s (min-max) | p50 ms | p99 ms | CPU % | CPU us/req | RSS MiB "
-                   "| errors | ours/it req/s | ours/it p99 |")
-        out.append("|---|---|---|---|---|---|---|---|---|---|")
+                   "| errors | other % | ours/it req/s | ours/it p99 | ours/it CPU/req |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for t, s in summ.items():
             r = ratios.get(t, {})
-            out.append("| %s | %s (%s-%s) | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            out.append("| %s | %s (%s-%s) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 TARGET_LABEL.get(t, t), _f(s["rps"]), _f(s["rps_min"]), _f(s["rps_max"]),
                 _f(s["p50_ms"], "%.3f"), _f(s["p99_ms"], "%.3f"), _f(s["cpu_pct"]),
                 _f(s["cpu_us_per_req"], "%.1f"),
                 _f(s["rss_kib"] / 1024.0 if s["rss_kib"] else None, "%.1f"),
-                s["errors"] + s["non2xx"], _f(r.get("rps"), "%.2fx"), _f(r.get("p99"), "%.2fx")))
+                s["errors"] + s["non2xx"], _f(s["foreign_pct"]), _f(r.get("rps"), "%.2fx"),
+                _f(r.get("p99"), "%.2fx"), _f(r.get("cpu_per_req"), "%.2fx")))
     if data["equal_load"]:
         out.append("")
         out.append("### equal offered load (%d connections, %s ms think time)"
                    % (c["eq_conns"], c["eq_delay_ms"]))
         out.append("")
-        out.append("| target | req/s | p50 ms | p99 ms | CPU % | ours/it p99 |")
-        out.append("|---|---|---|---|---|---|")
+        out.append("| target | req/s | p50 ms | p99 ms | CPU % | other % | ours/it p99 |")
+        out.append("|---|---|---|---|---|---|---|")
         er = data["ratios"].get("equal_load_p99", {})
         for t, s in data["equal_load"].items():
-            out.append("| %s | %s | %s | %s | %s | %s |" % (
+            out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
                 TARGET_LABEL.get(t, t), _f(s["rps"]), _f(s["p50_ms"], "%.3f"),
-                _f(s["p99_ms"], "%.3f"), _f(s["cpu_pct"]), _f(er.get(t), "%.2fx")))
+                _f(s["p99_ms"], "%.3f"), _f(s["cpu_pct"]), _f(s["foreign_pct"]),
+                _f(er.get(t), "%.2fx")))
     if data["idle"]:
         out.append("")
         out.append("### %d idle keep-alive client connections" % c["idle"])

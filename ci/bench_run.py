@@ -111,6 +111,22 @@ def idle_phase(procs, rundir, docroot, build_dir, backends, count):
     return results
 
 
+def quiet_run(proc, seconds, conns, **kw):
+    """One wrk run; repeated (at most BENCH_RETRIES times) while other processes of the
+    machine took more than BENCH_NOISE percent of the server's core, keeping the quietest."""
+    limit, retries = env_int("BENCH_NOISE", 10), env_int("BENCH_RETRIES", 2)
+    best = None
+    for attempt in range(retries + 1):
+        res = bc.run_wrk(proc.port, seconds, conns, cpu=LOAD_CPU, watch_pid=proc.pid,
+                         server_cpu=PROXY_CPU, **kw)
+        res["attempts"] = attempt + 1
+        if best is None or res.get("foreign_pct", 0) < best.get("foreign_pct", 0):
+            best = res
+        if res.get("foreign_pct", 0) <= limit:
+            break
+    return best
+
+
 def throughput_phase(targets, rounds, seconds, conns):
     runs = {"keepalive": {n: [] for n in targets}, "close": {n: [] for n in targets}}
     names = list(targets)
@@ -118,13 +134,14 @@ def throughput_phase(targets, rounds, seconds, conns):
         order = names[r % len(names):] + names[:r % len(names)]
         for mode in ("keepalive", "close"):
             for name in order:
-                res = bc.run_wrk(targets[name].port, seconds, conns, cpu=LOAD_CPU,
-                                 close=(mode == "close"), watch_pid=targets[name].pid)
+                res = quiet_run(targets[name], seconds, conns, close=(mode == "close"))
                 res["round"] = r
                 runs[mode][name].append(res)
-                print("bench: round %d %-9s %-12s %9.0f req/s p50 %.3f ms p99 %.3f ms cpu %s%%"
-                      % (r, mode, name, res["rps"], res["p50_ms"] or -1, res["p99_ms"] or -1,
-                         res.get("cpu_pct")), file=sys.stderr)
+                print("bench: round %d %-9s %-12s %9.0f req/s p50 %.3f ms p99 %.3f ms cpu %s%% "
+                      "other %s%% (x%d)" % (r, mode, name, res["rps"], res["p50_ms"] or -1,
+                                             res["p99_ms"] or -1, res.get("cpu_pct"),
+                                             res.get("foreign_pct"), res["attempts"]),
+                      file=sys.stderr)
     return runs
 
 
@@ -136,12 +153,12 @@ def equal_load_phase(targets, rundir, rounds, seconds, conns):
     names = list(targets)
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
-            res = bc.run_wrk(targets[name].port, seconds, conns, cpu=LOAD_CPU, script=script,
-                             script_args=(5, 15), watch_pid=targets[name].pid)
+            res = quiet_run(targets[name], seconds, conns, script=script, script_args=(5, 15))
             res["round"] = r
             runs[name].append(res)
-            print("bench: round %d equal-load %-12s %7.0f req/s p99 %.3f ms"
-                  % (r, name, res["rps"], res["p99_ms"] or -1), file=sys.stderr)
+            print("bench: round %d equal-load %-12s %7.0f req/s p99 %.3f ms other %s%% (x%d)"
+                  % (r, name, res["rps"], res["p99_ms"] or -1, res.get("foreign_pct"),
+                     res["attempts"]), file=sys.stderr)
     return runs
 
 
