@@ -27,6 +27,7 @@
 #include "http.h"
 #include "net.h"
 #include "server.h"
+#include "timeline.h"
 
 #define FS_HEAD_MAX 8192
 #define FS_MAX_HEADERS 64
@@ -373,6 +374,7 @@ void fs_conn_retry_parked(fs_conn *c)
 static void decide(fs_conn *c, const lb_http_request *r)
 {
     uint64_t gen;
+    fs_timeline_on_request(c->s, c->seq);
     fs_server_faults(c->s, &c->faults, &gen);
     fs_request_info info = {
         .seq = c->seq, .health = c->op == OP_HEALTH, .method = r->method,
@@ -545,6 +547,9 @@ static void put_head(fs_conn *c, int status, uint64_t length)
     char head[512];
     int n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Length: %llu\r\n", status,
                      reason(status), (unsigned long long)length);
+    if (c->faults.fault_header)
+        n += snprintf(head + n, sizeof(head) - (size_t)n, "X-Seq: %llu\r\n",
+                      (unsigned long long)c->seq);
     if (c->faults.fault_header && c->act.kinds) {
         n += snprintf(head + n, sizeof(head) - (size_t)n, "X-Fault:");
         for (int k = 0, first = 1; k < FS_FK_COUNT; k++)

@@ -197,6 +197,16 @@ int fs_faults_set(fs_faults *f, const char *name, const char *value, char *err, 
     return set_field(f, fd, value, err, errlen);
 }
 
+int fs_faults_reset_field(fs_faults *f, const char *name, char *err, size_t errlen)
+{
+    const field *fd = find_field(name);
+    if (!fd) {
+        snprintf(err, errlen, "unknown fault '%s'", name);
+        return -1;
+    }
+    return set_field(f, fd, fd->def, err, errlen);
+}
+
 int fs_faults_validate(const fs_faults *f, char *err, size_t errlen)
 {
     if (f->scope_prefix[0] && f->scope_prefix[0] != '/') {

@@ -103,6 +103,8 @@ void fs_faults_default(fs_faults *f);
 /* Sets one field by its name ("delay", "error-rate", ...; '_' accepted for '-') from text.
  * Booleans accept 1/0/true/false/on/off; enums their names. Returns 0 or -1. */
 int fs_faults_set(fs_faults *f, const char *name, const char *value, char *err, size_t errlen);
+/* Sets one field back to its default. Returns 0 or -1 (unknown name). */
+int fs_faults_reset_field(fs_faults *f, const char *name, char *err, size_t errlen);
 /* 1 if name is a fault field, 2 if it is a boolean one, 0 otherwise. */
 int fs_faults_known(const char *name);
 /* Cross-field checks (e.g. nothing negative). Returns 0 or -1. */

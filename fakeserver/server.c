@@ -115,6 +115,21 @@ int fs_server_apply_listen(fs_server *s)
     return 0;
 }
 
+/* Runs on the dispatcher each round: faults changed by a worker (timeline count steps)
+ * get their listener and crash-at effects here, on the thread that owns them. */
+static void dispatcher_before_sleep(lb_loop *loop, void *data)
+{
+    fs_server *s = data;
+    if (atomic_exchange(&s->listen_dirty, 0)) {
+        fs_faults f;
+        fs_server_faults(s, &f, NULL);
+        arm_crash_timer(s, &f);
+        fs_server_apply_listen(s);
+        if (atomic_load(&s->parked) > 0)
+            fs_workers_kick(s);
+    }
+}
+
 static void on_signal(lb_loop *loop, int fd, int events, void *data)
 {
     struct signalfd_siginfo si;
@@ -176,6 +191,7 @@ int fs_server_init(fs_server *s, fs_config *cfg, char *err, size_t errlen)
         return -1;
     }
     lb_timer_init(&s->crash_timer, crash_timer_fn, s);
+    lb_loop_set_before_sleep(s->loop, dispatcher_before_sleep, s);
     if (bind_all(s, cfg, err, errlen) < 0)
         return -1;
     if (cfg->timeline && fs_timeline_start(s, cfg->timeline, err, errlen) < 0)

@@ -67,6 +67,7 @@ struct fs_server {
     int control_fd;
     int control_port;
     int signal_fd;
+    atomic_int listen_dirty;   /* a worker changed the faults: re-apply listener faults */
     lb_timer crash_timer;
     void *control;            /* control.c's state */
     void *timeline;           /* timeline.c's state */

@@ -1,17 +1,28 @@
 /* timeline.h - scheduled fault changes read from a file (format in fakeserver/README.md).
  *
- * Each line: "at MS name=value ...", "after N name=value ..." (N requests seen) or
- * "reset" forms; '#' starts a comment. Steps run on the dispatcher's loop.
- * Return convention: 0, or -1 with a one-line reason in err.
+ *   # comment
+ *   at 500ms delay=200 error-rate=0.5     (also "at 2s", "at 1500" = ms after start)
+ *   after 10 refuse=1                     (once 10 requests have been seen)
+ *   at 3s reset stall=0                   ("reset": defaults first, the seed kept)
+ *
+ * Time steps run on the dispatcher's loop; count steps are applied by the worker that sees
+ * request N+1, under the faults lock, before that request's decision, so a sequential
+ * client sees the change exactly from request N+1 on.
+ * Return convention: 0, or -1 with a one-line reason (file:line) in err.
  */
 #ifndef FS_TIMELINE_H
 #define FS_TIMELINE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "server.h"
 
 int fs_timeline_start(fs_server *s, const char *path, char *err, size_t errlen);
 void fs_timeline_stop(fs_server *s);
+/* Worker side: applies count steps due before request seq. Cheap when none is due. */
+void fs_timeline_on_request(fs_server *s, uint64_t seq);
+/* Parses one step's action text ("reset a=1 b=2") onto f. Returns 0 or -1. Pure but for f. */
+int fs_timeline_apply_text(fs_faults *f, const char *text, char *err, size_t errlen);
 
 #endif
