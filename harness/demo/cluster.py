@@ -45,6 +45,7 @@ class Backend:
         self.control = None
         self.faults = {}          # fault name -> value, as long options (--name value)
         self.generation = 0
+        self.frozen = False
 
     @property
     def address(self):
@@ -93,16 +94,21 @@ class Backend:
             return self
         raise ProcessError(f"backend {self.name} would not start: {last}")
 
-    def counts(self):
-        """(ERRORS, TOTAL) from the backend's own /healthcheck, or None."""
-        try:
-            status, body = http_get(self.port, "/healthcheck", timeout=1.0)
-            if status == 200:
-                e, t = body.decode().split()
-                return int(e), int(t)
-        except (OSError, ValueError, http.client.HTTPException):
-            pass
-        return None
+    def counts(self, patience=1.5):
+        """(ERRORS, TOTAL) from the backend's own /healthcheck, or None. Retries for a
+        while: a flapping health check answers 500 half of the time."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                status, body = http_get(self.port, "/healthcheck", timeout=1.0)
+                if status == 200:
+                    e, t = body.decode().split()
+                    return int(e), int(t)
+            except (OSError, ValueError, http.client.HTTPException):
+                pass
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.1)
 
     def set_faults(self, **faults):
         """Changes faults (underscored names; None removes one). Returns how it was done."""
@@ -141,9 +147,11 @@ class Backend:
 
     def freeze(self):
         self.proc.freeze()
+        self.frozen = True
 
     def thaw(self):
         self.proc.thaw()
+        self.frozen = False
 
     def stop(self):
         if self.proc is not None:
@@ -153,8 +161,8 @@ class Backend:
 
 class Cluster:
     def __init__(self, bindir, workdir, names=("A", "B", "C")):
-        self.bindir = Path(bindir)
-        self.workdir = Path(workdir)
+        self.bindir = Path(bindir).resolve()
+        self.workdir = Path(workdir).resolve()
         self.logdir = self.workdir / "logs"
         self.logdir.mkdir(parents=True, exist_ok=True)
         self.pidfile = self.workdir / "pids.txt"

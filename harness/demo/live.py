@@ -145,10 +145,33 @@ def frame_lines(data, color=False):
     err_txt = paint(f"{errors} got a 500 or no answer", "1;31" if errors else "0")
     out += ["", f" clients: {len(data['requests'])} requests, {err_txt} \u00b7 {rate} req/s"
                 f" \u00b7 balancer view from {meta.get('source')}"]
+    extra = data["samples"][-1] if data["samples"] else {}
+    if "queued_now" in extra or "in_flight" in extra:
+        out.append(f" balancer: {extra.get('in_flight', '-')} in flight (at most -N), "
+                   f"{extra.get('queued_now', '-')} waiting in its queue, "
+                   f"{extra.get('replies_500', '-')} 500s sent, "
+                   f"{extra.get('retries', '-')} retries")
+    out += _connection_lines(data)
     recent = [e for e in data["events"] if e["kind"] in NOTABLE][-5:]
     if recent:
         out += ["", " what just happened:"] + [" " + _event_line(e) for e in recent]
     return out
+
+
+def _connection_lines(data, shown=3, width=24):
+    """For keep-alive clients: the backends that served the last requests of a few
+    connections, to show that one connection's requests are routed one by one."""
+    by_conn = {}
+    for _t, backend, status, _lat, conn in data["requests"]:
+        if conn is not None:
+            by_conn.setdefault(conn, []).append(backend or "x")
+    multi = [(c, seq) for c, seq in by_conn.items() if len(seq) > 1]
+    if not multi:
+        return []
+    lines = ["", " keep-alive connections (backend of each request, latest last; x = error):"]
+    for conn, seq in multi[-shown:]:
+        lines.append(f"   conn {conn:<4} {len(seq):>4} requests: {' '.join(seq[-width:])}")
+    return lines
 
 
 def frame_text(data):

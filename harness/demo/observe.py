@@ -197,7 +197,11 @@ class Observer:
             return "health check passed"
         if not b.alive():
             return "its port refused the connection"
-        return "it did not answer in time"
+        if b.frozen:
+            return "no answer within the deadline"
+        if b.faults.get("health-flap"):
+            return "its health check answered 500"
+        return "a health check or a request failed"
 
     def _from_outside(self):
         view = {}

@@ -131,6 +131,10 @@ def main(argv=None):
         failure, status = f"interrupted ({e or 'Ctrl-C'})", 1
     except ProcessError as e:
         failure, status = f"a process failed: {e}", 1
+    except Exception as e:  # a bug in the demo itself: still stop every process
+        import traceback
+        traceback.print_exc()
+        failure, status = f"the demo failed: {type(e).__name__}: {e}", 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -54,7 +54,7 @@ def test_live_frame_shows_each_backend_caption_and_events():
     data = sample.make()
     text = live.frame_text(data)
     for name in ("A", "B", "C"):
-        assert re.search(rf"^ {name}\s+", text, re.M)
+        assert re.search(rf"^ [ \u25b6] {name}\s+", text, re.M)
     assert data["steps"][-1]["title"] in text
     assert "what just happened" in text
     assert "\x1b[" not in text
