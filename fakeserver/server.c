@@ -192,9 +192,9 @@ int fs_server_init(fs_server *s, fs_config *cfg, char *err, size_t errlen)
     }
     lb_timer_init(&s->crash_timer, crash_timer_fn, s);
     lb_loop_set_before_sleep(s->loop, dispatcher_before_sleep, s);
-    if (bind_all(s, cfg, err, errlen) < 0)
-        return -1;
     if (cfg->timeline && fs_timeline_start(s, cfg->timeline, err, errlen) < 0)
+        return -1;
+    if (bind_all(s, cfg, err, errlen) < 0)
         return -1;
     if (setup_signals(s) < 0 || fs_workers_start(s) < 0) {
         snprintf(err, errlen, "cannot start: %s", strerror(errno));

@@ -1,7 +1,7 @@
 /* timeline.c - a scenario file of fault changes at times or request counts.
  *
  * The file is read and every step checked at start (a bad line stops the server before it
- * binds... after parsing, before READY), so a scenario never fails half-way. Time steps are
+ * binds), so a scenario never fails half-way. Time steps are
  * sorted and driven by one timer on the dispatcher's loop; count steps are sorted and the
  * smallest pending threshold is kept in an atomic, so workers pay one load per request.
  * Limits: 1 MiB file, 1024 steps, 1 KiB per line.
@@ -91,7 +91,7 @@ static int parse_line(tl_state *st, char *line, int lineno, char *err, size_t er
     if (sscanf(line, " %15s %31s %n", kw, when, &used) < 2) {
         for (char *p = line; *p; p++)
             if (!strchr(" \t\r\n", *p)) {
-                snprintf(err, errlen, "line %d: expected 'at TIME ...' or 'after N ...'", lineno);
+                snprintf(err, errlen, "expected 'at TIME ...' or 'after N ...'");
                 return -1;
             }
         return 0; /* blank */
@@ -103,18 +103,22 @@ static int parse_line(tl_state *st, char *line, int lineno, char *err, size_t er
     fs_faults_default(&scratch);
     char why[200];
     if (fs_timeline_apply_text(&scratch, step.text, why, sizeof(why)) < 0) {
-        snprintf(err, errlen, "line %d: %s", lineno, why);
+        snprintf(err, errlen, "%s", why);
         return -1;
     }
     bool timed = !strcmp(kw, "at");
-    if (timed ? parse_time(when, &step.when) : strcmp(kw, "after") || sscanf(when, "%" SCNd64, &step.when) != 1 || step.when < 0) {
-        snprintf(err, errlen, "line %d: bad '%s %s'", lineno, kw, when);
+    bool bad = timed ? parse_time(when, &step.when) < 0
+                     : strcmp(kw, "after") || sscanf(when, "%" SCNd64, &step.when) != 1 ||
+                           step.when < 0;
+    if (bad) {
+        snprintf(err, errlen, "bad '%s %s' (want 'at 1500', 'at 1.5s', 'at 200ms' or 'after N')",
+                 kw, when);
         return -1;
     }
     tl_step *arr = timed ? st->timed : st->counted;
     size_t *n = timed ? &st->ntimed : &st->ncounted;
     if (*n >= TL_MAX_STEPS) {
-        snprintf(err, errlen, "line %d: more than %d steps", lineno, TL_MAX_STEPS);
+        snprintf(err, errlen, "more than %d steps", TL_MAX_STEPS);
         return -1;
     }
     arr[(*n)++] = step;
@@ -134,7 +138,7 @@ static int load(tl_state *st, const char *path, char *err, size_t errlen)
         lineno++;
         char why[256];
         if (parse_line(st, line, lineno, why, sizeof(why)) < 0) {
-            snprintf(err, errlen, "%s:%s", path, why + 4); /* "line N: ..." -> "path: N: ..." */
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
             rc = -1;
         }
     }

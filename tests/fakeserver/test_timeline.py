@@ -1,0 +1,78 @@
+"""Timelines: fault changes scheduled at times and request counts."""
+import subprocess
+import time
+
+import pytest
+
+from harness.process import bin_path
+
+
+def write(tmp_path, text):
+    p = tmp_path / "scenario.tl"
+    p.write_text(text)
+    return p
+
+
+def test_after_request_counts(start, tmp_path):
+    tl = write(tmp_path, "# errors for requests 4..6, then normal\n"
+                         "after 3 error-rate=1 error-status=503\n"
+                         "after 6 reset\n")
+    srv = start("--timeline", tl, files={"f": b"F"})
+    got = [srv.request("GET", "/f")[0] for _ in range(9)]
+    assert got == [200, 200, 200, 503, 503, 503, 200, 200, 200]
+
+
+def test_at_times(start, tmp_path):
+    tl = write(tmp_path, "at 300ms refuse=1\nat 0.7s refuse=0 delay=1   # back\n")
+    srv = start("--timeline", tl, "--control-port", "0", files={"f": b"F"})
+    t0 = time.monotonic()
+    assert srv.request("GET", "/f")[0] == 200
+    refused = False
+    while time.monotonic() - t0 < 3:
+        try:
+            srv.request("GET", "/f", timeout=1)
+        except ConnectionRefusedError:
+            refused = True
+            break
+    assert refused
+    while time.monotonic() - t0 < 5:
+        _, f = srv.ctl("GET", "/faults")
+        if f["generation"] >= 2:
+            break
+    assert f["faults"]["delay"] == 1 and not f["faults"]["refuse"]
+    assert srv.request("GET", "/f")[0] == 200
+
+
+def test_crash_scheduled(start, tmp_path):
+    tl = write(tmp_path, "after 2 crash-rate=1 crash-status=4\n")
+    srv = start("--timeline", tl, files={"f": b"F"})
+    assert srv.request("GET", "/f")[0] == 200
+    assert srv.request("GET", "/f")[0] == 200
+    try:
+        srv.request("GET", "/f", timeout=2)
+    except (ConnectionError, EOFError):
+        pass
+    assert srv.proc.wait(10) == 4
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("sometime 5 delay=1\n", "sometime"),
+    ("at 5 delay=x\n", "delay"),
+    ("after -1 delay=1\n", "after"),
+    ("at 5 nope=1\n", "nope"),
+    ("at 5 delay\n", "name=value"),
+    ("at 5q delay=1\n", "at 5q"),
+])
+def test_bad_timeline_refused_before_binding(tmp_path, text, needle):
+    tl = write(tmp_path, "# fine\n\n" + text)
+    p = subprocess.run([bin_path("fakeserver"), "0", "--timeline", str(tl)], capture_output=True,
+                       timeout=20)
+    assert p.returncode != 0 and p.stdout == b""
+    err = p.stderr.decode()
+    assert err.startswith("fakeserver: ") and needle in err and "scenario.tl:3" in err
+
+
+def test_missing_timeline_file(tmp_path):
+    p = subprocess.run([bin_path("fakeserver"), "0", "--timeline", str(tmp_path / "no")],
+                       capture_output=True, timeout=20)
+    assert p.returncode != 0 and b"cannot read timeline" in p.stderr
