@@ -3,7 +3,7 @@
 that tests can SIGKILL and SIGSTOP it like a real server.
 
     backend.py [--port P] [--mode ok|reset|close|hang|chaos] [--fault-rate F] [--seed S]
-               [--log FILE] [--health ok|fail]
+               [--delay-ms MS] [--log FILE] [--health ok|fail]
 
 Serves GET/HEAD/PUT on any path with keep-alive: GET answers `expected_body(path)`, PUT
 reads its Content-Length body and answers 201. `GET /healthcheck` always gets the contract's
@@ -103,6 +103,8 @@ def answer(srv, sock, method, path, action):
         return False
     if action == "delay":
         time.sleep(0.05)
+    if srv.args.delay_ms:
+        time.sleep(srv.args.delay_ms / 1000.0)
     if method == "PUT":
         sock.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
         return True
@@ -140,6 +142,7 @@ def main():
     ap.add_argument("--mode", default="ok", choices=["ok", "reset", "close", "hang", "chaos"])
     ap.add_argument("--fault-rate", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--delay-ms", type=float, default=0.0, help="before every answer")
     ap.add_argument("--log")
     ap.add_argument("--health", default="ok", choices=["ok", "fail"])
     args = ap.parse_args()

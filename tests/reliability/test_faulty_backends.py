@@ -13,12 +13,13 @@ AFTER_OK = 600
 
 def _run_with(rig, fault):
     for _ in range(3):
-        rig.backend()
-    rig.balancer()
+        rig.backend("--delay-ms", "20")  # ~5 requests in flight on each when the fault hits
+    rig.balancer("-N", "16")  # all 16 clients in flight at once, not queued behind -N 4
     load = Load(rig.lb.port, clients=16).start()
     try:
         assert load.wait_ok(WARMUP_OK, scaled(30)), f"no steady load: {load.failures[:5]}"
         victim = rig.backends[1]
+        assert Rig.requests_of(victim), "the victim served nothing before the fault"
         getattr(victim, fault)()
         # Long enough for the balancer to notice (health deadline 1 s, checks every R=5
         # requests) and for several hundred requests to pass after it.

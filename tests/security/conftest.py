@@ -42,6 +42,7 @@ class Cluster:
 
     def assert_refused(self, raw, statuses=None, pause=0.0):
         """raw is refused with one 4xx answer and a close; no byte of it reaches the backend."""
+        mark = self.backend.mark()
         res = self.send(raw, pause=pause)
         ok = statuses or range(400, 500)
         assert res.status in ok, f"expected a 4xx in {list(ok)[:3]}..., got {res!r} for {raw!r}"
@@ -49,7 +50,7 @@ class Cluster:
         assert res.closed, f"connection left open after {res.status} for {raw!r}"
         assert self.lb.alive(), "balancer exited"
         sent = self.sentinel()
-        got = self.backend.received()
+        got = self.backend.received_since(mark)
         assert got == sent, f"bytes reached the backend for {raw!r}:\n{got!r}"
         return res
 

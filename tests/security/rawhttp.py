@@ -80,6 +80,7 @@ class RecordingBackend:
         self.answer = answer or (lambda req: OK_ANSWER)
         self.counts = counts
         self.conns = []
+        self.events = []  # (conn, chunk) in arrival order, across connections
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         self.listener = socket.socket()
@@ -117,6 +118,7 @@ class RecordingBackend:
                     break
                 with self.cond:
                     conn.data += chunk
+                    self.events.append((conn, chunk))
                     self.cond.notify_all()
                 pending += chunk
                 while True:
@@ -157,6 +159,16 @@ class RecordingBackend:
         """Every byte of every non-probe connection, connections in accept order."""
         with self.lock:
             return b"".join(bytes(c.data) for c in self.conns if not c.is_probe())
+
+    def mark(self):
+        """A position in the arrival order, for received_since()."""
+        with self.lock:
+            return len(self.events)
+
+    def received_since(self, mark):
+        """Non-probe bytes that arrived after mark, in arrival order."""
+        with self.lock:
+            return b"".join(ch for c, ch in self.events[mark:] if not c.is_probe())
 
     def request_conns(self):
         with self.lock:
