@@ -1,0 +1,189 @@
+"""Helpers for the balancer's own suite: fakeservers, odd Python backends, a balancer.
+
+Everything runs on loopback with ephemeral ports and READY lines; processes belong to the
+harness's `procs` fixture (killed by process group, sanitizer reports fail the test).
+Waiting is always a bounded poll on something that tells the truth: /stats, a log, a port.
+"""
+import http.client
+import json
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+SCALE = float(os.environ.get("TEST_TIMEOUT_SCALE", "1"))
+EXACT_500 = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
+
+
+def scaled(seconds):
+    return seconds * SCALE
+
+
+def wait_for(predicate, timeout=10.0, what="condition", interval=0.02):
+    deadline = time.monotonic() + scaled(timeout)
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def request(port, method="GET", path="/f", body=None, timeout=10.0, conn=None):
+    """One request; returns (status, body bytes, headers dict). Reuses conn if given."""
+    own = conn is None
+    c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=scaled(timeout))
+    try:
+        c.request(method, path, body=body)
+        r = c.getresponse()
+        data = r.read()
+        return r.status, data, dict(r.getheaders())
+    finally:
+        if own:
+            c.close()
+
+
+def raw_exchange(port, data, timeout=10.0):
+    """Sends raw bytes, reads until the balancer closes; returns everything read."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=scaled(timeout))
+    try:
+        s.sendall(data)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        s.close()
+
+
+class SilentBackend:
+    """Accepts connections and never answers (reads and drops what it gets)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.accepted = 0
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        self.sock.settimeout(0.1)
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.accepted += 1
+            self.conns.append(c)
+
+    def close(self):
+        self.stop = True
+        self.thread.join(2)
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+class Rig:
+    """Starts fakeservers and a balancer through `procs`."""
+
+    def __init__(self, procs, tmp_path):
+        self.procs = procs
+        self.tmp = tmp_path
+        self.backends = []
+        self.lb = None
+        self.silent = []
+
+    def fakeserver(self, *args, files=None, port=0, name=None, log=True):
+        name = name or f"fs{len(self.backends)}"
+        root = self.tmp / name
+        root.mkdir(exist_ok=True)
+        for fname, content in (files or {"f": b"hello\n"}).items():
+            (root / fname).write_bytes(content)
+        logpath = self.tmp / f"{name}.courselog"
+        logargs = ["-l", str(logpath)] if log else ["-L"]
+        p = self.procs.start(["fakeserver", str(port), *logargs, *args], name=name, cwd=root)
+        p.courselog = logpath
+        p.root = root
+        self.backends.append(p)
+        return p
+
+    def silent_backend(self):
+        s = SilentBackend()
+        self.silent.append(s)
+        return s
+
+    def balancer(self, *args, stats=True):
+        argv = ["loadbalancer", *(["--stats-port", "0"] if stats else []), *args]
+        self.lb = self.procs.start(argv, name="lb")
+        return self.lb
+
+    @property
+    def port(self):
+        return self.lb.port
+
+    def stats(self):
+        port = int(self.lb.ready["stats"])
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=scaled(5))
+        try:
+            c.request("GET", "/stats")
+            return json.loads(c.getresponse().read())
+        finally:
+            c.close()
+
+    def forwarded(self):
+        return [b["forwarded"] for b in self.stats()["backends"]]
+
+    def states(self):
+        return [b["state"] for b in self.stats()["backends"]]
+
+    def get(self, path="/f", **kw):
+        return request(self.port, "GET", path, **kw)
+
+    def close(self):
+        for s in self.silent:
+            s.close()
+
+
+@pytest.fixture
+def rig(procs, tmp_path):
+    r = Rig(procs, tmp_path)
+    yield r
+    r.close()
+
+
+def course_requests(logpath):
+    """Request lines (e.g. 'GET /f') in a fakeserver's course log, health checks excluded."""
+    try:
+        text = logpath.read_text(errors="replace")
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in text.splitlines():
+        if line.startswith(("GET ", "PUT ", "HEAD ")) and "/healthcheck" not in line:
+            out.append(line.split(" length")[0])
+        elif line.startswith("FAIL: "):
+            out.append(line)
+    return out

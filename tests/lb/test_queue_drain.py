@@ -1,0 +1,100 @@
+"""The queue beyond -N (FIFO, never refused before the queue timeout, 503 after it) and the
+SIGTERM/SIGINT drain (requests in flight finish, no new connection, exit 0)."""
+import signal
+import socket
+import threading
+import time
+
+from .conftest import request, scaled, wait_for
+
+QUIET = ["-R", "100000", "--health-interval", "600s"]
+
+
+def run_concurrently(port, paths, results, stagger=0.05):
+    threads = []
+    for i, path in enumerate(paths):
+        def go(i=i, path=path):
+            t0 = time.monotonic()
+            try:
+                status, body, _ = request(port, "GET", path, timeout=20)
+            except OSError as e:
+                status, body = repr(e), b""
+            results[i] = (status, body, time.monotonic() - t0, time.monotonic())
+        t = threading.Thread(target=go)
+        t.start()
+        threads.append(t)
+        time.sleep(stagger)  # fixes the arrival order; the queue keeps it
+    return threads
+
+
+def test_requests_beyond_n_wait_in_fifo_order(rig):
+    a = rig.fakeserver("--delay", "300", "--scope", "others")
+    rig.balancer(*QUIET, "-N", "1", "0", str(a.port))
+    wait_for(lambda: rig.states() == ["up"], what="up")
+    results = [None] * 4
+    for t in run_concurrently(rig.port, ["/f"] * 4, results):
+        t.join(scaled(20))
+    assert all(r[0] == 200 and r[1] == b"hello\n" for r in results), results
+    finished = [r[3] for r in results]
+    assert finished == sorted(finished), "answers out of arrival order"
+    assert finished[-1] - finished[0] >= 0.8  # one at a time, 300 ms each
+    st = rig.stats()
+    assert st["queued"] == 3 and st["replies_503"] == 0
+
+
+def test_queue_timeout_gives_503(rig):
+    a = rig.fakeserver("--delay", "1500", "--scope", "others")
+    rig.balancer(*QUIET, "-N", "1", "--queue-timeout", "300", "0", str(a.port))
+    wait_for(lambda: rig.states() == ["up"], what="up")
+    results = [None] * 2
+    for t in run_concurrently(rig.port, ["/f", "/f"], results, stagger=0.1):
+        t.join(scaled(20))
+    assert results[0][0] == 200
+    assert results[1][0] == 503
+    assert 0.25 <= results[1][2] < scaled(1.2)
+
+
+def test_sigterm_drains_requests_in_flight(rig):
+    a = rig.fakeserver("--delay", "700", "--scope", "others")
+    rig.balancer(*QUIET, "0", str(a.port))
+    wait_for(lambda: rig.states() == ["up"], what="up")
+    idle = socket.create_connection(("127.0.0.1", rig.port))  # an idle keep-alive client
+    results = [None]
+    threads = run_concurrently(rig.port, ["/f"], results)
+    wait_for(lambda: rig.stats()["in_flight"] == 1, what="request in flight")
+    rig.lb.signal(signal.SIGTERM)
+    idle.settimeout(scaled(5))
+    assert idle.recv(1) == b""  # idle clients are closed at once
+    idle.close()
+    threads[0].join(scaled(10))
+    assert results[0][0] == 200 and results[0][1] == b"hello\n"
+    assert rig.lb.wait(scaled(5)) == 0
+    refused = socket.socket()
+    try:
+        assert refused.connect_ex(("127.0.0.1", rig.port)) != 0
+    finally:
+        refused.close()
+
+
+def test_sigint_with_nothing_in_flight_exits_zero_at_once(rig):
+    a = rig.fakeserver()
+    rig.balancer("0", str(a.port))
+    assert rig.get("/f")[0] == 200
+    t0 = time.monotonic()
+    rig.lb.signal(signal.SIGINT)
+    assert rig.lb.wait(scaled(5)) == 0
+    assert time.monotonic() - t0 < scaled(1)
+
+
+def test_drain_is_bounded(rig):
+    a = rig.fakeserver("--delay", "5000", "--scope", "others")
+    rig.balancer(*QUIET, "--drain-timeout", "300", "0", str(a.port))
+    wait_for(lambda: rig.states() == ["up"], what="up")
+    results = [None]
+    threads = run_concurrently(rig.port, ["/f"], results)
+    wait_for(lambda: rig.stats()["in_flight"] == 1, what="request in flight")
+    t0 = time.monotonic()
+    rig.lb.signal(signal.SIGTERM)
+    assert rig.lb.wait(scaled(5)) == 0
+    assert time.monotonic() - t0 < scaled(1.5)
+    threads[0].join(scaled(10))
