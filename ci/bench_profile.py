@@ -75,13 +75,21 @@ def perf_run(proc, outdir, name, mode, seconds):
     res = bc.run_wrk(proc.port, seconds, CONNS, cpu=bench_run.LOAD_CPU, close=(mode == "close"))
     detach(tracer)
     rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
-                          "--sort", "symbol", "--percent-limit", "0.7", "-g", "none"],
+                          "--sort", "dso,symbol", "--percent-limit", "0.05", "-g", "none"],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
     with open(out, "w") as f:
         f.write(rep)
     os.unlink(data)
-    top = [re.sub(r"\s+-\s+-\s*$", "", ln.strip()) for ln in rep.splitlines() if re.match(r"\s+[\d.]+%", ln)][:25]
-    return {"rps_profiled": res["rps"], "top": top}
+    rows = []
+    for ln in rep.splitlines():
+        m = re.match(r"\s+([\d.]+)%\s+(\S+)\s+\[(.)\]\s+(\S+)", ln)
+        if m:
+            rows.append((float(m.group(1)), m.group(2), m.group(3), m.group(4)))
+    kernel = sum(r[0] for r in rows if r[2] == "k")
+    top = ["%5.2f%% %s %s" % (r[0], "[k]" if r[2] == "k" else "[.] " + r[1], r[3])
+           for r in rows[:15]]
+    user = ["%5.2f%% %s %s" % (r[0], r[1], r[3]) for r in rows if r[2] != "k"][:15]
+    return {"rps_profiled": res["rps"], "top": top, "user": user, "kernel_pct": kernel}
 
 
 def main():
@@ -107,9 +115,12 @@ def main():
                              % (name, mode, s["syscalls_per_req"], s["requests"]))
                 lines.append("   " + ", ".join("%s %.2f" % kv for kv in
                                                list(s["per_req"].items())[:12]))
-                lines.append("   perf (cpu-clock, self time, %.0f req/s while sampled):"
-                             % p["rps_profiled"])
-                lines += ["     " + t for t in p["top"][:15]]
+                lines.append("   perf (cpu-clock, self time, %.0f req/s while sampled): "
+                             "%.0f%% in the kernel; top symbols:"
+                             % (p["rps_profiled"], p["kernel_pct"]))
+                lines += ["     " + t for t in p["top"]]
+                lines.append("   user space only:")
+                lines += ["     " + t for t in p["user"]]
     finally:
         procs.stop_all()
     text = "\n".join(lines) + "\n"
