@@ -8,6 +8,7 @@ view appends plain lines: the caption when a step begins, notable events as they
 and one status line per second. `frame_text()` is a pure function of a recording snapshot,
 so the README can show a real frame and tests can check it.
 """
+import shutil
 import sys
 import textwrap
 
@@ -141,7 +142,7 @@ def frame_lines(data, color=False):
     if nxt:
         out.append(f"   \u25b6 next choice: {nxt}, the backend marked up with the fewest load "
                    "(TOTAL last reported + sent since)")
-    rate = sum(1 for r in data["requests"] if now - r[0] < 1.0)
+    rate = sum(1 for r in data["requests"] if now - (r[0] + r[3] / 1000.0) < 1.0)
     err_txt = paint(f"{errors} got a 500 or no answer", "1;31" if errors else "0")
     out += ["", f" clients: {len(data['requests'])} requests, {err_txt} \u00b7 {rate} req/s"
                 f" \u00b7 balancer view from {meta.get('source')}"]
@@ -196,8 +197,11 @@ class LiveView:
             self._append(data)
 
     def _redraw(self, data):
-        lines = frame_lines(data, color=True)
-        prefix = "\x1b[?25l\x1b[H" if self.drawn else "\x1b[?25l\x1b[2J\x1b[H"
+        # Auto-wrap off (ESC[?7l) and at most rows-1 lines, so a small terminal clips the
+        # frame instead of scrolling it, and the next redraw lands in the same place.
+        rows = shutil.get_terminal_size((WIDTH + 4, 40)).lines
+        lines = frame_lines(data, color=True)[:max(5, rows - 1)]
+        prefix = "\x1b[?25l\x1b[?7l\x1b[H" if self.drawn else "\x1b[?25l\x1b[?7l\x1b[2J\x1b[H"
         body = "".join(line + "\x1b[K\n" for line in lines)
         self.stream.write(prefix + body + "\x1b[J")
         self.stream.flush()
@@ -235,5 +239,5 @@ class LiveView:
 
     def finish(self):
         if self.tty and self.drawn:
-            self.stream.write("\x1b[?25h")
+            self.stream.write("\x1b[?7h\x1b[?25h")
             self.stream.flush()

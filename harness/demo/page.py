@@ -16,7 +16,7 @@ main { max-width: 1040px; margin: 0 auto; padding: 18px 20px 60px; }
 h1 { font-size: 26px; margin: 10px 0 4px; } h2 { font-size: 19px; margin-top: 30px; }
 .sub { color: #667; margin: 0 0 14px; }
 #stage { background: #fff; border: 1px solid #dde; border-radius: 8px; padding: 10px; }
-#diagram { width: 100%; height: 300px; display: block; }
+#diagram { width: 100%; height: 250px; display: block; }
 #caption { min-height: 64px; margin: 8px 4px; font-size: 15px; line-height: 1.45; }
 #caption b { color: #34495e; }
 .controls { display: flex; gap: 10px; align-items: center; margin: 6px 4px; }
@@ -88,7 +88,7 @@ JS = r"""
       head.setAttribute('y1', '56'); head.setAttribute('y2', svg.viewBox.baseVal.height - 60);
       svg.appendChild(head);
     }
-    var t = 0, playing = true, last = null, reqIdx = 0, dots = [];
+    var t = 0, playing = true, last = null, reqIdx = 0, evIdx = 0, dots = [], probes = [];
 
     function sampleAt(time) {
       var s = null;
@@ -113,7 +113,7 @@ JS = r"""
       return [c, err];
     }
     function layout() {
-      var w = canvas.clientWidth || 900, h = canvas.clientHeight || 300;
+      var w = canvas.clientWidth || 900, h = canvas.clientHeight || 250;
       var dpr = window.devicePixelRatio || 1;
       if (canvas.width !== Math.round(w * dpr)) { canvas.width = Math.round(w * dpr); canvas.height = Math.round(h * dpr); }
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -153,7 +153,8 @@ JS = r"""
         var up = state === 'up' || state === 'healthy';
         box(b[0], b[1], 150, 52, up ? '#e7f5e9' : '#eceff1', colors[i]);
         label('backend ' + n, b[0], b[1] - 6, 14, colors[i]);
-        label((killed[n] ? 'process dead · ' : '') + (up ? 'up' : 'DOWN') + ' · ' + cnt[0][n] + ' served',
+        var load = view && view.load !== undefined ? ' · load ' + view.load : '';
+        label((killed[n] ? 'dead · ' : '') + (up ? 'up' : 'DOWN') + load + ' · ' + cnt[0][n] + ' served',
               b[0], b[1] + 13, 12, up ? '#2e7d32' : '#7f8c8d');
         if (killed[n]) { label('\u2715', b[0] + 90, b[1] + 6, 22, '#c0392b'); }
       });
@@ -171,6 +172,15 @@ JS = r"""
         }
         ctx.fillStyle = d.color; ctx.beginPath(); ctx.arc(x, y, 4, 0, 2 * Math.PI); ctx.fill();
       });
+      probes = probes.filter(function (p) { return now - p.born < 500; });
+      probes.forEach(function (p) {
+        var bb = P.be[p.backend];
+        if (!bb) return;
+        var f = (now - p.born) / 500;
+        var x = P.lb[0] + 60 + (bb[0] - 75 - P.lb[0] - 60) * f, y = P.lb[1] + (bb[1] - P.lb[1]) * f;
+        ctx.strokeStyle = p.ok ? '#27ae60' : '#e74c3c'; ctx.lineWidth = 2;
+        ctx.beginPath(); ctx.arc(x, y, 6, 0, 2 * Math.PI); ctx.stroke();
+      });
       clock.textContent = t.toFixed(1) + ' s';
       scrub.value = String(Math.round(1000 * t / dur));
       if (st[0]) {
@@ -187,6 +197,11 @@ JS = r"""
       }
     }
     function spawn(from, to) {
+      while (evIdx < data.events.length && data.events[evIdx].t <= to) {
+        var e = data.events[evIdx++];
+        if (e.kind === 'hc' && e.t >= from && probes.length < 60)
+          probes.push({ born: performance.now(), backend: e.backend, ok: !!e.ok });
+      }
       while (reqIdx < data.requests.length && data.requests[reqIdx][0] <= to) {
         var r = data.requests[reqIdx++];
         if (r[0] < from || dots.length > 240) continue;
@@ -197,8 +212,9 @@ JS = r"""
       }
     }
     function seek(time) {
-      t = Math.max(0, Math.min(dur, time)); dots = []; reqIdx = 0;
+      t = Math.max(0, Math.min(dur, time)); dots = []; probes = []; reqIdx = 0; evIdx = 0;
       while (reqIdx < data.requests.length && data.requests[reqIdx][0] <= t) reqIdx++;
+      while (evIdx < data.events.length && data.events[evIdx].t <= t) evIdx++;
     }
     function frame(ts) {
       if (last === null) last = ts;
@@ -257,7 +273,10 @@ backends: scenario <code>{escape(str(meta.get("scenario")))}</code>, {data["dura
 seconds, {len(data["requests"])} client requests. Press play to watch it again; each dot is
 one real request.</p>
 <div id="stage">
-  <canvas id="diagram" width="980" height="300"></canvas>
+  <canvas id="diagram" width="980" height="250"></canvas>
+  <p class="note">Each dot is one client request, coloured by the backend that answered it;
+  a red dot is a 500 from the balancer. Rings are health checks (green passed, red failed).
+  "load" is what the balancer ranks by: the TOTAL last reported plus requests sent since.</p>
   <div id="caption"></div>
   <div class="controls">
     <button id="play">pause</button>

@@ -80,9 +80,10 @@ def _steps(c, data, top, bottom):
               f'stroke-dasharray="3,3"/>')
         c.add(f'<circle cx="{x0 + 10:.1f}" cy="{top + 11}" r="8" fill="#34495e"/>')
         c.text(x0 + 10, top + 15, i + 1, 10, "middle", "#fff", "bold")
-        title = st["title"]
-        if x1 - x0 - 24 > len(title) * 6.2:
-            c.text(x0 + 22, top + 15, title, 11, fill="#34495e")
+        title, room = st["title"], int((x1 - x0 - 26) / 6.2)
+        if room >= 4:
+            c.text(x0 + 22, top + 15, title if len(title) <= room else
+                   title[:room - 1].rstrip() + "\u2026", 11, fill="#34495e")
 
 
 def _lane(c, data, idx, b, y, bins, bin_s, peak):
@@ -153,7 +154,9 @@ def _markers(c, data, ys):
         else:
             c.text(x, ymark, sym, 13, "middle", col, "bold")
         key = (name, big)
-        if big or ev["t"] - last_label.get(key, -99) > 4:
+        quiet = kind == "up" and (ev["t"] < 1.0 or
+                                  ev["t"] - last_label.get((name, True), -99) < 3)
+        if big or (ev["t"] - last_label.get(key, -99) > 4 and not quiet):
             text = label + (f" {ev['detail']}" if kind == "slow" and ev.get("detail") else "")
             c.text(x + 12, ymark if big else ymark + 1, text, 10, fill=col)
             last_label[key] = ev["t"]
