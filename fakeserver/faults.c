@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +217,33 @@ int fs_faults_validate(const fs_faults *f, char *err, size_t errlen)
     return 0;
 }
 
+/* Appends to out[0, outlen) at *n (snprintf style: *n counts what was needed). */
+static void append(char *out, size_t outlen, size_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(*n < outlen ? out + *n : NULL, *n < outlen ? outlen - *n : 0, fmt, ap);
+    va_end(ap);
+    *n += (size_t)k;
+}
+
+/* A JSON string literal, escaped, whatever bytes were set. */
+static size_t json_string(const char *s, char *out, size_t outlen)
+{
+    size_t n = 0;
+    append(out, outlen, &n, "\"");
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            append(out, outlen, &n, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            append(out, outlen, &n, "\\u%04x", *s);
+        else
+            append(out, outlen, &n, "%c", *s);
+    }
+    append(out, outlen, &n, "\"");
+    return n;
+}
+
 static size_t field_value(const fs_faults *f, const field *fd, char *out, size_t outlen)
 {
     const char *p = (const char *)f + fd->offset;
@@ -240,22 +268,7 @@ static size_t field_value(const fs_faults *f, const field *fd, char *out, size_t
         memcpy(&i, p, sizeof(i));
         return (size_t)snprintf(out, outlen, "\"%s\"", fd->names[i]);
     case FT_STR:
-        /* Strings were checked at set time to hold no quote or backslash worth escaping;
-         * escape them anyway so the JSON stays valid whatever was set. */
-        {
-            size_t n = 0;
-            n += (size_t)snprintf(out, outlen, "\"");
-            for (const char *s = p; *s; s++) {
-                if (*s == '"' || *s == '\\')
-                    n += (size_t)snprintf(out + (n < outlen ? n : outlen), n < outlen ? outlen - n : 0, "\\%c", *s);
-                else if ((unsigned char)*s < 0x20)
-                    n += (size_t)snprintf(out + (n < outlen ? n : outlen), n < outlen ? outlen - n : 0, "\\u%04x", *s);
-                else
-                    n += (size_t)snprintf(out + (n < outlen ? n : outlen), n < outlen ? outlen - n : 0, "%c", *s);
-            }
-            n += (size_t)snprintf(out + (n < outlen ? n : outlen), n < outlen ? outlen - n : 0, "\"");
-            return n;
-        }
+        return json_string(p, out, outlen);
     }
     return 0;
 }
@@ -263,15 +276,39 @@ static size_t field_value(const fs_faults *f, const field *fd, char *out, size_t
 size_t fs_faults_json(const fs_faults *f, char *out, size_t outlen)
 {
     size_t n = 0;
-#define AT (n < outlen ? out + n : NULL), (n < outlen ? outlen - n : 0)
-    n += (size_t)snprintf(AT, "{");
+    append(out, outlen, &n, "{");
     for (size_t i = 0; i < NFIELDS; i++) {
-        n += (size_t)snprintf(AT, "%s\"%s\": ", i ? ", " : "", fields[i].name);
-        n += field_value(f, &fields[i], AT);
+        append(out, outlen, &n, "%s\"%s\": ", i ? ", " : "", fields[i].name);
+        n += field_value(f, &fields[i], n < outlen ? out + n : NULL, n < outlen ? outlen - n : 0);
     }
-    n += (size_t)snprintf(AT, "}");
-#undef AT
+    append(out, outlen, &n, "}");
     return n;
+}
+
+/* The placeholder shown in --help for a field's value. */
+static void metavar(const field *fd, char *out, size_t outlen)
+{
+    const char *n = fd->name;
+    if (fd->type == FT_BOOL)
+        snprintf(out, outlen, "[=BOOL]");
+    else if (fd->type == FT_RATE)
+        snprintf(out, outlen, " P");
+    else if (fd->type == FT_STR)
+        snprintf(out, outlen, " TEXT");
+    else if (fd->type == FT_ENUM) {
+        size_t k = (size_t)snprintf(out, outlen, " ");
+        for (int i = 0; fd->names[i] && k < outlen; i++)
+            k += (size_t)snprintf(out + k, outlen - k, "%s%s", i ? "|" : "", fd->names[i]);
+    } else if (strstr(n, "status"))
+        snprintf(out, outlen, " STATUS");
+    else if (strstr(n, "delay") || !strcmp(n, "crash-at") || !strcmp(n, "health-flap"))
+        snprintf(out, outlen, " MS");
+    else if (strstr(n, "slow-"))
+        snprintf(out, outlen, " BYTES/S");
+    else if (strstr(n, "-at") || strstr(n, "bytes"))
+        snprintf(out, outlen, " BYTES");
+    else
+        snprintf(out, outlen, " N");
 }
 
 void fs_faults_help(void *stream)
@@ -279,10 +316,10 @@ void fs_faults_help(void *stream)
     FILE *fp = stream;
     for (size_t i = 0; i < NFIELDS; i++) {
         const field *fd = &fields[i];
-        const char *arg = fd->type == FT_BOOL ? "[=BOOL]" : fd->type == FT_RATE ? " P" : " VALUE";
-        char left[48];
+        char arg[40], left[64];
+        metavar(fd, arg, sizeof(arg));
         snprintf(left, sizeof(left), "--%s%s", fd->name, arg);
-        fprintf(fp, "  %-26s %s (default %s)\n", left, fd->help, fd->def[0] ? fd->def : "\"\"");
+        fprintf(fp, "  %-30s %s (default %s)\n", left, fd->help, fd->def[0] ? fd->def : "\"\"");
     }
 }
 
