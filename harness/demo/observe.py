@@ -169,7 +169,7 @@ class Observer:
         self.prev[name] = row
         if before is None:
             return
-        if before["state"] != row["state"] and row["state"] in ("up", "down"):
+        if before["state"] != row["state"] and {before["state"], row["state"]} == {"up", "down"}:
             why = reason or self._guess_reason(name, row["state"])
             self.rec.event(row["state"], name, why=why)
         if "checks_ok" in row and "checks_failed" in row:
