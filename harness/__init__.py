@@ -5,13 +5,14 @@ harness/process.py, clusters in harness/cluster.py, traffic and the invariant in
 harness/traffic.py, fixtures in harness/plugin.py.
 """
 from .process import Process, ProcessError, bin_path, repo_root, scaled, timeout_scale
-from .cluster import (PYFAKE, PYPROXY, Backend, Balancer, Cluster, ControlError, backend_entry,
+from .cluster import (PYFAKE, PYPROXY, Backend, Balancer, Cluster, ControlError,
+                      ControlUnavailable, backend_entry,
                       http_request, is_up, port_accepts, wait_for)
 from .traffic import (DOCUMENTED_ERRORS, ERROR_500, Report, Request, Result, Traffic, Workload,
                       check, default_files, make_body, parse_course_log, parse_course_logs)
 
 __all__ = ["Process", "ProcessError", "bin_path", "repo_root", "scaled", "timeout_scale",
-           "PYFAKE", "PYPROXY", "Backend", "Balancer", "Cluster", "ControlError",
+           "PYFAKE", "PYPROXY", "Backend", "Balancer", "Cluster", "ControlError", "ControlUnavailable",
            "backend_entry", "http_request", "is_up", "port_accepts", "wait_for",
            "DOCUMENTED_ERRORS", "ERROR_500", "Report", "Request", "Result", "Traffic",
            "Workload", "check", "default_files", "make_body", "parse_course_log",

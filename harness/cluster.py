@@ -38,6 +38,30 @@ class ControlError(RuntimeError):
     pass
 
 
+class ControlUnavailable(ControlError):
+    """The fakeserver in use has no working control port (--control-port)."""
+
+
+_CONTROL_SUPPORT = {}
+
+
+def control_supported(cmd, root):
+    """Whether `cmd` (a fakeserver command) opens a control port: probed once per command
+    by starting it with `--control-port 0` and reading its READY line."""
+    key = tuple(cmd)
+    if key not in _CONTROL_SUPPORT:
+        proc = Process(list(cmd) + ["0", "-L", "--control-port", "0"], name="control-probe",
+                       cwd=root, log_dir=root)
+        try:
+            proc.start(timeout=10)
+            _CONTROL_SUPPORT[key] = proc.ready.get("control", "0") not in ("", "0")
+        except ProcessError:
+            _CONTROL_SUPPORT[key] = False
+        finally:
+            proc.close()
+    return _CONTROL_SUPPORT[key]
+
+
 def http_request(port, method, path, body=None, host="127.0.0.1", timeout=5.0):
     """One HTTP/1.1 exchange on a fresh connection; returns (status, body bytes)."""
     conn = http.client.HTTPConnection(host, port, timeout=scaled(timeout))
@@ -173,7 +197,7 @@ class Backend(Member):
     def wait_ready(self):
         self.proc.wait_ready(self.cluster.ready_timeout)
         self._port = self.proc.port
-        if self.control and "control" not in self.proc.ready:
+        if self.control and self.proc.ready.get("control", "0") in ("", "0"):
             raise ProcessError(f"{self.name}: READY line has no control= port "
                                f"({self.proc.stdout_lines[:1]}); the fakeserver lacks "
                                f"--control-port")
@@ -225,7 +249,8 @@ class Backend(Member):
     # -- control port ---------------------------------------------------------------------
     def control_call(self, method, path, body=None):
         if not self.control:
-            raise ControlError(f"{self.name} runs without a control port")
+            raise ControlUnavailable(f"{self.name} runs without a control port (the "
+                                     f"fakeserver in use does not offer --control-port)")
         status, data = http_request(self.control_port, method, path, body)
         try:
             obj = json.loads(data) if data else {}
@@ -306,6 +331,8 @@ class Balancer(Member):
         return data.decode()
 
     def sigterm(self):
+        """SIGTERM from the test: the balancer must drain and exit 0 (judged at teardown)."""
+        self.proc.expect_exit(0)
         self.proc.signal(signal.SIGTERM)
 
     def stop(self, sig=signal.SIGTERM):
@@ -339,18 +366,23 @@ class Cluster:
     backend_args    extra arguments for every fakeserver
     per_backend     {index: [args]} added for one fakeserver (e.g. ["-e", "5", "-t", "9"])
     logging         fakeservers log (-l, needed for /healthcheck and the duplicate check)
-    control         fakeservers open a control port (--control-port 0)
+    control         fakeservers open a control port (--control-port 0); "auto" (default):
+                    when the fakeserver in use supports it
     stats           the balancer opens its stats port (--stats-port 0)
     """
 
     def __init__(self, root, backends=3, lb_args=(), backend_args=(), per_backend=None,
-                 logging=True, control=True, stats=True, fakeserver_cmd=("fakeserver",),
+                 logging=True, control="auto", stats=True, fakeserver_cmd=("fakeserver",),
                  balancer_cmd=("loadbalancer",), ready_timeout=20.0, env=None, files=None):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.ready_timeout = ready_timeout
         self.env = env
         per_backend = per_backend or {}
+        if control == "auto":
+            control = backends > 0 and control_supported(fakeserver_cmd, self.root)
+        self.control = control
+        self.lb_args = [str(a) for a in lb_args]
         self.backends = [
             Backend(self, i, fakeserver_cmd, list(backend_args) + list(per_backend.get(i, [])),
                     logging=logging, control=control)
@@ -359,6 +391,7 @@ class Cluster:
         self.files = dict(files) if files is not None else traffic_mod.default_files()
         self.started = False
         self.stopped = False
+        self.runs = []           # every Traffic driven through traffic()
 
     # -- life cycle -------------------------------------------------------------------
     def start(self, balancer=True):
@@ -400,11 +433,13 @@ class Cluster:
         for b in self.backends:
             for path in b.course_logs:
                 try:
-                    lines = path.read_text(errors="replace").splitlines()
+                    lines = [ln for ln in path.read_text(errors="replace").splitlines()
+                             if ln and not ln[0].isdigit() and ln != "========"]
                 except FileNotFoundError:
                     continue
                 out.append(f"===== course log {path} (last {course_tail} of {len(lines)} "
-                           f"lines) =====\n" + "\n".join(lines[-course_tail:]))
+                           f"entries, hex dumps left out) =====\n"
+                           + "\n".join(lines[-course_tail:]))
         return "\n".join(out)
 
     # -- data -------------------------------------------------------------------------
@@ -426,14 +461,30 @@ class Cluster:
     def traffic(self, clients=4, keepalive="mixed", workload=None, **kw):
         """A Traffic driver against the balancer with this cluster's files."""
         workload = workload or traffic_mod.Workload(self.files)
-        return traffic_mod.Traffic(self.addr, workload, clients=clients, keepalive=keepalive,
-                                   **kw)
+        t = traffic_mod.Traffic(self.addr, workload, clients=clients, keepalive=keepalive, **kw)
+        self.runs.append(t)
+        return t
 
-    def check(self, result, allow=("ok",), strict_logs=True, min_ok=0):
-        """The invariant over a traffic Result, with this cluster's directories and logs."""
+    @property
+    def retries(self):
+        """The balancer's --retries (idempotent retries on another backend; default 1)."""
+        args = self.lb_args
+        for i, a in enumerate(args):
+            if a == "--retries" and i + 1 < len(args):
+                return int(args[i + 1])
+            if a.startswith("--retries="):
+                return int(a.split("=", 1)[1])
+        return 1
+
+    def check(self, result, allow=("ok",), min_ok=0):
+        """The invariant over a traffic Result, with this cluster's directories and logs.
+        A GET/HEAD may reach backends up to 1 + retries times (the balancer retries an
+        idempotent request whose backend failed before answering); a PUT at most once."""
         logs = [p for b in self.backends for p in b.course_logs]
         return traffic_mod.check(result, allow=allow, backend_dirs=[b.dir for b in self.backends],
-                                 course_logs=logs, strict_logs=strict_logs, min_ok=min_ok)
+                                 course_logs=logs, idempotent_copies=1 + self.retries,
+                                 min_ok=min_ok,
+                                 population=[r for t in self.runs for r in t.requests])
 
     def served(self):
         """{backend index: requests it logged, health checks excluded}."""

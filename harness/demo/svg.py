@@ -51,10 +51,12 @@ class _Canvas:
     def add(self, s):
         self.parts.append(s)
 
-    def text(self, x, y, s, size=12, anchor="start", fill="#222", weight="normal", cls=""):
+    def text(self, x, y, s, size=12, anchor="start", fill="#222", weight="normal", cls="",
+             halo=False):
         c = f' class="{cls}"' if cls else ""
+        h = ' stroke="#fff" stroke-width="3" paint-order="stroke"' if halo else ""
         self.add(f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
-                 f'fill="{fill}" font-weight="{weight}"{c}>{escape(str(s))}</text>')
+                 f'fill="{fill}" font-weight="{weight}"{c}{h}>{escape(str(s))}</text>')
 
 
 def _header(c, data, height):
@@ -158,7 +160,7 @@ def _markers(c, data, ys):
                                   ev["t"] - last_label.get((name, True), -99) < 3)
         if big or (ev["t"] - last_label.get(key, -99) > 4 and not quiet):
             text = label + (f" {ev['detail']}" if kind == "slow" and ev.get("detail") else "")
-            c.text(x + 12, ymark if big else ymark + 1, text, 10, fill=col)
+            c.text(x + 12, ymark if big else ymark + 1, text, 10, fill=col, halo=True)
             last_label[key] = ev["t"]
         c.add("</g>")
 
