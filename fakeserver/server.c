@@ -73,13 +73,27 @@ uint64_t fs_server_set_faults(fs_server *s, const fs_faults *f)
     return gen;
 }
 
+static void resume_accept(lb_loop *loop, lb_timer *t, void *data)
+{
+    fs_server *s = data;
+    s->listen_mask = -1; /* force apply_listen to re-watch */
+    fs_server_apply_listen(s);
+}
+
 static void on_accept(lb_loop *loop, int fd, int events, void *data)
 {
     fs_server *s = data;
     for (int i = 0; i < 64; i++) {
         int c = lb_net_accept(fd);
+        if (c < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+            /* out of descriptors: a level-triggered listener would spin, so pause 100 ms */
+            lb_loop_set_mask(loop, fd, 0);
+            s->listen_mask = 0;
+            lb_timer_start(loop, &s->accept_timer, 100);
+            return;
+        }
         if (c < 0)
-            return; /* EAGAIN, or EMFILE and friends: try again on the next event */
+            return; /* EAGAIN: nothing more waiting */
         lb_net_set_nodelay(c);
         fs_workers_dispatch(s, c);
     }
@@ -191,6 +205,7 @@ int fs_server_init(fs_server *s, fs_config *cfg, char *err, size_t errlen)
         return -1;
     }
     lb_timer_init(&s->crash_timer, crash_timer_fn, s);
+    lb_timer_init(&s->accept_timer, resume_accept, s);
     lb_loop_set_before_sleep(s->loop, dispatcher_before_sleep, s);
     if (cfg->timeline && fs_timeline_start(s, cfg->timeline, err, errlen) < 0)
         return -1;
@@ -222,6 +237,7 @@ void fs_server_fini(fs_server *s)
     fs_control_stop(s);
     if (s->loop) {
         lb_timer_stop(s->loop, &s->crash_timer);
+        lb_timer_stop(s->loop, &s->accept_timer);
         if (s->listen_fd >= 0)
             lb_loop_unwatch(s->loop, s->listen_fd);
         if (s->signal_fd >= 0)

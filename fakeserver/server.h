@@ -69,6 +69,7 @@ struct fs_server {
     int signal_fd;
     atomic_int listen_dirty;   /* a worker changed the faults: re-apply listener faults */
     lb_timer crash_timer;
+    lb_timer accept_timer;     /* resumes accepting after EMFILE */
     void *control;            /* control.c's state */
     void *timeline;           /* timeline.c's state */
 };

@@ -66,13 +66,17 @@ int fs_workers_start(fs_server *s)
         w->index = i;
         pthread_mutex_init(&w->lock, NULL);
         w->loop = lb_loop_create(0);
-        if (!w->loop)
+        if (!w->loop) {
+            s->nworkers = 0; /* nothing to join; the process is about to exit */
             return -1;
+        }
         lb_loop_set_before_sleep(w->loop, worker_before_sleep, w);
     }
     for (int i = 0; i < s->nworkers; i++)
-        if (pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]))
+        if (pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i])) {
+            s->nworkers = i; /* join only the threads that exist */
             return -1;
+        }
     return 0;
 }
 
@@ -98,15 +102,20 @@ void fs_workers_stop(fs_server *s)
         pthread_mutex_unlock(&s->workers[i].lock);
         lb_loop_wake(s->workers[i].loop);
     }
+    /* Join every worker before freeing anything: closing a connection may wake another
+     * worker's loop (capacity hand-over), which must still exist. */
+    for (int i = 0; i < s->nworkers; i++)
+        pthread_join(s->workers[i].thread, NULL);
     for (int i = 0; i < s->nworkers; i++) {
         fs_worker *w = &s->workers[i];
-        pthread_join(w->thread, NULL);
         worker_free_conns(w);
         for (size_t k = 0; k < w->npending; k++)
             close(w->pending[k]);
         free(w->pending);
-        lb_loop_destroy(w->loop);
-        pthread_mutex_destroy(&w->lock);
+    }
+    for (int i = 0; i < s->nworkers; i++) {
+        lb_loop_destroy(s->workers[i].loop);
+        pthread_mutex_destroy(&s->workers[i].lock);
     }
     free(s->workers);
     s->workers = NULL;

@@ -309,3 +309,30 @@ def test_concurrent_log_entries_never_interleave(start):
         assert len(lines) == 1 + 25
         for k, line in enumerate(lines[1:]):
             assert line == f"{k * 20:08d}" + f" {byte}" * 20
+
+
+def cpu_ticks(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def test_out_of_descriptors_pauses_then_recovers(start):
+    import resource
+    srv = start("-N", "1", files={"a": b"A"})
+    resource.prlimit(srv.proc.pid, resource.RLIMIT_NOFILE, (40, 40))
+    socks = []
+    for _ in range(60):
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        socks.append(s)
+    t0 = cpu_ticks(srv.proc.pid)
+    time.sleep(0.5)  # measuring idle CPU needs wall time to pass
+    assert cpu_ticks(srv.proc.pid) - t0 < 25  # not spinning on the listener
+    for s in socks:
+        s.close()
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            assert srv.request("GET", "/a", timeout=2)[2] == b"A"
+            break
+        except (OSError, EOFError):
+            assert time.monotonic() < deadline
