@@ -97,8 +97,10 @@ def _event_line(ev):
         "fast": f"{name} answers at full speed again",
         "freeze": f"the demo froze {name} (SIGSTOP): it accepts but never answers",
         "thaw": f"the demo thawed {name} (SIGCONT)",
-        "down": f"balancer marked {name} DOWN" + (f" ({why})" if why else ""),
-        "up": f"balancer marked {name} up" + (f" ({why})" if why else ""),
+        "down": (f"{name} is down" if ev.get("outside") else f"balancer marked {name} DOWN")
+        + (f" ({why})" if why else ""),
+        "up": (f"{name} is up" if ev.get("outside") else f"balancer marked {name} up")
+        + (f" ({why})" if why else ""),
         "note": ev.get("text", ""),
     }.get(k, k)
     return f"{ev['t']:6.1f}s  {text}"

@@ -212,7 +212,7 @@ class Observer:
             before = self.prev.get(b.name)
             self.prev[b.name] = row
             if before and before["state"] != state:
-                self.rec.event(state, b.name, why="seen from outside: process "
+                self.rec.event(state, b.name, outside=True, why="seen from outside: process "
                                + ("running" if state == "up" else "gone"))
             self._tail_health(b)
         self.rec.sample(view)

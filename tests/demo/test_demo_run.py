@@ -65,3 +65,38 @@ def test_scenario_list_through_ci_script():
                          text=True, timeout=30, env={"SCENARIO": "list", "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr
     assert "classic" in out.stdout and "keepalive" in out.stdout
+
+
+def test_demo_degrades_without_stats_port(tmp_path):
+    """An older balancer without --stats-port: the demo still runs, says where its view
+    came from, and still marks crashes and health checks (from the backends' logs)."""
+    from .conftest import binaries
+    real = binaries()
+    if real is None:
+        pytest.skip("binaries not built")
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "fakeserver").symlink_to(real / "fakeserver")
+    wrapper = fake_bin / "loadbalancer"
+    wrapper.write_text(
+        "#!/usr/bin/env python3\nimport os, sys\nargs = sys.argv[1:]\n"
+        "if '--stats-port' in args:\n    print('unknown option --stats-port', file=sys.stderr)\n"
+        "    sys.exit(2)\n"
+        f"os.execv({str(real / 'loadbalancer')!r}, ['loadbalancer'] + args)\n")
+    wrapper.chmod(0o755)
+    import os
+    old = os.environ.get("LBTEST_BIN")
+    os.environ["LBTEST_BIN"] = str(fake_bin)
+    try:
+        run = run_demo(tmp_path / "out", "classic", speed=10)
+    finally:
+        if old is None:
+            os.environ.pop("LBTEST_BIN")
+        else:
+            os.environ["LBTEST_BIN"] = old
+    check_clean(run)
+    data = json.loads((run.dir / "run.json").read_text())
+    assert data["meta"]["source"].startswith("outside view")
+    assert any(e["kind"] == "hc" for e in data["events"])
+    assert crash_marks(run.dir / "timeline.svg") == sorted(
+        (e["backend"], e["t"]) for e in data["events"] if e["kind"] == "crash")
