@@ -336,3 +336,13 @@ def test_out_of_descriptors_pauses_then_recovers(start):
             break
         except (OSError, EOFError):
             assert time.monotonic() < deadline
+
+
+def test_many_connections_on_two_workers(start):
+    srv = start("-N", "2", files={"a": b"A" * 100})
+    socks = [srv.connect() for _ in range(400)]
+    for s in socks:
+        s.sendall(b"GET /a HTTP/1.1\r\n\r\n")
+    for s in socks:
+        assert Reader(s).response()[2] == b"A" * 100
+        s.close()

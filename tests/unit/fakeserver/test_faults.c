@@ -44,6 +44,13 @@ int main(void)
           strstr(json, "\"scope\": \"others\"") && strstr(json, "\"error-rate\": 0.5"));
     CHECK(fs_faults_json(&f, NULL, 0) == n);
 
+    /* strings stay valid JSON whatever they hold */
+    CHECK(fs_faults_set(&f, "scope-prefix", "/a\"b\\c", err, sizeof(err)) == 0);
+    fs_faults_json(&f, json, sizeof(json));
+    CHECK(strstr(json, "\"scope-prefix\": \"/a\\\"b\\\\c\"") != NULL);
+    CHECK(fs_faults_set(&f, "scope-prefix", "/x", err, sizeof(err)) == 0);
+    CHECK(fs_faults_reset_field(&f, "scope-prefix", err, sizeof(err)) == 0 && !f.scope_prefix[0]);
+
     /* decisions are a function of (faults, seq): equal inputs, equal outputs */
     fs_faults_default(&f);
     f.error_rate = 0.3;
