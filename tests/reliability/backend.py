@@ -110,8 +110,9 @@ def answer(srv, sock, method, path, action):
         return True
     body = expected_body(path)
     head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
-    if action == "truncate":
-        sock.sendall(head + body[:len(body) // 2])
+    if action == "truncate":  # half the answer, then FIN (a HEAD answer has no body)
+        whole = head if method == "HEAD" else head + body
+        sock.sendall(whole[:len(whole) // 2])
         return False
     sock.sendall(head if method == "HEAD" else head + body)
     return True

@@ -74,7 +74,8 @@ class Conn:
 
 class RecordingBackend:
     """answer(request_bytes) -> bytes gives the reply to each non-probe request (default
-    a fixed 200 'ok'); answer may return None to say nothing and keep reading."""
+    a fixed 200 'ok'); answer may return None to say nothing and keep reading, or
+    (bytes, "close") to close its side of the connection right after the reply."""
 
     def __init__(self, answer=None, counts=(0, 0)):
         self.answer = answer or (lambda req: OK_ANSWER)
@@ -131,8 +132,15 @@ class RecordingBackend:
                         conn.sock.shutdown(socket.SHUT_WR)
                         continue
                     reply = self.answer(req)
+                    close_after = isinstance(reply, tuple)
+                    if close_after:
+                        reply = reply[0]
                     if reply:
-                        conn.sock.sendall(reply)
+                        # Closing: MSG_MORE corks the reply so the FIN rides on its last
+                        # segment and the balancer sees the answer and the close together.
+                        conn.sock.sendall(reply, socket.MSG_MORE if close_after else 0)
+                    if close_after:  # answer(req) returned (bytes, "close")
+                        conn.sock.shutdown(socket.SHUT_WR)
         except OSError:
             conn.closed_by_peer.set()
         finally:
@@ -253,12 +261,13 @@ def exchange(port, pieces, timeout=None, pause=0.0):
         sock.close()
 
 
-def read_one_response(sock, timeout):
-    """Reads exactly one Content-Length-framed response (enough for the controls)."""
+def read_one_response(sock, timeout, head_only=False):
+    """Reads exactly one Content-Length-framed response (enough for the controls); with
+    head_only (an answer to HEAD) the head alone. Returns (answer, bytes read beyond it)."""
     data = bytearray()
     deadline = time.monotonic() + timeout
     while True:
-        end = _response_end(bytes(data))
+        end = _response_end(bytes(data), head_only)
         if end is not None:
             return bytes(data[:end]), bytes(data[end:])
         left = deadline - time.monotonic()
@@ -271,10 +280,12 @@ def read_one_response(sock, timeout):
         data += chunk
 
 
-def _response_end(data):
+def _response_end(data, head_only=False):
     head_end = data.find(b"\r\n\r\n")
     if head_end < 0:
         return None
+    if head_only:
+        return head_end + 4
     m = re.search(rb"\r\ncontent-length:[ \t]*(\d+)", data[:head_end].lower())
     n = int(m.group(1)) if m else 0
     return head_end + 4 + n if len(data) >= head_end + 4 + n else None

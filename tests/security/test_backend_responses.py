@@ -93,3 +93,51 @@ def test_surplus_bytes_after_an_answer_are_never_relayed(cluster):
         sock.close()
     if second is not None:
         assert second.endswith(b"\r\n\r\nsecond"), f"forged answer relayed: {second!r}"
+
+
+def _two_on_one_connection(cl, first, second):
+    sock = connect(cl.port)
+    try:
+        sock.sendall(first)
+        a1, rest = read_one_response(sock, scaled(10), head_only=first.startswith(b"HEAD "))
+        assert rest == b"", f"surplus relayed after the first answer: {rest!r}"
+        sock.sendall(second)
+        try:
+            a2, _ = read_one_response(sock, scaled(10))
+        except (AssertionError, ConnectionResetError) as exc:
+            a2 = exc
+    finally:
+        sock.close()
+    return a1, a2
+
+
+def test_backend_closing_after_a_framed_answer_keeps_the_client_connection(cluster):
+    # The backend closes its side after each complete Content-Length answer (as an
+    # HTTP/1.0 server or one with `Connection: close` would). The client's keep-alive
+    # connection is the client's: its next request must be served, not dropped unanswered.
+    cl = cluster(answer=lambda req: (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "close"))
+    a1, a2 = _two_on_one_connection(cl, b"GET /one HTTP/1.1\r\nHost: lb\r\n\r\n",
+                                    b"GET /two HTTP/1.1\r\nHost: lb\r\n\r\n")
+    assert a1.endswith(b"\r\n\r\nok")
+    assert isinstance(a2, bytes) and a2.endswith(b"\r\n\r\nok"), \
+        f"second request on the kept-alive client connection was dropped: {a2!r}"
+
+
+def test_head_answer_with_a_body_never_leaks_into_the_next_answer(cluster):
+    # A broken backend sends body bytes after a HEAD answer. They are not an answer to
+    # anything: never relayed, and the next request on the client connection gets its own.
+    def answer(req):
+        if req.startswith(b"HEAD "):
+            return b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n" + \
+                b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"[:40]
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond"
+
+    cl = cluster(answer=answer)
+    a1, a2 = _two_on_one_connection(cl, b"HEAD /h HTTP/1.1\r\nHost: lb\r\n\r\n",
+                                    b"GET /g HTTP/1.1\r\nHost: lb\r\n\r\n")
+    assert a1 == b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n", a1
+    # The HEAD answer was whole and did not say `Connection: close`: the client may send
+    # its next request on this connection, and it must be answered (by a fresh backend
+    # connection), not dropped by a silent close.
+    assert isinstance(a2, bytes), f"client connection closed after a whole answer: {a2!r}"
+    assert a2.endswith(b"\r\n\r\nsecond"), f"forged bytes relayed as an answer: {a2!r}"
