@@ -201,6 +201,43 @@ DICT_CONFIG = ["-N", "-R", "--", "--help", "-h", "=", ":", "[::1]:", "127.0.0.1:
                        "max-conns", "max-queue", "pool-size", "retries", "eject-after", "seed")
 ] + ["fewest", "rr", "leastconn", "p2c"]
 
+FAULT_NAMES = ["delay", "delay-jitter", "slow-body", "error-rate", "error-status", "hang-rate",
+               "reset-rate", "reset-at", "truncate-rate", "truncate-at", "garbage-rate",
+               "garbage-bytes", "crash-after", "crash-at", "crash-rate", "crash-mode",
+               "crash-status", "refuse", "stall", "slow-read", "capacity", "capacity-mode",
+               "health-status", "health-delay", "health-malformed", "health-errors",
+               "health-total", "health-flap", "scope", "scope-method", "scope-prefix",
+               "fault-header", "seed"]
+CONTROL = [
+    b'{"error-rate": 0.5, "error-status": 503}',
+    b'{}',
+    b'{"delay": 200, "delay-jitter": 50, "slow-body": 1000}',
+    b'{"faults": {"refuse": true, "stall": false}, "generation": 3}',
+    b'{"reset-rate": 1, "reset-at": 10, "truncate-rate": 0.25, "truncate-at": 5}',
+    b'{"crash-after": 3, "crash-mode": "abort", "seed": 42}',
+    b'{"health-status": 500, "health-malformed": true, "health-flap": 2}',
+    b'{"scope": "health", "scope-method": "GET", "scope-prefix": "/a\\u0041"}',
+    b'{"capacity": 2, "capacity-mode": "refuse", "fault-header": true}',
+    b'{"delay": null}',
+    b'{"error-rate": 1.5}',
+    b'{"delay": -1}',
+    b'{"nope": 1}',
+    b'{"delay": 1,}',
+    b'[1, 2]',
+    b'{"delay": "1"',
+    b'{"delay": 1e400}',
+]
+TIMELINE = [
+    b"delay=200 error-rate=0.5",
+    b"refuse=1",
+    b"reset stall=0",
+    b"reset",
+    b"crash-mode=abort crash-after=3 seed=7",
+    b"health-status=503 health-delay=100\thealth-flap=3",
+    b"scope=others scope-prefix=/x slow-read=10",
+    b"delay", b"delay=-5", b"error-rate=2", b"unknown=1", b"=1", b"delay==1",
+]
+
 
 def write_corpus(target, inputs):
     d = os.path.join(HERE, target, "corpus")
@@ -240,6 +277,13 @@ def main():
     write_dict("chunked", DICT_CHUNKED)
     write_dict("health", DICT_HEALTH)
     write_dict("framing", DICT_REQUEST)
+    write_corpus("control", CONTROL)
+    write_dict("control", ['"%s": ' % n for n in FAULT_NAMES] +
+               ["{", "}", "null", "true", "false", "0.5", "1e308", "-1", "\\u0000",
+                '"faults": {'])
+    write_corpus("timeline", TIMELINE)
+    write_dict("timeline", [n + "=" for n in FAULT_NAMES] + ["reset", " ", "\t", "1.5",
+                                                             "abort", "health", "others"])
     write_corpus("config", [b"\0".join(w.encode() for w in words) for words in CONFIG])
     write_dict("config", [w.replace("\\x00", "\0") for w in DICT_CONFIG])
 
