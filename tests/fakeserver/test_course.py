@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from harness.process import bin_path
+from harness.process import bin_path, scaled
 from fs_helpers import Reader, exact, raw_exchange, request_bytes
 
 NOT_FOUND = exact(404, "Not Found", b"Not Found\n")
@@ -141,7 +141,7 @@ def test_idle_keepalive_does_not_starve_others(start):
     t0 = time.monotonic()
     for _ in range(20):
         assert srv.request("GET", "/a")[2] == b"A"
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < scaled(5)
     for s in idle:
         s.close()
 
@@ -326,10 +326,10 @@ def test_out_of_descriptors_pauses_then_recovers(start):
         socks.append(s)
     t0 = cpu_ticks(srv.proc.pid)
     time.sleep(0.5)  # measuring idle CPU needs wall time to pass
-    assert cpu_ticks(srv.proc.pid) - t0 < 25  # not spinning on the listener
+    assert cpu_ticks(srv.proc.pid) - t0 < 25 * scaled(1)  # not spinning on the listener
     for s in socks:
         s.close()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + scaled(10)
     while True:
         try:
             assert srv.request("GET", "/a", timeout=2)[2] == b"A"

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from harness.process import bin_path
+from harness.process import bin_path, scaled
 
 
 def write(tmp_path, text):
@@ -28,14 +28,14 @@ def test_at_times(start, tmp_path):
     t0 = time.monotonic()
     assert srv.request("GET", "/f")[0] == 200
     refused = False
-    while time.monotonic() - t0 < 3:
+    while time.monotonic() - t0 < scaled(3):
         try:
             srv.request("GET", "/f", timeout=1)
         except ConnectionRefusedError:
             refused = True
             break
     assert refused
-    while time.monotonic() - t0 < 5:
+    while time.monotonic() - t0 < scaled(5):
         _, f = srv.ctl("GET", "/faults")
         if f["generation"] >= 2:
             break
