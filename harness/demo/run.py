@@ -10,7 +10,9 @@ Ctrl-C / SIGTERM) stop traffic, stop every process by PID/process group, verify 
 left, and write run.json, timeline.svg, index.html and frame.txt under OUT/SCENARIO/.
 
 Exit status: 0 when the story ran and every process stopped; 1 when the run failed or a
-process was left behind; 2 for bad arguments or missing binaries.
+process was left behind; 2 for bad arguments or missing binaries; 130/143 when interrupted
+by SIGINT/SIGTERM (every process is still stopped and the pictures of the run so far are
+still written).
 """
 import argparse
 import os
@@ -128,7 +130,8 @@ def main(argv=None):
         ctx = scenarios.Ctx(cluster, rec, traffic, args.speed)
         play(scn, ctx, view, args.speed, frame_box)
     except (Stop, KeyboardInterrupt) as e:
-        failure, status = f"interrupted ({e or 'Ctrl-C'})", 1
+        failure = f"interrupted ({e or 'Ctrl-C'})"
+        status = 143 if "signal 15" in str(e) else 130
     except ProcessError as e:
         failure, status = f"a process failed: {e}", 1
     except Exception as e:  # a bug in the demo itself: still stop every process

@@ -26,7 +26,8 @@ def check_clean(run):
     assert still_running(run.dir / "run" / "pids.txt") == []
     for log in (run.dir / "run" / "logs").glob("*.log"):
         text = log.read_text(errors="replace")
-        assert "ERROR: AddressSanitizer" not in text and "runtime error:" not in text, log
+        assert "ERROR: AddressSanitizer" not in text and "runtime error:" not in text \
+            and "ERROR: LeakSanitizer" not in text, log
 
 
 def test_classic_demo_ends_cleanly_and_marks_every_crash(classic_run):
