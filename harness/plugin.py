@@ -23,6 +23,7 @@ Options: --lb-table prints the scenario table at the end; --lb-table-json PATH w
 import json
 import os
 import resource
+import textwrap
 import time
 
 import pytest
@@ -103,6 +104,14 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     setattr(item, "rep_" + rep.when, rep)
+
+
+def pytest_runtest_setup(item):
+    """The first line of a test's docstring says what it sets out to prove (the table shows
+    it when the test did not get to say what it proved)."""
+    doc = getattr(getattr(item, "function", None), "__doc__", None)
+    if doc and doc.strip():
+        item.user_properties.append(("lb_intent", doc.strip().splitlines()[0]))
 
 
 def _failed(request):
@@ -272,6 +281,8 @@ def pytest_runtest_logreport(report):
     for name, value in getattr(report, "user_properties", []):
         if name == "lb_scenario":
             row["data"] = json.loads(value)
+        elif name == "lb_intent":
+            row["intent"] = value
     if hasattr(report, "wasxfail"):
         row["outcome"] = "XPASS" if report.passed else "XFAIL"
     elif report.failed:
@@ -298,7 +309,7 @@ def _kinds_text(kinds):
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     rows = [(nodeid, row) for nodeid, row in config._lb_rows.items()
-            if row["data"] is not None or "/cluster/" in nodeid]
+            if row["data"] is not None or "/cluster/" in nodeid or "intent" in row]
     if not rows:
         return
     path = config.getoption("--lb-table-json")
@@ -314,28 +325,29 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for nodeid, row in rows:
         data = row["data"] or {}
         name = nodeid.split("::")[-1].removeprefix("test_")
-        proved = data.get("proved") or row.get("reason", "")
-        table.append((name, proved, str(data.get("sent", "-")),
-                      _kinds_text(data.get("kinds", {})) or "-", f"{row['time']:.1f}s",
-                      row["outcome"]))
-    heads = ("scenario", "what it proved", "sent", "answers", "time", "result")
-    widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(heads)]
-    widths[1] = min(widths[1], 70)
-    def fmt(r):
-        cells = [r[i][:widths[i]].ljust(widths[i]) if i == 1 else r[i].ljust(widths[i])
-                 for i in range(len(heads))]
-        return "  ".join(cells).rstrip()
-    tr.write_line(fmt(heads))
-    tr.write_line("  ".join("-" * w for w in widths))
+        proved = data.get("proved") or ""
+        if not proved or row["outcome"] not in ("PASS", "XPASS"):
+            intent = row.get("intent") or proved
+            proved = {"SKIP": f"skipped: {row.get('reason', '')}",
+                      "PASS": intent}.get(row["outcome"], f"(not proved) {intent}")
+        table.append((name, row["outcome"], f"{row['time']:.1f}s", str(data.get("sent", "-")),
+                      _kinds_text(data.get("kinds", {})) or "-", proved))
+    heads = ("scenario", "result", "time", "sent", "answers", "what it proved")
+    widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(heads[:-1])]
+    indent = sum(widths) + 2 * len(widths)
+    width = max(60, min(100, (tr._tw.fullwidth or 160) - indent - 1))
+    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths))
+    tr.write_line(fmt(heads[:-1]) + "  " + heads[-1])
+    tr.write_line("  ".join("-" * w for w in widths) + "  " + "-" * min(width, 40))
     for r in table:
-        tr.write_line(fmt(r))
-        if len(r[1]) > widths[1]:
-            rest = r[1][widths[1]:]
-            while rest:
-                tr.write_line(" " * (widths[0] + 2) + rest[:widths[1]])
-                rest = rest[widths[1]:]
-    passed = sum(1 for r in table if r[5] in ("PASS", "XFAIL"))
-    tr.write_line(f"{passed}/{len(table)} scenarios passed (or failed as expected)")
+        lines = textwrap.wrap(r[-1], width) or [""]
+        tr.write_line(fmt(r[:-1]) + "  " + lines[0], red=r[1].startswith(("FAIL", "ERROR")))
+        for more in lines[1:]:
+            tr.write_line(" " * indent + more)
+    passed = sum(1 for r in table if r[1] in ("PASS", "XFAIL"))
+    sent = sum(int(r[3]) for r in table if r[3].isdigit())
+    tr.write_line(f"{passed}/{len(table)} scenarios passed (XFAIL: a known bug, pinned), "
+                  f"{sent} requests sent")
 
 
 __all__ = ["Procs", "Scenario", "Balancer"]

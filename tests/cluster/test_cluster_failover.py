@@ -14,6 +14,7 @@ DOCUMENTED = ("ok", "error500", "partial")
 
 @pytest.mark.cluster(backends=3, lb_args=["-N", "8", "-R", "5"])
 def test_backend_killed_under_load(cluster, scenario):
+    """A SIGKILLed backend costs at most the requests in flight on it."""
     t = cluster.traffic(clients=6).start()
     assert t.wait_completed(150), "traffic did not get going"
     victim = cluster.backends[1]
@@ -35,6 +36,7 @@ def test_backend_killed_under_load(cluster, scenario):
 
 @pytest.mark.cluster(backends=2, lb_args=["-R", "1000", "--health-interval", "60s"])
 def test_all_killed_then_one_revived(cluster, scenario):
+    """Every backend dead: the exact 500; one revived: served at once (panic routing)."""
     warm = cluster.traffic(clients=2).run(requests=30)
     scenario.verify(warm, cluster=cluster)
     for b in cluster.backends:
@@ -57,6 +59,7 @@ def test_all_killed_then_one_revived(cluster, scenario):
 @pytest.mark.cluster(backends=3, lb_args=["--server-timeout", "1s", "--health-timeout",
                                           "500ms", "-R", "3"])
 def test_frozen_backend(cluster, scenario):
+    """A SIGSTOPped backend costs one server timeout, is marked down, and returns when thawed."""
     victim = cluster.backends[0]
     t = cluster.traffic(clients=6, timeout=15).start()
     assert t.wait_completed(60)
@@ -85,6 +88,7 @@ def test_frozen_backend(cluster, scenario):
 
 @pytest.mark.cluster(backends=3, per_backend={0: ["--crash-after", "15"]})
 def test_crash_after_n_requests(cluster, scenario):
+    """A backend that crashes after N requests costs only the requests in flight."""
     victim = cluster.backends[0]
     victim.expect_exit(3)   # --crash-mode exit, --crash-status 3 (the defaults)
     t = cluster.traffic(clients=4).start()
@@ -105,6 +109,7 @@ def test_crash_after_n_requests(cluster, scenario):
 
 @pytest.mark.cluster(backends=2, lb_args=["-R", "3", "--health-interval", "300ms"])
 def test_recovery_when_dead_backend_returns(cluster, scenario):
+    """A dead backend restarted on its old port is checked up and takes traffic again."""
     b = cluster.backends[1]
     old_port = b.port
     b.kill()
@@ -125,6 +130,7 @@ def test_recovery_when_dead_backend_returns(cluster, scenario):
 @pytest.mark.cluster(backends=2, lb_args=["--drain-timeout", "5s"],
                      backend_args=["--delay", "700"])
 def test_drain_on_sigterm_under_load(cluster, scenario):
+    """SIGTERM: requests in flight finish, new ones are refused, exit 0."""
     lb = cluster.balancer
     t = cluster.traffic(clients=6, keepalive="mixed").start()
     assert t.wait_completed(12)

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.cluster
     "pool_reuses == failures == number of 500s."))
 @pytest.mark.cluster(backends=1)
 def test_large_puts_from_connection_close_clients(cluster, scenario):
+    """Large PUTs from Connection: close clients all land (no stale pooled connection)."""
     wl = Workload(cluster.files, mix={"PUT": 1}, put_sizes=(100_000, 100_000))
     res = cluster.traffic(clients=1, keepalive=False, workload=wl).run(requests=40)
     scenario.verify(res, cluster=cluster,

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# ci/test-cluster.sh BUILD_DIR [PYTEST_ARG...] - the failover scenarios (tests/cluster) against one build
+# tree's binaries, then a table: scenario, what it proved, requests sent, answers by kind,
+# time, result. Exits non-zero when a scenario fails.
+#
+# Environment: CLUSTER_JOBS (pytest-xdist workers; default 1: the scenarios measure time),
+# LBTEST_WRAP / LBTEST_WRAP_LOADBALANCER / LBTEST_WRAP_FAKESERVER (run the binaries under
+# e.g. valgrind; deadlines then scale, see LBTEST_TIMEOUT_SCALE), PYTEST_ARGS (extra
+# arguments in shell syntax, e.g. "-k 'frozen or queue'"; arguments after BUILD_DIR are
+# passed on too), LBTEST_TABLE_JSON (also write the table as JSON lines).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+shift || true
+eval "extra=(${PYTEST_ARGS:-})"
+[ -x "$build/bin/loadbalancer" ] && [ -x "$build/bin/fakeserver" ] || {
+  echo "ci/test-cluster.sh: $build/bin has no loadbalancer/fakeserver; build it first" >&2
+  exit 2
+}
+py=$(ci/python.sh)
+args=(-q -p no:cacheprovider --lb-table -m cluster tests/cluster)
+jobs=${CLUSTER_JOBS:-1}   # JOBS is the build's parallelism; scenarios measure time
+if [ "$jobs" != 1 ] && "$py" -c 'import xdist' 2>/dev/null; then args+=(-n "$jobs"); fi
+[ -n "${LBTEST_TABLE_JSON:-}" ] && args+=(--lb-table-json "$LBTEST_TABLE_JSON")
+start=$(date +%s)
+status=0
+LBTEST_BIN="$PWD/$build/bin" LBTEST_REQUIRE_BINARIES=1 \
+  "$py" -m pytest "${args[@]}" "${extra[@]}" "$@" || status=$?
+echo "ci/test-cluster.sh: $(( $(date +%s) - start ))s with $build/bin, exit $status"
+exit $status
