@@ -56,3 +56,47 @@ def test_bad_chunked_body_is_refused(cluster, name):
         "sixteen_digits"])
 def test_control_legal_chunked_is_forwarded(cluster, body):
     cluster().assert_forwarded(HEAD + body)
+
+
+def test_bad_chunk_after_the_head_was_forwarded_closes_the_backend(cluster):
+    """Streamed: the head and a good chunk have already gone to the backend when the bad
+    chunk size arrives. The balancer cannot take bytes back, so it must close the backend
+    connection (the backend never sees a complete request, nor the bad bytes) and answer
+    the client with a 4xx and a close, or close it."""
+    from .rawhttp import connect, read_until_close, scaled
+    # The backend answers only a whole request, so nothing is answered before the cut.
+    cl = cluster(answer=lambda req: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    first = HEAD + b"5\r\nhello\r\n"
+    sock = connect(cl.port)
+    try:
+        sock.sendall(first)
+        got = cl.backend.wait_received(lambda d: d == first, scaled(5))
+        if got != first:  # a balancer that holds the body until it is whole: also fine
+            assert got == b"", f"backend got {got!r}"
+        sock.sendall(b"zz\r\nsmuggled\r\n0\r\n\r\n")
+        data, closed = read_until_close(sock, scaled(5))
+    finally:
+        sock.close()
+    assert closed, f"client connection left open: {data!r}"
+    assert data == b"" or (data.startswith(b"HTTP/1.1 4") and data.count(b"HTTP/1.") == 1), data
+    assert b"zz" not in cl.backend.received(), "the bad chunk reached the backend"
+    conns = cl.backend.request_conns()
+    assert all(c.closed_by_peer.wait(scaled(5)) for c in conns), "backend connection kept"
+    assert cl.lb.alive()
+
+
+def test_pipelined_bad_request_after_a_good_one(cluster):
+    """A legal request and a smuggling vector in one write: the first is answered, then
+    the second is refused with a 4xx and a close; the backend sees only the first."""
+    from .rawhttp import OK_ANSWER
+    good = b"GET /first HTTP/1.1\r\nHost: lb\r\n\r\n"
+    bad = HEAD.replace(b"Transfer-Encoding: chunked\r\n", b"Content-Length: 5\r\n"
+                       b"Transfer-Encoding: chunked\r\n") + b"0\r\n\r\n"
+    cl = cluster()
+    res = cl.send(good + bad)
+    assert res.data.startswith(OK_ANSWER), res
+    rest = res.data[len(OK_ANSWER):]
+    assert rest.startswith(b"HTTP/1.1 4") and rest.count(b"HTTP/1.") == 1, res
+    assert res.closed
+    sent = cl.sentinel()
+    assert cl.backend.received() == good + sent
