@@ -391,6 +391,7 @@ static void decide(fs_conn *c, const lb_http_request *r)
 
 static void start_request(fs_conn *c, const lb_http_request *r, size_t head_len)
 {
+    lb_timer_stop(c->w->loop, &c->timer); /* a pipelining kick may still be pending */
     c->seq = atomic_fetch_add(&c->s->seq, 1) + 1;
     atomic_fetch_add(&c->s->counters.requests, 1);
     copy_line(c, lb_buf_head(&c->in), head_len);
