@@ -87,9 +87,14 @@ def load(path):
         return json.load(f)
 
 
-def per_bin(requests, duration, bin_s, key):
-    """Counts requests into bins of bin_s seconds; key(req) names the series or None to skip.
-    Returns {series: [count per bin]}."""
+def done_at(req):
+    """When the client had its answer (or gave up): start + latency."""
+    return req[0] + req[3] / 1000.0
+
+
+def per_bin(requests, duration, bin_s, key, when=done_at):
+    """Counts requests into bins of bin_s seconds by when(req) (default: when answered);
+    key(req) names the series or None to skip. Returns {series: [count per bin]}."""
     nbins = max(1, int(duration / bin_s) + 1)
     out = {}
     for req in requests:
@@ -97,6 +102,17 @@ def per_bin(requests, duration, bin_s, key):
         if name is None:
             continue
         row = out.setdefault(name, [0] * nbins)
-        i = min(nbins - 1, max(0, int(req[0] / bin_s)))
+        i = min(nbins - 1, max(0, int(when(req) / bin_s)))
         row[i] += 1
     return out
+
+
+def latency_per_bin(requests, duration, bin_s, share=0.9):
+    """The `share` quantile of client latency (ms) of the answers completed in each bin
+    (0.9: nine clients in ten waited less), None where there were none."""
+    nbins = max(1, int(duration / bin_s) + 1)
+    rows = [[] for _ in range(nbins)]
+    for req in requests:
+        if req[2]:
+            rows[min(nbins - 1, max(0, int(done_at(req) / bin_s)))].append(req[3])
+    return [sorted(r)[min(len(r) - 1, int(len(r) * share))] if r else None for r in rows]

@@ -10,14 +10,16 @@ bands across the top are the story's steps.
 Every marker carries class="event KIND" and data-backend, data-t, so tests (and the HTML
 replay) can find them. Pure function of the recording; no state, no I/O.
 """
+import math
 from xml.sax.saxutils import escape
 
-from .record import per_bin
+from .record import latency_per_bin, per_bin
 
 PALETTE = ["#3b7dd8", "#e08a1e", "#8e44ad", "#16a085", "#c0392b", "#2c3e50"]
 W, LEFT, RIGHT = 1000, 118, 24
 LANE_H, LANE_GAP = 64, 16
 ERR_H = 44
+LAT_H = 52
 
 
 def color_of(index):
@@ -183,6 +185,50 @@ def _errors_lane(c, data, y, bin_s):
                   f'fill="#e74c3c"/>')
 
 
+def _latency_lane(c, data, y, bin_s):
+    """90th-percentile client latency per bin (a line, log scale from 1 ms), and the balancer's
+    queue length when /stats reported it (grey steps, own scale)."""
+    c.add(f'<rect x="{LEFT}" y="{y}" width="{c.plot_w}" height="{LAT_H}" fill="#fff" '
+          f'stroke="#d0d4da"/>')
+    c.text(LEFT - 10, y + LAT_H / 2 - 1, "client latency", 12, "end", "#2c3e50", "bold")
+    c.text(LEFT - 10, y + LAT_H / 2 + 12, "90th pct, log scale", 9, "end", "#555")
+    lat = latency_per_bin(data["requests"], c.duration, bin_s)
+    top = max([v for v in lat if v is not None] + [10.0])
+    span = math.log10(max(top, 10.0))
+
+    def ly(ms):
+        return y + LAT_H - 4 - (LAT_H - 12) * math.log10(max(ms, 1.0)) / span
+    for ms in (10, 100, 1000, 10000):
+        if ms <= top * 1.05:
+            c.add(f'<line x1="{LEFT}" y1="{ly(ms):.1f}" x2="{LEFT + c.plot_w}" '
+                  f'y2="{ly(ms):.1f}" stroke="#eef0f3"/>')
+            c.text(LEFT + c.plot_w - 3, ly(ms) - 2, f"{ms:g} ms", 8, "end", "#999")
+    pts, path = [], []
+    for i, v in enumerate(lat):
+        if v is None:
+            if len(pts) > 1:
+                path.append(pts)
+            pts = []
+            continue
+        pts.append(f"{c.x((i + 0.5) * bin_s):.1f},{ly(v):.1f}")
+    if len(pts) > 1:
+        path.append(pts)
+    for pts in path:
+        c.add(f'<polyline class="latency" points="{" ".join(pts)}" fill="none" '
+              f'stroke="#2c3e50" stroke-width="1.5"/>')
+    peak = max([v for v in lat if v is not None] + [0])
+    c.text(LEFT + 4, y + 11, f"peak {peak:.0f} ms", 9, fill="#2c3e50", halo=True)
+    queue = [(s["t"], s["queued_now"]) for s in data["samples"] if "queued_now" in s]
+    qmax = max([q for _t, q in queue] + [0])
+    if qmax > 0:
+        pts = " ".join(f"{c.x(t):.1f},{y + LAT_H - 4 - (LAT_H - 12) * q / qmax:.1f}"
+                       for t, q in queue)
+        c.add(f'<polyline class="queue" points="{pts}" fill="none" stroke="#e67e22" '
+              f'stroke-width="1.2" stroke-dasharray="4,2"/>')
+        c.text(LEFT + 90, y + 11, f"-- requests queued in the balancer (peak {qmax})", 9,
+               fill="#e67e22", halo=True)
+
+
 def _axis(c, y):
     step = next(s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300) if c.duration / s <= 14)
     t = 0
@@ -227,7 +273,8 @@ def render(data):
     lanes_top = top + 26
     ys = {b["name"]: lanes_top + i * (LANE_H + LANE_GAP) for i, b in enumerate(backends)}
     err_y = lanes_top + len(backends) * (LANE_H + LANE_GAP)
-    axis_y = err_y + ERR_H + 4
+    lat_y = err_y + ERR_H + 8
+    axis_y = lat_y + LAT_H + 4
     legend_y = axis_y + 50
     height = legend_y + 26 + 14 * len(data["steps"])
     c = _Canvas(duration)
@@ -236,12 +283,13 @@ def render(data):
           'patternTransform="rotate(45)"><rect width="8" height="8" fill="#eceff1"/>'
           '<line x1="0" y1="0" x2="0" y2="8" stroke="#cfd8dc" stroke-width="3"/></pattern>'
           '</defs>')
-    _steps(c, data, top, err_y + ERR_H)
+    _steps(c, data, top, lat_y + LAT_H)
     for i, b in enumerate(backends):
         _lane(c, data, i, b, ys[b["name"]], bins, bin_s, peak)
     _health_ticks(c, data, ys)
     _markers(c, data, ys)
     _errors_lane(c, data, err_y, bin_s)
+    _latency_lane(c, data, lat_y, bin_s)
     _axis(c, axis_y)
     _legend(c, data, legend_y, bin_s)
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" '
