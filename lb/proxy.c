@@ -83,6 +83,8 @@ void px_set_mask(lb_proxy *px, int fd, int mask)
         lb_loop_set_mask(px->loop, fd, mask);
 }
 
+static void client_io(lb_loop *loop, int fd, int events, void *data);
+
 /* ---- masks: the one place that says which directions each side wants --------------- */
 
 static int upstream_mask(const lb_client *c, const lb_upstream *up)
@@ -110,7 +112,9 @@ void px_update_masks(lb_client *c)
         cm = LB_EV_WRITE;
         break;
     case CL_ACTIVE:
-        if (!c->req_done && lb_buf_len(&c->in) < LB_WINDOW)
+        /* Reading stays on after the request is whole (a pipelined request is read ahead,
+         * an EOF noticed) so that a keep-alive request costs no epoll_ctl. */
+        if ((!c->req_done || (c->keep_alive && !c->rd_eof)) && lb_buf_len(&c->in) < LB_WINDOW)
             cm |= LB_EV_READ;
         if (c->up && c->up->pending > 0)
             cm |= LB_EV_WRITE;
@@ -120,8 +124,18 @@ void px_update_masks(lb_client *c)
     default:
         break;
     }
-    if (c->state != CL_CLOSED)
+    if (c->state == CL_CLOSED)
+        return;
+    if (c->watched) {
         px_set_mask(c->px, c->fd, cm);
+    } else if (cm) {
+        /* A client is registered only once it has to wait: a request read at accept time
+         * and answered at once never costs an epoll_ctl. */
+        if (lb_loop_watch(c->px->loop, c->fd, cm, client_io, c) == 0)
+            c->watched = 1;
+        else
+            px_client_close(c);
+    }
 }
 
 /* ---- slots and the queue ---------------------------------------------------------- */
@@ -171,7 +185,8 @@ void px_client_close(lb_client *c)
     release_slot(c);
     lb_queue_remove(&px->queue, &c->qnode);
     lb_timer_stop(px->loop, &c->timer);
-    lb_loop_unwatch(px->loop, c->fd);
+    if (c->watched)
+        lb_loop_unwatch(px->loop, c->fd);
     close(c->fd);
     c->fd = -1;
     c->state = CL_CLOSED;
@@ -330,13 +345,17 @@ static void client_read_head(lb_client *c)
         px_client_close(c);
         return;
     }
-    if (n < 0)
+    if (n < 0) {
+        px_update_masks(c);
         return;
+    }
     if (!c->head_seen) {
         c->head_seen = 1;
         lb_timer_start(px->loop, &c->timer, px->cfg->header_timeout_ms);
     }
     client_try_head(c);
+    if (c->state == CL_IDLE)
+        px_update_masks(c);
 }
 
 void px_client_request_done(lb_client *c, int reusable)
@@ -422,11 +441,6 @@ static void client_new(lb_proxy *px, int fd)
     c->fd = fd;
     c->state = CL_IDLE;
     lb_timer_init(&c->timer, client_timeout, c);
-    if (lb_loop_watch(px->loop, fd, LB_EV_READ, client_io, c) < 0) {
-        close(fd);
-        free(c);
-        return;
-    }
     lb_net_set_nodelay(fd);
     c->next = px->clients;
     if (px->clients)
@@ -435,6 +449,7 @@ static void client_new(lb_proxy *px, int fd)
     px->st.clients_now++;
     px->st.accepted++;
     lb_timer_start(px->loop, &c->timer, px->cfg->header_timeout_ms);
+    client_read_head(c); /* speculative: the request often came with the connection */
 }
 
 static void pause_accept(lb_proxy *px, int64_t ms)

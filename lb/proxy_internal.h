@@ -41,6 +41,7 @@ struct lb_upstream {
     lb_upstream *zombie_next;
     /* response framing */
     int head_done, done, eof, got_bytes, extra;
+    int64_t last_io_ms;   /* last progress with the backend (server timeout) */
     lb_http_framing fr;
     lb_chunked ch;
     uint64_t body_left;
@@ -73,6 +74,8 @@ struct lb_client {
     int in_slot;        /* holds one of the -N slots */
     int sent_any;       /* a byte of this request went to a backend */
     int head_seen;      /* a byte of the current head arrived (header timeout runs) */
+    int rd_eof;         /* the client shut its sending side */
+    int watched;        /* registered with the loop (done lazily: see px_update_masks) */
     const char *reply;
     size_t reply_len, reply_off;
 };

@@ -84,6 +84,7 @@ void relay_connected(lb_client *c)
     lb_proxy *px = c->px;
     lb_upstream *up = c->up;
     up->be->forwarded++;
+    up->last_io_ms = lb_now_ms();
     lb_timer_start(px->loop, &up->timer, px->cfg->server_timeout_ms);
     if (px->checker)
         lb_checker_note_forwarded(px->checker);
@@ -172,7 +173,7 @@ void relay_push_request(lb_client *c)
         c->kept += (size_t)n;
         c->pending -= (size_t)n;
         c->sent_any = 1;
-        lb_timer_start(c->px->loop, &up->timer, c->px->cfg->server_timeout_ms);
+        up->last_io_ms = lb_now_ms(); /* the deadline moves lazily: see up_timeout */
         if (!c->retain) {
             lb_buf_consume(&c->in, c->kept);
             c->kept = 0;
@@ -188,6 +189,18 @@ void relay_client_readable(lb_client *c)
     ssize_t n = px_read(c->px, &c->in, c->fd, LB_WINDOW);
     if (n < 0 && errno == EAGAIN)
         return;
+    if (c->req_done) { /* read-ahead of a pipelined request, or the client's EOF */
+        if (n < 0) {
+            c->px->st.aborted++;
+            px_client_close(c);
+            return;
+        }
+        if (n == 0) {
+            c->rd_eof = 1; /* answer, serve what is buffered, then close */
+        }
+        px_update_masks(c);
+        return;
+    }
     if (n <= 0) { /* the client left before its request was whole */
         c->px->st.aborted++;
         px_client_close(c);
@@ -276,7 +289,10 @@ static void relay_finish(lb_client *c)
         up_pool_put(up);
     else
         up_close(up);
-    px_client_request_done(c, reusable && c->keep_alive);
+    /* The client's connection is the client's: a backend that closes after a framed
+     * answer does not close it (HAProxy's http-keep-alive). An answer delimited by the
+     * close is the exception: the client can only see its end as our close. */
+    px_client_request_done(c, req_complete && c->keep_alive && up->fr.kind != LB_BODY_CLOSE);
 }
 
 void relay_flush_response(lb_client *c)
@@ -324,7 +340,7 @@ void relay_upstream_readable(lb_client *c)
             up->got_bytes = 1;
             drop_retention(c);
         }
-        lb_timer_start(c->px->loop, &up->timer, c->px->cfg->server_timeout_ms);
+        up->last_io_ms = lb_now_ms();
     }
     if (parse_response(c, up) < 0) {
         relay_fail(c, RELAY_BAD_RESPONSE);

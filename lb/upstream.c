@@ -48,6 +48,15 @@ static void up_timeout(lb_loop *loop, lb_timer *timer, void *data)
         up_close(up);
         return;
     }
+    if (up->state == UP_ACTIVE) {
+        /* Activity only stamps last_io_ms; the timer catches up here, so relaying a byte
+         * never touches the timer heap. */
+        int64_t left = up->last_io_ms + up->px->cfg->server_timeout_ms - lb_now_ms();
+        if (left > 0) {
+            lb_timer_start(loop, &up->timer, left);
+            return;
+        }
+    }
     relay_fail(up->client, up->state == UP_CONNECTING ? RELAY_CONNECT_FAILED : RELAY_TIMEOUT);
 }
 
