@@ -381,6 +381,8 @@ static void decide(fs_conn *c, const lb_http_request *r)
         .method_len = r->method_len, .target = r->target, .target_len = r->target_len,
         .uptime_ms = lb_now_ms() - c->s->start_ms,
     };
+    if (fs_faults_in_scope(&c->faults, &info))
+        info.scoped_seq = atomic_fetch_add(&c->s->scoped_seq, 1) + 1;
     fs_faults_decide(&c->faults, &info, &c->act);
     for (int k = 0; k < FS_FK_COUNT; k++)
         if (c->act.kinds & (1u << k))

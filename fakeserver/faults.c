@@ -48,9 +48,9 @@ static const field fields[] = {
     {"truncate-at", FT_INT, OFF(truncate_at), 0, 0, BIG, NULL, "0", "answer bytes sent before the FIN"},
     {"garbage-rate", FT_RATE, OFF(garbage_rate), 0, 0, 0, NULL, "0", "probability of random bytes instead of the answer"},
     {"garbage-bytes", FT_INT, OFF(garbage_bytes), 0, 1, 1 << 20, NULL, "64", "how many garbage bytes, then close"},
-    {"crash-after", FT_INT, OFF(crash_after), 0, 0, BIG, NULL, "0", "die once the answer to request N is sent (0: never)"},
+    {"crash-after", FT_INT, OFF(crash_after), 0, 0, BIG, NULL, "0", "die once the answer to in-scope request N is sent (0: never)"},
     {"crash-at", FT_INT, OFF(crash_at), 0, 0, BIG, NULL, "0", "die MS ms after start (0: never)"},
-    {"crash-rate", FT_RATE, OFF(crash_rate), 0, 0, 0, NULL, "0", "probability that a request kills the process"},
+    {"crash-rate", FT_RATE, OFF(crash_rate), 0, 0, 0, NULL, "0", "probability that an in-scope request kills the process"},
     {"crash-mode", FT_ENUM, OFF(crash_mode), 0, 0, 0, crash_names, "exit", "exit (status crash-status) or abort (SIGABRT, core)"},
     {"crash-status", FT_INT, OFF(crash_status), 0, 0, 255, NULL, "3", "exit status of a crash in exit mode"},
     {"refuse", FT_BOOL, OFF(refuse), 0, 0, 0, NULL, "0", "close the listener: connections are refused"},
@@ -342,7 +342,7 @@ double fs_faults_random(uint64_t seed, uint64_t seq, uint64_t salt)
     return (double)(fs_faults_random_u64(seed, seq, salt) >> 11) * 0x1.0p-53;
 }
 
-static bool in_scope(const fs_faults *f, const fs_request_info *r)
+bool fs_faults_in_scope(const fs_faults *f, const fs_request_info *r)
 {
     if (f->scope == FS_SCOPE_HEALTH && !r->health)
         return false;
@@ -424,17 +424,18 @@ void fs_faults_decide(const fs_faults *f, const fs_request_info *r, fs_action *a
 {
     memset(a, 0, sizeof(*a));
     a->health_errors = a->health_total = -1;
-    if (chance(f, r, FS_FK_CRASH, f->crash_rate)) {
+    bool scoped = fs_faults_in_scope(f, r);
+    if (scoped && chance(f, r, FS_FK_CRASH, f->crash_rate)) {
         a->crash_now = true;
         a->kinds |= 1u << FS_FK_CRASH;
         return;
     }
-    if (f->crash_after > 0 && r->seq >= (uint64_t)f->crash_after) {
+    if (scoped && f->crash_after > 0 && r->scoped_seq >= (uint64_t)f->crash_after) {
         a->crash_after = true;
         a->kinds |= 1u << FS_FK_CRASH;
     }
     if (r->health)
         decide_health(f, r, a);
-    if (in_scope(f, r))
+    if (scoped)
         decide_request(f, r, a);
 }

@@ -37,7 +37,7 @@ typedef struct fs_faults {
     int64_t truncate_at;
     double garbage_rate;     /* probability of garbage_bytes random bytes, then close */
     int64_t garbage_bytes;
-    int64_t crash_after;     /* die once the answer to request N is sent (0 = never) */
+    int64_t crash_after;     /* die once the answer to in-scope request N is sent (0 = never) */
     int64_t crash_at;        /* die this many ms after start (0 = never) */
     double crash_rate;       /* probability that a request kills the process */
     int64_t crash_mode;      /* enum fs_crash_mode */
@@ -89,6 +89,7 @@ enum { FS_CUT_NONE, FS_CUT_RESET, FS_CUT_TRUNCATE };
 
 typedef struct fs_request_info {
     uint64_t seq;            /* 1 for the first request the process saw */
+    uint64_t scoped_seq;     /* the same count among requests in scope (0: not in scope) */
     bool health;             /* GET /healthcheck */
     const char *method;
     size_t method_len;
@@ -114,6 +115,9 @@ int fs_faults_validate(const fs_faults *f, char *err, size_t errlen);
 size_t fs_faults_json(const fs_faults *f, char *out, size_t outlen);
 /* Writes one "  --name VALUE   help (default D)" line per field, for --help. */
 void fs_faults_help(void *stream);
+
+/* 1 if the request is in the faults' scope (scope, scope-method, scope-prefix). Pure. */
+bool fs_faults_in_scope(const fs_faults *f, const fs_request_info *req);
 
 /* The decision. Pure: depends only on its arguments. */
 void fs_faults_decide(const fs_faults *f, const fs_request_info *req, fs_action *out);

@@ -53,6 +53,7 @@ struct fs_server {
     fs_faults faults;
     uint64_t generation;
     atomic_uint_fast64_t seq;
+    atomic_uint_fast64_t scoped_seq; /* requests that were in the faults' scope */
     atomic_int inflight;      /* requests holding a capacity slot */
     atomic_int parked;        /* connections waiting for a slot */
     int64_t start_ms;

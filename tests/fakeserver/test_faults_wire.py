@@ -312,3 +312,19 @@ def test_fault_never_corrupts_files(start):
             pass
     assert srv.path("f").read_bytes() in (BODY, BODY[::-1])
     assert sorted(p.name for p in srv.dir.iterdir()) == ["f"]
+
+
+def test_crash_after_counts_only_scoped_requests(start):
+    srv = start("-L", "--crash-after", "2", "--scope", "others", files={"f": BODY})
+    for _ in range(5):
+        assert health(srv).startswith(b"HTTP/1.1 200 ")  # health checks do not count
+    assert srv.request("GET", "/f")[0] == 200
+    assert srv.request("GET", "/f")[0] == 200
+    assert srv.proc.wait(10) == 3
+
+
+def test_crash_rate_spares_health_checks_out_of_scope(start):
+    srv = start("-L", "--crash-rate", "1", "--scope", "others", files={"f": BODY})
+    for _ in range(3):
+        assert health(srv).startswith(b"HTTP/1.1 200 ")
+    assert srv.proc.alive()

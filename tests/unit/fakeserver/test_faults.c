@@ -98,10 +98,18 @@ int main(void)
     f.crash_after = 3;
     for (uint64_t s = 1; s < 200; s++) {
         r = req(s);
+        r.scoped_seq = s;
         fs_faults_decide(&f, &r, &a);
         CHECK(a.delay_ms >= 100 && a.delay_ms <= 150);
         CHECK(a.crash_after == (s >= 3));
     }
+    /* crash-after counts requests in scope only */
+    f.scope = FS_SCOPE_OTHERS;
+    r = req(10);
+    r.health = true;
+    r.scoped_seq = 0;
+    fs_faults_decide(&f, &r, &a);
+    CHECK(!a.crash_after);
     fs_faults_default(&f);
     f.health_flap = 1000;
     r = req(1);
