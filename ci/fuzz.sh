@@ -67,7 +67,7 @@ seeds() {
   local t=$1 dir=$bdir/seeds/$1
   rm -rf "$dir" && mkdir -p "$dir"
   for src in "fuzz/$t/corpus" "fuzz/$t/regressions" "$out/$t/corpus"; do
-    [ -d "$src" ] && find "$src" -maxdepth 1 -type f ! -name '.*' -size -1M \
+    [ -d "$src" ] && find "$src" -maxdepth 1 -type f ! -name '.*' ! -empty -size -1024k \
       -exec cp -t "$dir" {} + 2>/dev/null
   done
   [ -n "$(ls -A "$dir")" ] || printf 'x' >"$dir/empty-seed"
@@ -127,12 +127,19 @@ collect() {
   crashes=$(find "$dest/crashes" -type f | wc -l)
   hangs=$(find "$dest/hangs" -type f | wc -l)
   printf '%-10s %10s %8s %8s %8s %8s\n' "$t" "$execs" "$paths" "$kept" "$crashes" "$hangs" >>"$bdir/table"
+  local shown=0 total=$((crashes + hangs))
   for f in "$dest/crashes"/* "$dest/hangs"/*; do
-    [ -f "$f" ] && printf '  reproduce: %s %s\n' "$bdir/replay/fuzz/fuzz_$t" "${f#$root/}" >>"$bdir/repro"
+    [ -f "$f" ] || continue
+    [ $shown -lt 3 ] &&
+      printf '  reproduce: %s %s\n' "${bdir#$root/}/replay/fuzz/fuzz_$t" "${f#$root/}" >>"$bdir/repro"
+    shown=$((shown + 1))
   done
+  [ $total -gt 3 ] && printf '  ... and %d more in fuzz/out/%s/\n' $((total - 3)) "$t" >>"$bdir/repro"
+  [ "$crashes" -gt 0 ] && touch "$bdir/crashed"
+  return 0
 }
 
-: >"$bdir/table"; : >"$bdir/repro"
+: >"$bdir/table"; : >"$bdir/repro"; rm -f "$bdir/crashed"
 for t in "${ready[@]}"; do
   log "campaign $t (${FUZZ_TIME}s)"
   campaign "$t"
@@ -148,6 +155,6 @@ if [ -s "$bdir/repro" ]; then
   echo; echo "Findings (fuzz/out/<target>/crashes, hangs); each replays with ASan+UBSan:"
   cat "$bdir/repro"
   echo "Fix, then keep the input: cp FILE fuzz/<target>/regressions/ (fuzz/README.md)."
-  grep -q '/crashes/' "$bdir/repro" && exit 1
+  [ -e "$bdir/crashed" ] && exit 1
 fi
 exit 0

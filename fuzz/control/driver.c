@@ -16,7 +16,7 @@ static void fuzz_one(const uint8_t *data, size_t len)
     memset(err, 0, sizeof(err));
     int rc = fs_control_apply_json(&f, (const char *)data, len, err, sizeof(err));
     FUZZ_CHECK(rc == 0 || rc == -1);
-    fuzz_check_err(rc, err, sizeof(err));
+    fuzz_check_err(rc, err, sizeof(err), 1);
     fs_faults_default(&again);
     FUZZ_CHECK(fs_control_apply_json(&again, (const char *)data, len, err2, sizeof(err2)) == rc);
     if (rc != 0) {
