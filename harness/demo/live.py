@@ -115,8 +115,10 @@ def frame_lines(data, color=False):
     nstep, step = _current_step(data)
     latest = data["samples"][-1]["backends"] if data["samples"] else {}
     errors = sum(1 for r in data["requests"] if r[1] is None or not 0 < r[2] < 500)
+    planned = meta.get("planned")
+    left = f" of ~{planned:.0f}s" if planned else ""
     out = [paint(f" Load balancer demo \u00b7 scenario {meta['scenario']} \u00b7 t={now:5.1f}s"
-                 f" \u00b7 step {nstep}/{meta.get('nsteps', nstep)}", "1"), ""]
+                 f"{left} \u00b7 step {nstep}/{meta.get('nsteps', nstep)}", "1"), ""]
     if step:
         out.append(paint(f" {step['title']}", "1;36"))
         out += [" " + line for line in textwrap.wrap(step["caption"], WIDTH - 2)]

@@ -20,6 +20,7 @@ import shutil
 import signal
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from harness.process import ProcessError, repo_root
@@ -57,6 +58,7 @@ def _on_signal(signum, frame):
 def play(scn, ctx, view, speed, frame_box):
     rec = ctx.rec
     rec.meta["nsteps"] = len(scn.steps)
+    rec.meta["planned"] = round(rec.now() + sum(st.duration for st in scn.steps) / speed, 1)
     for st in scn.steps:
         rec.step(st.title, st.caption)
         if st.action:
@@ -88,8 +90,8 @@ def write_outputs(rec, outdir, frame_text):
     return data
 
 
-def main(argv=None):
-    args = parse(sys.argv[1:] if argv is None else argv)
+def preflight(args):
+    """The scenario to play, or an exit status (listing, unknown name, missing binary)."""
     if args.scenario == "list":
         print(scenarios.listing())
         return 0
@@ -103,63 +105,59 @@ def main(argv=None):
             print(f"demo: {Path(args.bin) / name} is missing: run `make` first "
                   f"(the {name} may not be written yet)", file=sys.stderr)
             return 2
-    outdir = Path(args.out) / scn.name
-    shutil.rmtree(outdir, ignore_errors=True)
-    outdir.mkdir(parents=True)
-    tty = {"tty": True, "plain": False, "auto": None}[args.view]
-    view = live.LiveView(sys.stdout, tty=tty)
-    rec = Recorder(scn.name, scn.title, [], speed=args.speed)
-    cluster = Cluster(args.bin, outdir / "run")
-    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    traffic = observer = ctx = None
-    frame_box, status, failure = {}, 0, None
-    try:
-        print(f"demo: scenario '{scn.name}' ({scn.title}), speed {args.speed:g}; "
+    return scn
+
+
+class Run:
+    """One play of a scenario; teardown() always stops every process it started."""
+
+    def __init__(self, scn, args, outdir):
+        self.scn, self.args, self.outdir = scn, args, outdir
+        self.rec = Recorder(scn.name, scn.title, [], speed=args.speed)
+        self.cluster = Cluster(args.bin, outdir / "run")
+        self.traffic = self.observer = self.ctx = None
+        self.frame_box = {}
+
+    def play(self, view):
+        scn, rec, cluster = self.scn, self.rec, self.cluster
+        print(f"demo: scenario '{scn.name}' ({scn.title}), speed {self.args.speed:g}; "
               f"processes and logs in {cluster.workdir}", flush=True)
         cluster.start(scn.lb_args, scn.backend_faults)
         rec.meta["backends"] = [{"name": b.name, "address": b.address}
                                 for b in cluster.backends]
         rec.meta["balancer"] = {"port": cluster.port, "stats": cluster.stats_port,
                                 "args": scn.lb_args}
-        observer = Observer(rec, cluster)
-        observer.start()
+        self.observer = Observer(rec, cluster)
+        self.observer.start()
         wait_until(lambda: rec.samples and all(
             v.get("state") == "up" for v in rec.samples[-1]["backends"].values())
             and len(rec.samples[-1]["backends"]) == len(cluster.backends), 5.0)
-        traffic = Traffic(rec, cluster.port)
-        ctx = scenarios.Ctx(cluster, rec, traffic, args.speed)
-        play(scn, ctx, view, args.speed, frame_box)
-    except (Stop, KeyboardInterrupt) as e:
-        failure = f"interrupted ({e or 'Ctrl-C'})"
-        status = 143 if "signal 15" in str(e) else 130
-    except ProcessError as e:
-        failure, status = f"a process failed: {e}", 1
-    except Exception as e:  # a bug in the demo itself: still stop every process
-        import traceback
-        traceback.print_exc()
-        failure, status = f"the demo failed: {type(e).__name__}: {e}", 1
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if ctx:
-            ctx.stopping.set()
-            ctx.stop_helpers()
-        if traffic:
-            traffic.stop()
-        if observer:
-            observer.stop()
-        exits = cluster.stop()
-        ensure_gone(cluster.pidfile)
-        left = still_running(cluster.pidfile)
-        for s, h in old.items():
-            signal.signal(s, h)
-    view.update(rec.snapshot())
-    view.finish()
+        self.traffic = Traffic(rec, cluster.port)
+        self.ctx = scenarios.Ctx(cluster, rec, self.traffic, self.args.speed)
+        play(scn, self.ctx, view, self.args.speed, self.frame_box)
+
+    def teardown(self):
+        """Stops helpers, clients, the observer, then every process; returns (exit
+        statuses by name, PIDs still alive afterwards)."""
+        if self.ctx:
+            self.ctx.stopping.set()
+            self.ctx.stop_helpers()
+        if self.traffic:
+            self.traffic.stop()
+        if self.observer:
+            self.observer.stop()
+        exits = self.cluster.stop()
+        ensure_gone(self.cluster.pidfile)
+        return exits, still_running(self.cluster.pidfile)
+
+
+def report(rec, outdir, frame_text, exits, left, failure):
+    """Writes the pictures and prints the summary and their paths; returns a problem or None."""
     lb_exit = exits.get("loadbalancer")
     rec.note(f"balancer exit status after SIGTERM: {lb_exit}")
     if failure:
         rec.note(failure)
-    data = write_outputs(rec, outdir, frame_box.get("text"))
+    data = write_outputs(rec, outdir, frame_text)
     crashes = sum(1 for e in data["events"] if e["kind"] == "crash")
     errors = sum(1 for r in data["requests"] if r[1] is None)
     print(f"\ndemo: {len(data['requests'])} requests, {errors} client errors, "
@@ -168,8 +166,45 @@ def main(argv=None):
     for label, name in (("timeline (SVG)", "timeline.svg"), ("page (HTML)", "index.html"),
                         ("recording", "run.json"), ("live-view frame", "frame.txt")):
         print(f"demo: {label:<16} {outdir / name}")
-    if failure:
-        print(f"demo: {failure}", file=sys.stderr)
     if left:
-        status = 1
-    return status
+        return f"processes left behind: {left}"
+    if lb_exit not in (0, None):
+        return f"the balancer exited {lb_exit} after SIGTERM (the contract says 0)"
+    return None
+
+
+def main(argv=None):
+    args = parse(sys.argv[1:] if argv is None else argv)
+    scn = preflight(args)
+    if isinstance(scn, int):
+        return scn
+    outdir = Path(args.out) / scn.name
+    shutil.rmtree(outdir, ignore_errors=True)
+    outdir.mkdir(parents=True)
+    view = live.LiveView(sys.stdout, tty={"tty": True, "plain": False, "auto": None}[args.view])
+    run = Run(scn, args, outdir)
+    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    status, failure = 0, None
+    try:
+        run.play(view)
+    except (Stop, KeyboardInterrupt) as e:
+        failure = f"interrupted ({e or 'Ctrl-C'})"
+        status = 143 if "signal 15" in str(e) else 130
+    except ProcessError as e:
+        failure, status = f"a process failed: {e}", 1
+    except Exception as e:  # a bug in the demo itself: still stop every process
+        traceback.print_exc()
+        failure, status = f"the demo failed: {type(e).__name__}: {e}", 1
+    finally:
+        for s in old:
+            signal.signal(s, signal.SIG_IGN)
+        exits, left = run.teardown()
+        for s, h in old.items():
+            signal.signal(s, h)
+    view.update(run.rec.snapshot())
+    view.finish()
+    problem = report(run.rec, outdir, run.frame_box.get("text"), exits, left, failure)
+    for text in (failure, problem):
+        if text:
+            print(f"demo: {text}", file=sys.stderr)
+    return status or (1 if problem else 0)

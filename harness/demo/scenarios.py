@@ -184,8 +184,9 @@ def slow():
             Step("B hangs",
                  "B is frozen (SIGSTOP): the kernel still accepts its connections, but nothing "
                  "answers. A request routed to B waits for the server timeout (5 s); then the "
-                 "balancer marks B down and retries the GET elsewhere or answers 500. The 1 s "
-                 "health-check deadline fails too, so B stays down.", 10,
+                 "balancer marks B down and, since no byte of an answer was relayed yet, "
+                 "answers that client with a 500. The 1 s health-check deadline fails too, so "
+                 "B stays down and new requests go to A and C.", 10,
                  action=lambda c: c.freeze("B")),
             Step("B thaws",
                  "B runs again and answers what was waiting; the next health check marks it "
