@@ -30,12 +30,12 @@
 
 #define FUZZ_MAX_INPUT (1u << 20) /* longer inputs are cut to this length */
 
-#define FUZZ_CHECK(cond)                                                                    \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            fprintf(stderr, "%s:%d: fuzz invariant broken: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                                        \
-        }                                                                                   \
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: fuzz invariant broken: %s\n", __FILE__, __LINE__, #cond);      \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static void fuzz_one(const uint8_t *data, size_t len);
@@ -48,8 +48,8 @@ static const uint8_t *fuzz_guard_place(const uint8_t *data, size_t len)
     if (!fuzz_guard_end) {
         size_t page = (size_t)sysconf(_SC_PAGESIZE);
         size_t room = (FUZZ_MAX_INPUT + page - 1) / page * page;
-        char *base = mmap(NULL, room + page, PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        char *base =
+            mmap(NULL, room + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (base == MAP_FAILED || mprotect(base + room, page, PROT_NONE) != 0) {
             perror("fuzz guard page");
             abort();

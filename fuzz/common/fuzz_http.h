@@ -23,7 +23,7 @@ static inline int fuzz_inside(const void *p, size_t n, const uint8_t *buf, int c
 }
 
 static inline void fuzz_check_fields(const lb_http_header *h, size_t num, const uint8_t *buf,
-                              int consumed)
+                                     int consumed)
 {
     for (size_t i = 0; i < num; i++) {
         FUZZ_CHECK(h[i].name_len > 0 && fuzz_inside(h[i].name, h[i].name_len, buf, consumed));
@@ -60,6 +60,9 @@ static inline size_t fuzz_count_fields(const lb_http_header *h, size_t num, cons
 }
 
 /* The prefix lengths worth checking: all of them for short inputs, a spread otherwise. */
-static inline size_t fuzz_prefix_step(size_t len) { return len <= 256 ? 1 : len / 61 + 1; }
+static inline size_t fuzz_prefix_step(size_t len)
+{
+    return len <= 256 ? 1 : len / 61 + 1;
+}
 
 #endif

@@ -13,7 +13,7 @@
 #include "fuzz_entry.h"
 #include "http.h"
 
-#define HEAD_MAX 8192   /* as the balancer: a longer head is refused */
+#define HEAD_MAX 8192 /* as the balancer: a longer head is refused */
 #define FIELDS 64
 
 enum { AT_HEAD, IN_LENGTH, IN_CHUNKED, STOPPED };
@@ -22,10 +22,10 @@ typedef struct framer {
     uint8_t acc[HEAD_MAX]; /* bytes of the head in progress */
     size_t acc_len;
     int state;
-    uint64_t remaining;    /* IN_LENGTH */
-    lb_chunked chunked;    /* IN_CHUNKED */
+    uint64_t remaining; /* IN_LENGTH */
+    lb_chunked chunked; /* IN_CHUNKED */
     int keep_alive;
-    uint64_t record;       /* FNV-1a over every event */
+    uint64_t record; /* FNV-1a over every event */
     uint64_t events, body_bytes;
     int stop_reason;
 } framer;

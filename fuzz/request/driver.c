@@ -28,8 +28,8 @@ static void check_framing(const lb_http_request *req)
     FUZZ_CHECK((f.kind == LB_BODY_CHUNKED) == (te > 0));
     FUZZ_CHECK((f.kind == LB_BODY_LENGTH) == (cl == 1));
     if (f.kind == LB_BODY_LENGTH) {
-        const lb_http_header *h = lb_http_find_header(req->headers, req->num_headers,
-                                                      "Content-Length");
+        const lb_http_header *h =
+            lb_http_find_header(req->headers, req->num_headers, "Content-Length");
         uint64_t x = 0;
         FUZZ_CHECK(h && h->value_len > 0);
         for (size_t i = 0; i < h->value_len; i++) {
@@ -95,4 +95,3 @@ static void fuzz_one(const uint8_t *data, size_t len)
         FUZZ_CHECK(rc_few == rc || rc_few == LB_HTTP_TOO_MANY);
     check_prefixes(data, len, rc);
 }
-

@@ -1,8 +1,8 @@
 /* fuzz/timeline - one timeline step's action text (fs_timeline_apply_text), e.g.
  * "reset delay=200 error-rate=0.5".
  *
- * The input up to its first NUL or newline is the text, applied to the default faults. Invariants as
- * for the control port: 0 or -1 with a one-line reason, untouched faults on refusal, valid
+ * The input up to its first NUL or newline is the text, applied to the default faults. Invariants
+ * as for the control port: 0 or -1 with a one-line reason, untouched faults on refusal, valid
  * faults that survive a JSON round trip on success, the same text gives the same faults.
  */
 #include "fuzz_faults.h"

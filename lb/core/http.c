@@ -32,17 +32,32 @@ static int http_is_tchar(unsigned char c)
     return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-static int http_is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static int http_is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
 
-static int http_is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
+static int http_is_ows(unsigned char c)
+{
+    return c == ' ' || c == '\t';
+}
 
 /* field-vchar / SP / HTAB: anything but control bytes and DEL. */
-static int http_is_field_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+static int http_is_field_char(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
 
 /* request-target bytes: visible ASCII. */
-static int http_is_target_char(unsigned char c) { return c > 0x20 && c < 0x7f; }
+static int http_is_target_char(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f;
+}
 
-static int http_lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+static int http_lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
 
 /* ---- head pieces ------------------------------------------------------------------- */
 
@@ -192,8 +207,7 @@ int lb_http_parse_request(const char *buf, size_t len, lb_http_request *req,
     req->num_headers = 0;
     if ((rc = http_parse_word(buf, len, &pos, http_is_tchar, &req->method, &req->method_len)))
         return rc;
-    if ((rc = http_parse_word(buf, len, &pos, http_is_target_char, &req->target,
-                              &req->target_len)))
+    if ((rc = http_parse_word(buf, len, &pos, http_is_target_char, &req->target, &req->target_len)))
         return rc;
     if ((rc = http_parse_version(buf, len, &pos, &req->major, &req->minor)) != 0)
         return rc;
@@ -282,11 +296,11 @@ const lb_http_header *lb_http_find_header(const lb_http_header *headers, size_t 
 
 /* What the framing-relevant fields of a head say, gathered in one pass. */
 typedef struct http_fields {
-    int cl_count;          /* Content-Length fields */
-    int cl_valid;          /* the single Content-Length is plain digits without overflow */
+    int cl_count; /* Content-Length fields */
+    int cl_valid; /* the single Content-Length is plain digits without overflow */
     uint64_t cl;
-    int te_count;          /* Transfer-Encoding fields */
-    int te_valid;          /* every coding list parsed, chunked at most once and unparameterised */
+    int te_count; /* Transfer-Encoding fields */
+    int te_valid; /* every coding list parsed, chunked at most once and unparameterised */
     int te_chunked_last;
     int te_seen_chunked;
     int conn_close, conn_keep_alive;
@@ -445,7 +459,10 @@ static void http_gather_fields(const lb_http_header *h, size_t num, http_fields 
 }
 
 /* HTTP/1.1 and later keep the connection by default; 1.0 and 0.x close it. */
-static int http_is_11(int major, int minor) { return major > 1 || (major == 1 && minor >= 1); }
+static int http_is_11(int major, int minor)
+{
+    return major > 1 || (major == 1 && minor >= 1);
+}
 
 static int http_keep_alive(int is_11, const http_fields *f)
 {
@@ -520,20 +537,20 @@ int lb_http_response_framing(const lb_http_response *res, const char *method, si
 /* ---- chunked transfer coding ------------------------------------------------------- */
 
 enum {
-    CH_SIZE,          /* hex digits of a chunk size (c->digits so far, value in remaining) */
-    CH_SIZE_WS,       /* whitespace after the size: only ';' or more whitespace may follow */
-    CH_EXT,           /* chunk extension bytes up to CR (c->digits counts the line) */
-    CH_SIZE_LF,       /* the LF of the chunk-size line */
-    CH_DATA,          /* c->remaining bytes of chunk data */
-    CH_DATA_CR,       /* the CRLF after chunk data */
+    CH_SIZE,    /* hex digits of a chunk size (c->digits so far, value in remaining) */
+    CH_SIZE_WS, /* whitespace after the size: only ';' or more whitespace may follow */
+    CH_EXT,     /* chunk extension bytes up to CR (c->digits counts the line) */
+    CH_SIZE_LF, /* the LF of the chunk-size line */
+    CH_DATA,    /* c->remaining bytes of chunk data */
+    CH_DATA_CR, /* the CRLF after chunk data */
     CH_DATA_LF,
     CH_TRAILER_START, /* start of a trailer line or the final CRLF */
     CH_TRAILER_NAME,
     CH_TRAILER_VALUE,
     CH_TRAILER_LF,
-    CH_END_LF,        /* the LF of the final CRLF */
+    CH_END_LF, /* the LF of the final CRLF */
     CH_DONE,
-    CH_ERROR,         /* sticky: every later call answers LB_HTTP_INVALID */
+    CH_ERROR, /* sticky: every later call answers LB_HTTP_INVALID */
 };
 
 void lb_chunked_init(lb_chunked *c)
@@ -543,7 +560,10 @@ void lb_chunked_init(lb_chunked *c)
     c->remaining = 0;
 }
 
-int lb_chunked_done(const lb_chunked *c) { return c->state == CH_DONE; }
+int lb_chunked_done(const lb_chunked *c)
+{
+    return c->state == CH_DONE;
+}
 
 static int ch_hex(unsigned char ch)
 {

@@ -16,9 +16,9 @@
 
 /* Return conventions: a positive value is the number of bytes consumed. */
 enum {
-    LB_HTTP_INVALID = -1,     /* the bytes can never become a valid message */
-    LB_HTTP_INCOMPLETE = -2,  /* valid so far: read more and call again */
-    LB_HTTP_TOO_MANY = -3,    /* more header fields than the caller's array holds */
+    LB_HTTP_INVALID = -1,    /* the bytes can never become a valid message */
+    LB_HTTP_INCOMPLETE = -2, /* valid so far: read more and call again */
+    LB_HTTP_TOO_MANY = -3,   /* more header fields than the caller's array holds */
 };
 
 typedef struct lb_http_header {
@@ -33,14 +33,14 @@ typedef struct lb_http_request {
     size_t method_len;
     const char *target;
     size_t target_len;
-    int major, minor;         /* HTTP/major.minor */
-    lb_http_header *headers;  /* caller's array */
-    size_t num_headers;       /* out: the number of fields parsed */
+    int major, minor;        /* HTTP/major.minor */
+    lb_http_header *headers; /* caller's array */
+    size_t num_headers;      /* out: the number of fields parsed */
 } lb_http_request;
 
 typedef struct lb_http_response {
     int major, minor;
-    int status;               /* 100..999 */
+    int status; /* 100..999 */
     const char *reason;
     size_t reason_len;
     lb_http_header *headers;
@@ -65,16 +65,16 @@ int lb_http_parse_response(const char *buf, size_t len, lb_http_response *res,
 
 /* How a message body is delimited. */
 typedef enum lb_body_kind {
-    LB_BODY_NONE,     /* no body */
-    LB_BODY_LENGTH,   /* exactly `length` bytes */
-    LB_BODY_CHUNKED,  /* chunked transfer coding: use lb_chunked */
-    LB_BODY_CLOSE,    /* response only: until the server closes */
+    LB_BODY_NONE,    /* no body */
+    LB_BODY_LENGTH,  /* exactly `length` bytes */
+    LB_BODY_CHUNKED, /* chunked transfer coding: use lb_chunked */
+    LB_BODY_CLOSE,   /* response only: until the server closes */
 } lb_body_kind;
 
 typedef struct lb_http_framing {
     lb_body_kind kind;
-    uint64_t length;   /* for LB_BODY_LENGTH */
-    int keep_alive;    /* the connection may carry another message after this one */
+    uint64_t length; /* for LB_BODY_LENGTH */
+    int keep_alive;  /* the connection may carry another message after this one */
     int expect_continue;
 } lb_http_framing;
 

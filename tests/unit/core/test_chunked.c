@@ -19,8 +19,8 @@ static size_t guard_page_size;
 static void guard_init(void)
 {
     guard_page_size = (size_t)sysconf(_SC_PAGESIZE);
-    char *base = mmap(NULL, 2 * guard_page_size, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *base =
+        mmap(NULL, 2 * guard_page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED || mprotect(base + guard_page_size, guard_page_size, PROT_NONE)) {
         perror("guard page");
         exit(2);
@@ -129,11 +129,11 @@ typedef struct bytes {
 
 static const bytes invalid_bodies[] = {
     {S("\r\n")},
-    {S("5\nhello\r\n0\r\n\r\n")},          /* bare LF after the size */
-    {S("5\r\nhello\n0\r\n\r\n")},          /* bare LF after data */
+    {S("5\nhello\r\n0\r\n\r\n")}, /* bare LF after the size */
+    {S("5\r\nhello\n0\r\n\r\n")}, /* bare LF after data */
     {S("5\r\nhello\r0\r\n\r\n")},
-    {S("5\r\nhelloX\r\n0\r\n\r\n")},       /* data longer than its size */
-    {S("5\r\nhell\r\n0\r\n\r\n")},         /* hides a chunk in the data: size mismatch */
+    {S("5\r\nhelloX\r\n0\r\n\r\n")}, /* data longer than its size */
+    {S("5\r\nhell\r\n0\r\n\r\n")},   /* hides a chunk in the data: size mismatch */
     {S("0\r\n\n")},
     {S("0\r\n\r\r")},
     {S("0\n\r\n")},
@@ -141,15 +141,15 @@ static const bytes invalid_bodies[] = {
     {S("+1\r\n")},
     {S("0x5\r\n")},
     {S(" 5\r\nhello\r\n")},
-    {S("5 \r\nhello\r\n")},                /* whitespace must lead to an extension */
+    {S("5 \r\nhello\r\n")}, /* whitespace must lead to an extension */
     {S("5 x\r\nhello\r\n")},
     {S("g\r\n")},
-    {S("5;a\nb\r\nhello\r\n")},            /* LF inside an extension */
+    {S("5;a\nb\r\nhello\r\n")}, /* LF inside an extension */
     {S("5;a\0b\r\nhello\r\n")},
-    {S("10000000000000000\r\n")},          /* 17 digits */
+    {S("10000000000000000\r\n")}, /* 17 digits */
     {S("00000000000000000\r\n")},
     {S("ffffffffffffffffff\r\n")},
-    {S("0\r\nX: a\r\n b\r\n\r\n")},        /* obs-fold in a trailer */
+    {S("0\r\nX: a\r\n b\r\n\r\n")}, /* obs-fold in a trailer */
     {S("0\r\nX : a\r\n\r\n")},
     {S("0\r\n: a\r\n\r\n")},
     {S("0\r\nX: a\nY: b\r\n\r\n")},

@@ -19,10 +19,9 @@ static size_t guard_page_size;
 static void guard_init(void)
 {
     guard_page_size = (size_t)sysconf(_SC_PAGESIZE);
-    char *base = mmap(NULL, 4 * guard_page_size, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED ||
-        mprotect(base + 3 * guard_page_size, guard_page_size, PROT_NONE)) {
+    char *base =
+        mmap(NULL, 4 * guard_page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED || mprotect(base + 3 * guard_page_size, guard_page_size, PROT_NONE)) {
         perror("guard page");
         exit(2);
     }
@@ -106,8 +105,7 @@ static const answer_case answers[] = {
     {S("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n2\n1"), -1, 0, 0, 0},
     {S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), -1, 0, 0, 0},
     {S("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n3\nab"), -1, 0, 0, 0},
-    {S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n1\n2\r\n0\r\n\r\n"), -1, 0, 0,
-     0},
+    {S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n1\n2\r\n0\r\n\r\n"), -1, 0, 0, 0},
     {S("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n1\n2"), -1, 0, 0, 0},
     {S("HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n1\n2"), -1, 0, 0, 0},
     {S("HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\n1\n2"), -1, 0, 0, 0},
@@ -143,15 +141,13 @@ static void test_sizes(void)
     /* a close-delimited answer over the limit is unhealthy before eof */
     size_t head = (size_t)sprintf(big, "HTTP/1.1 200 OK\r\n\r\n");
     memset(big + head, '1', sizeof(big) - head);
-    CHECK(lb_health_parse_response(guard_place(big, sizeof(big)), sizeof(big), 0, &e, &t) ==
-          -1);
-    CHECK(lb_health_parse_response(guard_place(big, LB_HEALTH_MAX_ANSWER), LB_HEALTH_MAX_ANSWER,
-                                   0, &e, &t) == 0);
+    CHECK(lb_health_parse_response(guard_place(big, sizeof(big)), sizeof(big), 0, &e, &t) == -1);
+    CHECK(lb_health_parse_response(guard_place(big, LB_HEALTH_MAX_ANSWER), LB_HEALTH_MAX_ANSWER, 0,
+                                   &e, &t) == 0);
     /* a head that never ends */
     memcpy(big, "HTTP/1.1 200 OK\r\nX: ", 20);
     memset(big + 20, 'x', sizeof(big) - 20);
-    CHECK(lb_health_parse_response(guard_place(big, sizeof(big)), sizeof(big), 0, &e, &t) ==
-          -1);
+    CHECK(lb_health_parse_response(guard_place(big, sizeof(big)), sizeof(big), 0, &e, &t) == -1);
 }
 
 int main(void)

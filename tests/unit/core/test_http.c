@@ -21,8 +21,8 @@ static size_t guard_page_size;
 static void guard_init(void)
 {
     guard_page_size = (size_t)sysconf(_SC_PAGESIZE);
-    char *base = mmap(NULL, 2 * guard_page_size, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *base =
+        mmap(NULL, 2 * guard_page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED || mprotect(base + guard_page_size, guard_page_size, PROT_NONE)) {
         perror("guard page");
         exit(2);
@@ -65,8 +65,7 @@ typedef struct valid_request {
 static const valid_request valid_requests[] = {
     {S("GET /foo HTTP/1.1\r\n\r\n"), "GET", "/foo", 1, 0, LB_BODY_NONE, 0, 1},
     {S("GET /foo HTTP/1.0\r\n\r\n"), "GET", "/foo", 0, 0, LB_BODY_NONE, 0, 0},
-    {S("PUT /x HTTP/1.1\r\nContent-Length: 5\r\n\r\n"), "PUT", "/x", 1, 1, LB_BODY_LENGTH, 5,
-     1},
+    {S("PUT /x HTTP/1.1\r\nContent-Length: 5\r\n\r\n"), "PUT", "/x", 1, 1, LB_BODY_LENGTH, 5, 1},
     {S("GET / HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n"),
      "GET", "/", 1, 3, LB_BODY_NONE, 0, 1},
     {S("\r\n\r\nGET / HTTP/1.1\r\n\r\n"), "GET", "/", 1, 0, LB_BODY_NONE, 0, 1},
@@ -77,20 +76,19 @@ static const valid_request valid_requests[] = {
     {S("POST /up HTTP/1.1\r\nTransfer-Encoding: gzip;q=\"a,b\"\r\nTransfer-Encoding: "
        "CHUNKED\r\n\r\n"),
      "POST", "/up", 1, 2, LB_BODY_CHUNKED, 0, 1},
-    {S("GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n"), "GET", "/", 1, 1,
-     LB_BODY_NONE, 0, 0},
-    {S("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"), "GET", "/", 0, 1, LB_BODY_NONE, 0,
-     1},
+    {S("GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n"), "GET", "/", 1, 1, LB_BODY_NONE,
+     0, 0},
+    {S("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"), "GET", "/", 0, 1, LB_BODY_NONE, 0, 1},
     {S("GET / HTTP/1.0\r\nConnection: foo\r\nConnection: close\r\n\r\n"), "GET", "/", 0, 2,
      LB_BODY_NONE, 0, 0},
     {S("BREW /pot?x=1&y=%20 HTTP/1.1\r\nX-Empty:\r\nX-Tabs:\t a \t\r\n\r\n"), "BREW",
      "/pot?x=1&y=%20", 1, 2, LB_BODY_NONE, 0, 1},
-    {S("OPTIONS * HTTP/1.1\r\nX-Obs: caf\xc3\xa9\r\n\r\n"), "OPTIONS", "*", 1, 1, LB_BODY_NONE,
-     0, 1},
+    {S("OPTIONS * HTTP/1.1\r\nX-Obs: caf\xc3\xa9\r\n\r\n"), "OPTIONS", "*", 1, 1, LB_BODY_NONE, 0,
+     1},
     {S("GET http://a.example:80/p HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), "GET",
      "http://a.example:80/p", 1, 1, LB_BODY_LENGTH, 0, 1},
-    {S("PUT /big HTTP/1.1\r\ncontent-length: 18446744073709551615\r\n\r\n"), "PUT", "/big", 1,
-     1, LB_BODY_LENGTH, UINT64_MAX, 1},
+    {S("PUT /big HTTP/1.1\r\ncontent-length: 18446744073709551615\r\n\r\n"), "PUT", "/big", 1, 1,
+     LB_BODY_LENGTH, UINT64_MAX, 1},
     {S("GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: Mozilla/5.0 (X11; Linux "
        "x86_64; rv:109.0) Gecko/20100101 Firefox/115.0\r\nAccept: "
        "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.5\r\n"
@@ -171,18 +169,18 @@ typedef struct bytes {
 } bytes;
 
 static const bytes invalid_heads[] = {
-    {S("GET /foo HTTP/1.1\n\n")},                 /* bare LF */
+    {S("GET /foo HTTP/1.1\n\n")},                  /* bare LF */
     {S("GET /foo HTTP/1.1\r\nHost: a\n\r\n")},     /* bare LF after a field */
     {S("GET /foo HTTP/1.1\r\nHost: a\r\r\n\r\n")}, /* bare CR */
     {S("GET /foo HTTP/1.1\r\nHo\rst: a\r\n\r\n")},
     {S("GET /foo HTTP/1.1\r\nHost: a\rb\r\n\r\n")},
     {S("\nGET / HTTP/1.1\r\n\r\n")},
     {S("\rGET / HTTP/1.1\r\n\r\n")},
-    {S("GET  /foo HTTP/1.1\r\n\r\n")},            /* two spaces */
+    {S("GET  /foo HTTP/1.1\r\n\r\n")}, /* two spaces */
     {S("GET /foo  HTTP/1.1\r\n\r\n")},
     {S("GET\t/foo HTTP/1.1\r\n\r\n")},
     {S(" GET /foo HTTP/1.1\r\n\r\n")},
-    {S("G(T /foo HTTP/1.1\r\n\r\n")},             /* '(' is not a tchar */
+    {S("G(T /foo HTTP/1.1\r\n\r\n")}, /* '(' is not a tchar */
     {S("GET /f\x7fo HTTP/1.1\r\n\r\n")},
     {S("GET /f\xc3\xa9 HTTP/1.1\r\n\r\n")},
     {S("GET /foo HTTP/1.1 \r\n\r\n")},
@@ -193,12 +191,12 @@ static const bytes invalid_heads[] = {
     {S("GET /foo\r\n\r\n")},                      /* HTTP/0.9 */
     {S("GET /foo HTTP/1.1\r\nHost : a\r\n\r\n")}, /* space before colon */
     {S("GET /foo HTTP/1.1\r\nHost\t: a\r\n\r\n")},
-    {S("GET /foo HTTP/1.1\r\n: a\r\n\r\n")},      /* empty name */
+    {S("GET /foo HTTP/1.1\r\n: a\r\n\r\n")}, /* empty name */
     {S("GET /foo HTTP/1.1\r\nHost a\r\n\r\n")},
     {S("GET /foo HTTP/1.1\r\nX: a\r\n b\r\n\r\n")}, /* obs-fold */
     {S("GET /foo HTTP/1.1\r\nX: a\r\n\tb\r\n\r\n")},
     {S("GET /foo HTTP/1.1\r\n Host: a\r\n\r\n")},
-    {S("GET /foo HTTP/1.1\r\nX: a\0b\r\n\r\n")},  /* NUL */
+    {S("GET /foo HTTP/1.1\r\nX: a\0b\r\n\r\n")}, /* NUL */
     {S("GET /foo HTTP/1.1\r\nX: a\x01\r\n\r\n")},
     {S("GET /foo HTTP/1.1\r\nX: a\x7f\r\n\r\n")},
     {S("GET /foo HTTP/1.1\r\nX\0: a\r\n\r\n")},
@@ -285,8 +283,8 @@ static void test_expect(void)
     lb_http_header h[MAX_FIELDS];
     lb_http_request req;
     lb_http_framing f;
-    CHECK(parse_req(S("PUT /a HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n"),
-                    &req, h) > 0);
+    CHECK(parse_req(S("PUT /a HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n"), &req,
+                    h) > 0);
     CHECK(lb_http_request_framing(&req, &f) == 0 && f.expect_continue == 1);
     CHECK(parse_req(S("PUT /a HTTP/1.0\r\nExpect: 100-continue\r\n\r\n"), &req, h) > 0);
     CHECK(lb_http_request_framing(&req, &f) == 0 && f.expect_continue == 0);
@@ -308,21 +306,20 @@ typedef struct valid_response {
 } valid_response;
 
 static const valid_response valid_responses[] = {
-    {S("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n"), "GET", 200, "OK", LB_BODY_LENGTH, 12,
-     1},
+    {S("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n"), "GET", 200, "OK", LB_BODY_LENGTH, 12, 1},
     {S("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n"), "HEAD", 200, "OK", LB_BODY_NONE, 0, 1},
-    {S("HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"), "PUT", 201, "Created",
-     LB_BODY_LENGTH, 0, 1},
-    {S("HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\nConnection: close\r\n\r\n"), "GET",
-     404, "Not Found", LB_BODY_LENGTH, 10, 0},
-    {S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), "GET", 200, "OK",
-     LB_BODY_CHUNKED, 0, 1},
-    {S("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"), "GET", 200, "OK", LB_BODY_CLOSE,
-     0, 0},
+    {S("HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"), "PUT", 201, "Created", LB_BODY_LENGTH,
+     0, 1},
+    {S("HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\nConnection: close\r\n\r\n"), "GET", 404,
+     "Not Found", LB_BODY_LENGTH, 10, 0},
+    {S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), "GET", 200, "OK", LB_BODY_CHUNKED,
+     0, 1},
+    {S("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"), "GET", 200, "OK", LB_BODY_CLOSE, 0,
+     0},
     {S("HTTP/1.1 200 OK\r\n\r\n"), "GET", 200, "OK", LB_BODY_CLOSE, 0, 0},
     {S("HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n"), "GET", 200, "OK", LB_BODY_LENGTH, 3, 0},
-    {S("HTTP/1.0 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\n"), "GET", 200,
-     "OK", LB_BODY_LENGTH, 3, 1},
+    {S("HTTP/1.0 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\n"), "GET", 200, "OK",
+     LB_BODY_LENGTH, 3, 1},
     {S("HTTP/1.1 204 No Content\r\n\r\n"), "GET", 204, "No Content", LB_BODY_NONE, 0, 1},
     {S("HTTP/1.1 304 Not Modified\r\nContent-Length: 40\r\n\r\n"), "GET", 304, "Not Modified",
      LB_BODY_NONE, 0, 1},
@@ -331,8 +328,8 @@ static const valid_response valid_responses[] = {
     {S("HTTP/1.1 200 \r\nContent-Length: 1\r\n\r\n"), "GET", 200, "", LB_BODY_LENGTH, 1, 1},
     {S("HTTP/1.1 599 W\xc3\xa9ird\treason \r\nContent-Length: 1\r\n\r\n"), "GET", 599,
      "W\xc3\xa9ird\treason ", LB_BODY_LENGTH, 1, 1},
-    {S("HTTP/1.1 200 Connection established\r\n\r\n"), "CONNECT", 200,
-     "Connection established", LB_BODY_CLOSE, 0, 0},
+    {S("HTTP/1.1 200 Connection established\r\n\r\n"), "CONNECT", 200, "Connection established",
+     LB_BODY_CLOSE, 0, 0},
 };
 
 static void test_valid_response(const valid_response *v)
@@ -404,8 +401,8 @@ static void test_unframeable_response(const bytes *b)
               b->s);
 }
 
-#define FOR_EACH(arr, fn)                                                                   \
-    for (size_t i_ = 0; i_ < sizeof(arr) / sizeof(arr[0]); i_++)                              \
+#define FOR_EACH(arr, fn)                                                                          \
+    for (size_t i_ = 0; i_ < sizeof(arr) / sizeof(arr[0]); i_++)                                   \
     fn(&arr[i_])
 
 int main(void)
