@@ -253,6 +253,9 @@ class Soak:
             if self.lb.alive():
                 rss, fds = proc_sample(self.lb.pid)
                 self.samples.append({"done": self.done, "rss_kib": rss, "fds": fds})
+                if self.args.progress:
+                    print(f"  {self.done:>8} requests  RSS {rss} KiB  {fds} fds  "
+                          f"{dict(self.outcomes)}", flush=True)
 
     def settle(self):
         """Open fds of the idle balancer, polled until stable (bounded)."""
@@ -346,7 +349,9 @@ class Soak:
 def print_report(rep):
     o = rep["outcomes"]
     print(f"soak: {rep['requests']} requests, seed {rep['seed']}, {rep['clients']} clients, "
-          f"fault rate {rep['fault_rate']}, {len(rep['kills'])} backend kills, "
+          f"fault rate {rep['fault_rate']}, "
+          f"{sum(k['fault'] == 'kill' for k in rep['kills'])} backend kills, "
+          f"{sum(k['fault'] == 'freeze' for k in rep['kills'])} freezes, "
           f"{rep['seconds']} s ({rep['rate_per_s']}/s)")
     print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(o.items())))
     print(f"  lost {o.get('lost', 0)}, wrong {o.get('wrong', 0)}, "
@@ -383,6 +388,7 @@ def main(argv=None):
     ap.add_argument("--rss-slack-mb", type=float, default=8.0)
     ap.add_argument("--lb-opt", action="append", default=[], help="extra balancer option")
     ap.add_argument("--workdir", default=None)
+    ap.add_argument("--progress", action="store_true", help="a line every 5 %% of the run")
     ap.add_argument("--report", default=None, help="write the JSON report here")
     args = ap.parse_args(argv)
     if args.kills is None:
@@ -391,6 +397,9 @@ def main(argv=None):
     if args.workdir is None:
         import tempfile
         args.workdir = tempfile.mkdtemp(prefix="soak-")
+    args.workdir = str(Path(args.workdir).resolve())
+    for stale in list(Path(args.workdir).glob("*.requests")) + list(Path(args.workdir).glob("*.log")):
+        stale.unlink()  # request logs are appended to: a rerun must not count old PUTs
     soak = Soak(args)
     try:
         rep = soak.run()

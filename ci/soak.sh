@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 py=$(ci/python.sh)
 exec "$py" ci/soak.py --bin "$build/bin" --report "$build/soak-report.json" \
-  --workdir "$build/soak-work"
+  --workdir "$build/soak-work" --progress
