@@ -54,6 +54,7 @@ struct fs_conn {
     int op;
     int status;               /* decided by the course rules, 0 = serve */
     bool close_after;
+    bool expect_continue;     /* the client waits for 100 Continue before its body */
     char method[8];
     char name[FS_NAME_MAX + 1];
     char line[FS_LINE_MAX];
@@ -80,6 +81,7 @@ static void conn_on_event(lb_loop *loop, int fd, int events, void *data);
 static void conn_on_timer(lb_loop *loop, lb_timer *t, void *data);
 static void head_read(fs_conn *c);
 static void body_pump(fs_conn *c);
+static void body_done(fs_conn *c);
 static void respond(fs_conn *c);
 static void send_pump(fs_conn *c);
 
@@ -310,6 +312,7 @@ static void frame_body(fs_conn *c, const lb_http_request *r)
         return;
     }
     c->close_after = !fr.keep_alive;
+    c->expect_continue = fr.expect_continue;
     if (fr.kind == LB_BODY_LENGTH)
         c->body_left = fr.length;
     else if (c->op == OP_PUT && !c->status)
@@ -325,6 +328,23 @@ static bool slot_try(fs_server *s, int64_t cap)
     return false;
 }
 
+/* Expect: 100-continue. A body we will store gets "100 Continue" at once; a request whose
+ * answer is already decided (an error, a fault) is answered without its body and the
+ * connection ends, as RFC 9110 allows, so the client never waits for nothing. */
+static bool answer_expectation(fs_conn *c, bool serve_put)
+{
+    if (!c->expect_continue || c->body_left == 0 || c->act.hang)
+        return false;
+    if (serve_put && !c->status) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        (void)send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL); /* fresh socket: room */
+        return false;
+    }
+    c->body_left = 0;
+    c->close_after = true;
+    return true;
+}
+
 static void begin_body(fs_conn *c)
 {
     bool serve_put = c->op == OP_PUT && !c->status && !c->act.status && !c->act.hang &&
@@ -333,6 +353,10 @@ static void begin_body(fs_conn *c)
         int rc = fs_put_begin(&c->put, c->s->dirfd, c->name);
         if (rc)
             c->status = rc;
+    }
+    if (answer_expectation(c, serve_put)) {
+        body_done(c);
+        return;
     }
     c->state = ST_BODY;
     c->read_t0 = lb_now_ms();

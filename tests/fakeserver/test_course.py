@@ -8,7 +8,7 @@ import time
 import pytest
 
 from harness.process import bin_path, scaled
-from fs_helpers import Reader, exact, raw_exchange, request_bytes
+from fs_helpers import Reader, exact, raw_exchange, recv_exact, request_bytes
 
 NOT_FOUND = exact(404, "Not Found", b"Not Found\n")
 BAD = exact(400, "Bad Request", b"Bad Request\n")
@@ -346,3 +346,19 @@ def test_many_connections_on_two_workers(start):
     for s in socks:
         assert Reader(s).response()[2] == b"A" * 100
         s.close()
+
+
+def test_expect_100_continue(start):
+    srv = start(files={"ro": b"keep"})
+    os.chmod(srv.path("ro"), 0o444)
+    with srv.connect() as s:
+        s.sendall(b"PUT /new HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        assert recv_exact(s, 25) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(b"body")
+        assert Reader(s).response() == (201, {"Content-Length": "0"}, b"")
+    assert srv.path("new").read_bytes() == b"body"
+    # an answer decided before the body: sent at once, no body read, connection closed
+    with srv.connect() as s:
+        s.sendall(b"PUT /ro HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        assert Reader(s).read_all() == FORBIDDEN
+    assert srv.path("ro").read_bytes() == b"keep"
