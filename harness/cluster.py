@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from .process import Process, ProcessError, scaled
+from .process import Process, ProcessError, scaled, timeout_scale
 from . import traffic as traffic_mod
 
 HERE = Path(__file__).resolve().parent
@@ -99,6 +99,49 @@ def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
             raise AssertionError(f"timed out after {scaled(timeout):.1f}s waiting for {what}"
                                  + (f" (last error: {last_exc!r})" if last_exc else ""))
         time.sleep(interval)
+
+
+# Balancer deadlines that must stretch when the binaries run slower (valgrind): a fakeserver
+# under valgrind may need more than the default 1 s to answer its first health check.
+SCALED_LB_OPTIONS = {"--connect-timeout": 1000, "--server-timeout": 5000,
+                     "--health-timeout": 1000, "--queue-timeout": 10000,
+                     "--header-timeout": 10000, "--drain-timeout": 10000}
+
+
+def parse_ms(text):
+    text = str(text)
+    if text.endswith("ms"):
+        return float(text[:-2])
+    if text.endswith("s"):
+        return float(text[:-1]) * 1000
+    return float(text)
+
+
+def scale_lb_args(args, scale=None):
+    """Multiplies the balancer's deadline options by the timeout scale, adding the
+    defaults that are not given, so a slow run (valgrind) keeps the same meaning."""
+    scale = timeout_scale() if scale is None else scale
+    if scale == 1.0:
+        return list(args)
+    out, given = [], set()
+    args = list(args)
+    i = 0
+    while i < len(args):
+        a = args[i]
+        name, eq, val = a.partition("=")
+        if name in SCALED_LB_OPTIONS and (eq or i + 1 < len(args)):
+            if not eq:
+                i += 1
+                val = args[i]
+            out += [name, f"{int(parse_ms(val) * scale)}ms"]
+            given.add(name)
+        else:
+            out.append(a)
+        i += 1
+    for name, default in SCALED_LB_OPTIONS.items():
+        if name not in given:
+            out += [name, f"{int(default * scale)}ms"]
+    return out
 
 
 def port_accepts(port, host="127.0.0.1", timeout=0.5):
@@ -304,7 +347,7 @@ class Balancer(Member):
         self.stats_on = stats
 
     def start(self, backend_ports):
-        argv = ["0"] + [str(p) for p in backend_ports] + self.args
+        argv = ["0"] + [str(p) for p in backend_ports] + scale_lb_args(self.args)
         if self.stats_on:
             argv += ["--stats-port", "0"]
         proc = self._spawn(argv, self.cluster.ready_timeout)

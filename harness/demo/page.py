@@ -272,6 +272,12 @@ def render(data, svg_text):
 backends: scenario <code>{escape(str(meta.get("scenario")))}</code>, {data["duration"]:.0f}
 seconds, {len(data["requests"])} client requests. Press play to watch it again; each dot is
 one real request.</p>
+<p>A load balancer stands between clients and several copies of a server (the
+<i>backends</i>). Clients only know the balancer; for every request it chooses a backend,
+passes the request on and relays the answer back. Its two jobs are to spread the work and to
+route around backends that are slow, broken or gone, which it learns by asking each one
+"are you healthy?" every so often. Below, three fakeservers (A, B, C) played their part while
+the demo slowed, crashed and revived them.</p>
 <div id="stage">
   <canvas id="diagram" width="980" height="250"></canvas>
   <p class="note">Each dot is one client request, coloured by the backend that answered it;
