@@ -291,10 +291,12 @@ static void ctl_on_event(lb_loop *loop, int fd, int events, void *data)
         ssize_t r;
         while ((r = lb_buf_read_fd(&c->in, fd, 16384)) > 0)
             ;
-        if (r == 0 || (r < 0 && errno != EAGAIN)) {
+        if (r < 0 && errno != EAGAIN) {
             ctl_close(st, c);
             return;
         }
+        if (r == 0) /* the client half-closed: answer what it sent, then close */
+            c->closing = true;
         if (ctl_process(st, c) < 0) {
             ctl_close(st, c);
             return;

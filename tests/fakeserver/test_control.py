@@ -161,3 +161,12 @@ def test_refuse_generation_then_connect(srv):
     t0 = time.monotonic()
     assert srv.request("GET", "/f")[0] == 200
     assert time.monotonic() - t0 < scaled(2)
+
+
+def test_half_closed_client_still_answered(srv):
+    with socket.create_connection(("127.0.0.1", srv.control), timeout=5) as s:
+        s.sendall(b"GET /counters HTTP/1.1\r\n\r\nGET /faults HTTP/1.1\r\n\r\n")
+        s.shutdown(socket.SHUT_WR)
+        r = Reader(s)
+        assert r.response()[0] == 200 and r.response()[0] == 200
+        assert r.read_all() == b""
