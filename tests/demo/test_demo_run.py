@@ -51,14 +51,54 @@ def test_classic_demo_ends_cleanly_and_marks_every_crash(classic_run):
     assert after and all(r[1] == "A" and r[2] == 200 for r in after)
 
 
-@pytest.mark.parametrize("scenario", ["flapping", "slow", "overload", "keepalive"])
-def test_other_scenarios_end_cleanly(tmp_path, scenario):
+def step_start(data, title_prefix):
+    return next(s["t"] for s in data["steps"] if s["title"].startswith(title_prefix))
+
+
+def downs_of(data, name, after):
+    return [e for e in data["events"] if e["kind"] == "down" and e["backend"] == name
+            and e["t"] >= after]
+
+
+def errors_of(data):
+    return [r for r in data["requests"] if r[1] is None]
+
+
+def shows_flapping(data):
+    assert downs_of(data, "B", step_start(data, "B's health check flaps")), \
+        "a flapping health check must mark B down at least once"
+
+
+def shows_hang(data):
+    assert downs_of(data, "B", step_start(data, "B hangs")), "a frozen B must be marked down"
+
+
+def shows_queue(data):
+    assert max(s.get("queued_now", 0) for s in data["samples"]) > 0, "the burst never queued"
+    assert errors_of(data) == [], "requests beyond -N wait; none is refused"
+
+
+def shows_keepalive(data):
+    by_conn = {}
+    for r in data["requests"]:
+        by_conn.setdefault(r[4], set()).add(r[1])
+    assert max(len(v) for v in by_conn.values()) >= 2, \
+        "requests of one keep-alive connection are routed one by one"
+    assert errors_of(data) == [], "a backend crash is invisible to keep-alive clients"
+
+
+@pytest.mark.parametrize("scenario,shows", [("flapping", shows_flapping), ("slow", shows_hang),
+                                            ("overload", shows_queue),
+                                            ("keepalive", shows_keepalive)])
+def test_other_scenarios_end_cleanly_and_show_their_point(tmp_path, scenario, shows):
     run = run_demo(tmp_path, scenario, speed=10)
     check_clean(run)
     data = json.loads((run.dir / "run.json").read_text())
     assert data["requests"], "no traffic recorded"
     assert crash_marks(run.dir / "timeline.svg") == sorted(
         (e["backend"], e["t"]) for e in data["events"] if e["kind"] == "crash")
+    if data["meta"]["source"] == "/stats":
+        shows(data)
 
 
 def test_scenario_list_through_ci_script():
