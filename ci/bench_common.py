@@ -29,10 +29,16 @@ NOFILE = 20000  # raised to the hard limit when lower; 10k idle connections need
 
 
 def priority_prefix():
-    """`nice -n BENCH_NICE` (default -10): on a shared machine the benchmark's processes
-    outweigh each other process about 9 to 1 in CPU share, so builds and tests of others
-    disturb the figures less (they still run). BENCH_NICE=0 turns it off; without the
-    privilege, nice still runs the command (with a warning)."""
+    """How the benchmark's processes are scheduled against the rest of the machine.
+
+    Default `nice -n BENCH_NICE` (-10): more CPU share than other work, which still runs.
+    On a busy shared machine that is not enough (a fuzzer or a build on the proxy's core
+    delays every wake-up), so BENCH_RT=1 runs servers and wrk under SCHED_RR priority 1
+    (`chrt --rr 1`): they preempt ordinary processes at once, and the kernel's RT throttle
+    still leaves other processes 5% of each core. Use it for numbers you publish, briefly.
+    BENCH_NICE=0 and no BENCH_RT: plain scheduling."""
+    if os.environ.get("BENCH_RT", "") not in ("", "0"):
+        return ["chrt", "--rr", "1"]
     level = os.environ.get("BENCH_NICE", "-10")
     return [] if level in ("", "0") else ["nice", "-n", level]
 
