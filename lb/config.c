@@ -37,6 +37,8 @@ static const char usage_text[] =
     "  --retries N            idempotent retries on another backend (1)\n"
     "  --eject-after N        consecutive failures that mark a backend down (5; 0 = off)\n"
     "  --seed S               seed for p2c choices (0 = clock)\n"
+    "  --backend-keepalive    pool backend connections also for `Connection: close`\n"
+    "                         clients (that header is not forwarded; off)\n"
     "  Durations are milliseconds, or take an ms or s suffix.\n";
 
 const char *lb_config_usage(void) { return usage_text; }
@@ -154,7 +156,7 @@ static int parse_backend(const char *s, lb_backend_spec *spec)
     return 0;
 }
 
-typedef enum { OPT_INT, OPT_U64, OPT_DURATION, OPT_PORT, OPT_POLICY } opt_kind;
+typedef enum { OPT_INT, OPT_U64, OPT_DURATION, OPT_PORT, OPT_POLICY, OPT_FLAG } opt_kind;
 
 typedef struct opt_def {
     const char *name;
@@ -186,6 +188,7 @@ static const opt_def options[] = {
     {"retries", OPT_INT, OFF(retries), 0},
     {"eject-after", OPT_INT, OFF(eject_after), 0},
     {"seed", OPT_U64, OFF(seed), 0},
+    {"backend-keepalive", OPT_FLAG, OFF(backend_keepalive), 0},
 };
 #undef OFF
 
@@ -220,6 +223,11 @@ static int set_option(const opt_def *o, const char *value, lb_config *cfg)
         return parse_duration(value, (int *)field);
     case OPT_PORT:
         return (*(int *)field = parse_port(value, 1)) < 0 ? -1 : 0;
+    case OPT_FLAG:
+        if (strcmp(value, "0") && strcmp(value, "1"))
+            return -1;
+        *(int *)field = value[0] == '1';
+        return 0;
     case OPT_POLICY:
         if (strcmp(value, "fewest") && strcmp(value, "rr") && strcmp(value, "leastconn") &&
             strcmp(value, "p2c"))
@@ -267,6 +275,8 @@ static int take_option(int argc, char **argv, int *i, lb_config *cfg, char *err,
     const opt_def *o = find_option(name, namelen);
     if (!o || (word[1] == '-') != (namelen > 1))
         return fail(err, errlen, "unknown option '%.64s'", word);
+    if (!value && o->kind == OPT_FLAG)
+        value = "1"; /* a flag takes no separate value word */
     if (!value) {
         if (*i + 1 >= argc)
             return fail(err, errlen, "option '%.64s' needs a value", word);

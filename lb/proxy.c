@@ -273,6 +273,33 @@ static void set_method(lb_client *c, const lb_http_request *req)
                                       strcmp(c->method, "OPTIONS") == 0);
 }
 
+/* --backend-keepalive: removes a lone `Connection: close` field from an HTTP/1.1 head in
+ * the client buffer, so the backend keeps its connection for the pool. Returns the new
+ * head length. Anything else (other tokens, several Connection fields) is left alone. */
+static int strip_connection_close(lb_client *c, const lb_http_request *req, int head_len)
+{
+    const lb_http_header *found = NULL;
+    for (size_t i = 0; i < req->num_headers; i++) {
+        const lb_http_header *h = &req->headers[i];
+        if (!lb_http_token_eq(h->name, h->name_len, "connection"))
+            continue;
+        if (found || !lb_http_token_eq(h->value, h->value_len, "close"))
+            return head_len;
+        found = h;
+    }
+    if (!found || req->major != 1 || req->minor != 1)
+        return head_len;
+    char *base = lb_buf_head(&c->in);
+    const char *eol = memchr(found->value + found->value_len, '\n',
+                             (size_t)(base + head_len - (found->value + found->value_len)));
+    if (!eol)
+        return head_len;
+    size_t from = (size_t)(found->name - base), to = (size_t)(eol + 1 - base);
+    memmove(base + from, base + to, lb_buf_len(&c->in) - to);
+    c->in.end -= to - from;
+    return head_len - (int)(to - from);
+}
+
 /* Parses a head from the buffer; returns 1 with the request set up, 0 for "need more",
  * or -1 after answering with a 4xx. */
 static int parse_head(lb_client *c)
@@ -297,6 +324,12 @@ static int parse_head(lb_client *c)
         return -1;
     }
     set_method(c, &req);
+    c->fwd_close = !c->fr.keep_alive;
+    if (cfg->backend_keepalive && !c->fr.keep_alive) {
+        int stripped = strip_connection_close(c, &req, r);
+        c->fwd_close = stripped == r;
+        r = stripped;
+    }
     c->kept = 0;
     c->pending = (size_t)r;
     c->req_done = 0;

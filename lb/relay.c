@@ -281,7 +281,8 @@ static void relay_finish(lb_client *c)
 {
     lb_upstream *up = c->up;
     int req_complete = c->req_done && c->pending == 0;
-    int reusable = req_complete && up->fr.keep_alive && !up->eof && !up->extra;
+    int reusable =
+        req_complete && !c->fwd_close && up->fr.keep_alive && !up->eof && !up->extra;
     c->px->st.responses++;
     lb_backend_note_success(up->be);
     relay_detach(c);

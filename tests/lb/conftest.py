@@ -187,3 +187,63 @@ def course_requests(logpath):
         elif line.startswith("FAIL: "):
             out.append(line)
     return out
+
+
+class RecordingBackend:
+    """A keep-alive HTTP/1.1 backend in a thread: answers every GET head with 200 `ok`
+    (and /healthcheck with `0\\n0`), and records, per connection, the bytes of the
+    non-health requests it got."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.conns = []  # bytearray per connection that carried a request
+        self.stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        self.sock.settimeout(0.1)
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        buf, record = b"", None
+        c.settimeout(0.2)
+        while not self.stop:
+            try:
+                chunk = c.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+            while b"\r\n\r\n" in buf:
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                if head.startswith(b"GET /healthcheck "):
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n0\n0")
+                    continue
+                with self.lock:
+                    if record is None:
+                        record = bytearray()
+                        self.conns.append(record)
+                    record += head + b"\r\n\r\n"
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        c.close()
+
+    def received(self):
+        with self.lock:
+            return [bytes(r) for r in self.conns]
+
+    def close(self):
+        self.stop = True
+        self.sock.close()

@@ -1,0 +1,33 @@
+"""Byte-for-byte by default; --backend-keepalive drops a client's `Connection: close`
+toward the backend so the backend connection is pooled (the client still gets its close)."""
+import pytest
+
+from .conftest import RecordingBackend, raw_exchange, wait_for
+
+REQ = b"GET /x HTTP/1.1\r\nHost: lb\r\nConnection: close\r\nX-Tag: %d\r\n\r\n"
+
+
+@pytest.fixture
+def backend():
+    b = RecordingBackend()
+    yield b
+    b.close()
+
+
+def test_default_forwards_connection_close_unchanged(rig, backend):
+    rig.balancer("0", str(backend.port))
+    for i in range(2):
+        assert raw_exchange(rig.port, REQ % i).endswith(b"\r\n\r\nok")
+    wait_for(lambda: len(backend.received()) == 2, what="two backend connections")
+    assert backend.received() == [REQ % 0, REQ % 1]
+    assert rig.stats()["pool_reuses"] == 0
+
+
+def test_backend_keepalive_strips_it_and_reuses_the_connection(rig, backend):
+    rig.balancer("--backend-keepalive", "0", str(backend.port))
+    for i in range(3):
+        # the client's connection is still closed after its answer: raw_exchange reads to EOF
+        assert raw_exchange(rig.port, REQ % i).endswith(b"\r\n\r\nok")
+    stripped = b"".join(b"GET /x HTTP/1.1\r\nHost: lb\r\nX-Tag: %d\r\n\r\n" % i for i in range(3))
+    assert backend.received() == [stripped]
+    assert rig.stats()["pool_reuses"] == 2
