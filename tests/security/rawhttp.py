@@ -35,10 +35,13 @@ def _request_end(data):
     head_end = data.find(b"\r\n\r\n")
     if head_end < 0:
         return None
-    head = data[:head_end].decode("latin-1").lower()
+    fields = {}
+    for line in data[:head_end].decode("latin-1").split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        fields.setdefault(name.lower(), value.strip().lower())
     pos = head_end + 4
-    m = re.search(r"\r\ncontent-length:[ \t]*(\d+)", head)
-    if "transfer-encoding:" in head and "chunked" in head:
+    m = re.fullmatch(r"(\d+)", fields.get("content-length", ""))
+    if fields.get("transfer-encoding", "").endswith("chunked"):
         while True:
             line_end = data.find(b"\r\n", pos)
             if line_end < 0:

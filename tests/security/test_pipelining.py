@@ -1,0 +1,52 @@
+"""Pipelining and half-close: a keep-alive client may send many requests in one write and
+may shut its sending side once its request is out. Each request is routed on its own and
+every answer comes back whole, once, in order."""
+import re
+import socket
+
+from .rawhttp import connect, read_until_close, scaled
+
+
+def _echo_path(req):
+    path = req.split(b" ", 2)[1]
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(path), path)
+
+
+def test_fifty_pipelined_requests_answered_in_order(cluster):
+    cl = cluster(answer=_echo_path)
+    reqs = [b"GET /p%d HTTP/1.1\r\nHost: lb\r\n\r\n" % i for i in range(50)]
+    last = b"GET /last HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n"
+    res = cl.send(b"".join(reqs) + last, timeout=scaled(20))
+    bodies = re.findall(rb"HTTP/1\.1 200 OK\r\nContent-Length: \d+\r\n\r\n(/p\d+|/last)", res.data)
+    assert bodies == [b"/p%d" % i for i in range(50)] + [b"/last"], res.data[-300:]
+    got = cl.backend.received()
+    assert sorted(got.split(b"\r\n\r\n")[:-1]) == sorted(r[:-4] for r in reqs + [last])
+
+
+def test_pipelined_post_bodies_are_not_split_or_merged(cluster):
+    cl = cluster(answer=_echo_path)
+    reqs = [b"POST /b%d HTTP/1.1\r\nHost: lb\r\nContent-Length: %d\r\n\r\n%s"
+            % (i, i + 1, b"x" * (i + 1)) for i in range(10)]
+    reqs += [b"POST /c HTTP/1.1\r\nHost: lb\r\nTransfer-Encoding: chunked\r\n\r\n"
+             b"3\r\nabc\r\n0\r\n\r\n"]
+    last = b"GET /end HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n"
+    res = cl.send(b"".join(reqs) + last, timeout=scaled(20))
+    paths = re.findall(rb"\r\n\r\n(/b\d+|/c|/end)", res.data)
+    assert paths == [b"/b%d" % i for i in range(10)] + [b"/c", b"/end"], res.data[-300:]
+    got = cl.backend.received()
+    for r in reqs + [last]:
+        assert r in got, f"{r!r} did not reach the backend whole"
+    assert len(got) == sum(len(r) for r in reqs + [last])
+
+
+def test_half_closed_client_still_gets_its_answer(cluster):
+    cl = cluster()
+    sock = connect(cl.port)
+    try:
+        sock.sendall(b"GET /half HTTP/1.1\r\nHost: lb\r\n\r\n")
+        sock.shutdown(socket.SHUT_WR)
+        data, closed = read_until_close(sock, scaled(10))
+    finally:
+        sock.close()
+    assert data == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", data
+    assert closed
