@@ -741,7 +741,7 @@ static void answer_done(fs_conn *c)
         lb_timer_start(c->w->loop, &c->timer, 0);
         return;
     }
-    if (c->close_after || c->act.cut == FS_CUT_TRUNCATE) {
+    if (c->close_after || c->act.close || c->act.cut == FS_CUT_TRUNCATE) {
         drain_close(c);
         return;
     }

@@ -38,6 +38,7 @@ static const char *const capacity_names[] = {"wait", "refuse", NULL};
 static const field fields[] = {
     {"delay", FT_INT, OFF(delay), 0, 0, BIG, NULL, "0", "ms to wait before the response head"},
     {"delay-jitter", FT_INT, OFF(delay_jitter), 0, 0, BIG, NULL, "0", "extra random 0..MS ms of delay"},
+    {"delay-rate", FT_RATE, OFF(delay_rate), 0, 0, 0, NULL, "1", "probability that delay and delay-jitter apply"},
     {"slow-body", FT_INT, OFF(slow_body), 0, 0, BIG, NULL, "0", "answer bytes per second (0: full speed)"},
     {"error-rate", FT_RATE, OFF(error_rate), 0, 0, 0, NULL, "0", "probability of answering error-status"},
     {"error-status", FT_INT, OFF(error_status), 0, 100, 999, NULL, "500", "status sent by error-rate"},
@@ -67,6 +68,7 @@ static const field fields[] = {
     {"scope", FT_ENUM, OFF(scope), 0, 0, 0, scope_names, "all", "request faults hit: all, health (checks only), others"},
     {"scope-method", FT_STR, OFF(scope_method), sizeof(((fs_faults *)0)->scope_method), 0, 0, NULL, "", "request faults hit only this method"},
     {"scope-prefix", FT_STR, OFF(scope_prefix), sizeof(((fs_faults *)0)->scope_prefix), 0, 0, NULL, "", "request faults hit only targets with this prefix"},
+    {"no-keepalive", FT_BOOL, OFF(no_keepalive), 0, 0, 0, NULL, "0", "close the connection after every answer"},
     {"fault-header", FT_BOOL, OFF(fault_header), 0, 0, 0, NULL, "0", "add X-Fault: KIND to answers a fault touched"},
     {"seed", FT_U64, OFF(seed), 0, 0, 0, NULL, "0", "seed of every random choice"},
 };
@@ -380,7 +382,7 @@ static void decide_health(const fs_faults *f, const fs_request_info *r, fs_actio
 
 static void decide_request(const fs_faults *f, const fs_request_info *r, fs_action *a)
 {
-    if (f->delay > 0 || f->delay_jitter > 0) {
+    if ((f->delay > 0 || f->delay_jitter > 0) && chance(f, r, FS_FK_DELAY, f->delay_rate)) {
         int64_t j = f->delay_jitter > 0
                         ? (int64_t)(fs_faults_random_u64(f->seed, r->seq, 100) % (uint64_t)(f->delay_jitter + 1))
                         : 0;
@@ -391,6 +393,8 @@ static void decide_request(const fs_faults *f, const fs_request_info *r, fs_acti
         a->body_rate = f->slow_body;
         a->kinds |= 1u << FS_FK_SLOW_BODY;
     }
+    if (f->no_keepalive)
+        a->close = true;
     if (f->slow_read > 0) {
         a->read_rate = f->slow_read;
         a->kinds |= 1u << FS_FK_SLOW_READ;

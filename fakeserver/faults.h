@@ -27,6 +27,7 @@ enum fs_capacity_mode { FS_CAPACITY_WAIT, FS_CAPACITY_REFUSE };
 typedef struct fs_faults {
     int64_t delay;           /* ms before the response head */
     int64_t delay_jitter;    /* + uniform 0..jitter ms */
+    double delay_rate;       /* probability that a request is delayed (default 1) */
     int64_t slow_body;       /* answer bytes per second, 0 = full speed */
     double error_rate;       /* probability of answering error_status */
     int64_t error_status;
@@ -56,6 +57,7 @@ typedef struct fs_faults {
     int64_t scope;           /* enum fs_scope, for the request faults */
     char scope_method[16];   /* "" = any */
     char scope_prefix[64];   /* "" = any */
+    bool no_keepalive;       /* close the connection after every answer */
     bool fault_header;       /* add X-Fault: KIND to answers a fault touched */
     uint64_t seed;
 } fs_faults;
@@ -80,6 +82,7 @@ typedef struct fs_action {
     int64_t garbage;         /* send this many random bytes instead, then close */
     int64_t body_rate;       /* bytes/s for the answer, 0 = full speed */
     int64_t read_rate;       /* bytes/s for the request body, 0 = full speed */
+    bool close;              /* close the connection after the answer */
     bool health_malformed;
     int64_t health_errors, health_total;  /* -1 = true counts */
     uint32_t kinds;          /* bit (1 << FS_FK_*) for each fault applied */

@@ -328,3 +328,28 @@ def test_crash_rate_spares_health_checks_out_of_scope(start):
     for _ in range(3):
         assert health(srv).startswith(b"HTTP/1.1 200 ")
     assert srv.proc.alive()
+
+
+def test_delay_rate_picks_requests(start):
+    srv = start("--delay", "250", "--delay-rate", "0.5", "--seed", "3", "--fault-header",
+                files={"f": BODY})
+    delayed = 0
+    with srv.connect() as s:
+        r = Reader(s)
+        for _ in range(12):
+            t0 = time.monotonic()
+            s.sendall(GET)
+            _, h, _ = r.response()
+            slow = time.monotonic() - t0 >= 0.24
+            assert slow == (h.get("X-Fault") == "delay")
+            delayed += slow
+    assert 1 <= delayed <= 11
+
+
+def test_no_keepalive_closes_after_each_answer(start):
+    srv = start("--no-keepalive", files={"f": BODY})
+    with srv.connect() as s:
+        s.sendall(GET + GET)
+        r = Reader(s)
+        assert r.response()[2] == BODY
+        assert r.read_all() == b""  # the second request is never answered
