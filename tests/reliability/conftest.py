@@ -44,6 +44,22 @@ class Rig:
         self.lb = self.procs.start(argv, name="lb", timeout=scaled(20))
         return self.lb
 
+    def stats(self):
+        """The balancer's /stats JSON (start it with --stats-port=0)."""
+        import json
+        import urllib.request
+        url = f"http://127.0.0.1:{self.lb.ready['stats']}/stats"
+        return json.loads(urllib.request.urlopen(url, timeout=scaled(5)).read())
+
+    def wait_all_up(self, timeout=None):
+        """Bounded poll on /stats until every backend is judged up."""
+        deadline = time.monotonic() + (timeout or scaled(10))
+        while time.monotonic() < deadline:
+            if all(b.get("state") == "up" for b in self.stats()["backends"]):
+                return True
+            time.sleep(0.05)
+        return False
+
     @staticmethod
     def requests_of(backend):
         try:

@@ -80,3 +80,32 @@ def test_outlier_is_ejected_before_its_next_health_check(rig):
     assert to_bad <= 3 + 1, f"failing backend still got {to_bad} of 30 requests"
     assert len(Rig.requests_of(good)) >= 30 - to_bad
     assert answers.count(200) >= 30 - to_bad, answers
+
+
+def test_request_on_a_frozen_backend_moves_when_it_is_marked_down(rig):
+    # A GET is waiting on a frozen backend. The server timeout is 5 s, but health checks
+    # every 300 ms with a 300 ms deadline mark the backend down well before: the GET, which
+    # has received nothing, must move to the healthy backend at once, not wait out 5 s.
+    import time
+    frozen = rig.backend()
+    healthy = rig.backend()
+    rig.balancer(lbopts.opt(lbopts.HEALTH_INTERVAL, 300), lbopts.opt(lbopts.HEALTH_TIMEOUT, 300),
+                 lbopts.opt(lbopts.STATS_PORT, 0))
+    assert rig.wait_all_up(), rig.stats()
+    frozen.freeze()
+    try:
+        t0 = time.monotonic()
+        status, body, sock = request(rig.lb.port, "GET", "/moved", timeout=scaled(10))
+        sock.close()
+        took = time.monotonic() - t0
+    finally:
+        frozen.thaw()
+    assert status == 200
+    assert "GET /moved" in Rig.requests_of(healthy)
+    assert took < scaled(2.5), f"answered after {took:.2f}s: waited for the server timeout?"
+    # Thawed, the frozen backend reads what the balancer had sent it: the GET went there
+    # first (equal counts, first named), so this test did exercise the move.
+    deadline = time.monotonic() + scaled(5)
+    while "GET /moved" not in Rig.requests_of(frozen) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "GET /moved" in Rig.requests_of(frozen), "the GET never went to the frozen backend"
