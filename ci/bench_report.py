@@ -83,6 +83,12 @@ def table(data):
                 _f(s["rss_kib"] / 1024.0 if s["rss_kib"] else None, "%.1f"),
                 s["errors"] + s["non2xx"], _f(s["foreign_pct"]), _f(r.get("rps"), "%.2fx"),
                 _f(r.get("p99"), "%.2fx"), _f(r.get("cpu_per_req"), "%.2fx")))
+    bad = ["%s %s" % (mode, t) for mode, summ in data["summary"].items()
+           for t, s in summ.items() if s["errors"] or s["non2xx"]]
+    if bad:
+        out.append("")
+        out.append("**WARNING: socket errors or non-2xx answers in: %s** (see bench.json)"
+                   % ", ".join(bad))
     if data["equal_load"]:
         out.append("")
         out.append("### equal offered load (%d connections, %s ms think time)"

@@ -198,10 +198,13 @@ def main():
         json.dump(data, f, indent=1)
     with open(os.path.join(outdir, "bench.svg"), "w") as f:
         f.write(bench_report.svg(data))
-    print(bench_report.table(data))
+    text = bench_report.table(data)
+    with open(os.path.join(outdir, "bench.md"), "w") as f:
+        f.write(text + "\n")
+    print(text)
     if not os.environ.get("BENCH_KEEP"):
         shutil.rmtree(rundir, ignore_errors=True)
-    print("\nwrote %s/bench.json and bench.svg" % outdir)
+    print("\nwrote %s/bench.json, bench.md and bench.svg" % outdir)
     return 0
 
 

@@ -91,7 +91,8 @@ frontend fe
 
 backend be
   balance {balance}
-  option httpchk GET /healthcheck
+  option httpchk GET /healthcheck HTTP/1.1
+  http-check send hdr Host 127.0.0.1
 {servers}
 """
 
