@@ -306,6 +306,7 @@ static void frame_body(fs_conn *c, const lb_http_request *r)
 {
     lb_http_framing fr;
     c->body_left = 0;
+    c->expect_continue = false;
     if (lb_http_request_framing(r, &fr) < 0 || fr.kind == LB_BODY_CHUNKED) {
         c->status = 400;
         c->close_after = true;
@@ -386,12 +387,19 @@ static bool admit(fs_conn *c)
     return false;
 }
 
+/* Retries with the capacity in force now, so raising or lifting it admits waiters. */
 void fs_conn_retry_parked(fs_conn *c)
 {
-    if (c->state != ST_PARKED || !slot_try(c->s, c->faults.capacity))
+    fs_faults now;
+    if (c->state != ST_PARKED)
+        return;
+    fs_server_faults(c->s, &now, NULL);
+    if (now.capacity > 0 && !slot_try(c->s, now.capacity))
         return;
     atomic_fetch_sub(&c->s->parked, 1);
-    c->has_slot = true;
+    c->has_slot = now.capacity > 0;
+    if (!c->has_slot && atomic_load(&c->s->parked) > 0)
+        fs_workers_kick(c->s); /* capacity lifted: let every worker admit its waiters */
     begin_body(c);
 }
 

@@ -353,3 +353,23 @@ def test_no_keepalive_closes_after_each_answer(start):
         r = Reader(s)
         assert r.response()[2] == BODY
         assert r.read_all() == b""  # the second request is never answered
+
+
+def test_lifting_capacity_admits_waiters(start):
+    srv = start("--capacity", "1", "--hang-rate", "1", "--scope-prefix", "/hang",
+                "--control-port", "0", files={"f": BODY})
+    hung = srv.connect()
+    hung.sendall(b"GET /hang HTTP/1.1\r\n\r\n")  # takes the only slot, forever
+    deadline = time.monotonic() + scaled(5)
+    while srv.ctl("GET", "/counters")[1]["inflight"] < 1:
+        assert time.monotonic() < deadline
+    waiting = srv.connect()
+    waiting.sendall(GET)
+    waiting.settimeout(0.3)
+    with pytest.raises(socket.timeout):
+        waiting.recv(10)
+    srv.ctl("PATCH", "/faults", {"capacity": 0})
+    waiting.settimeout(5)
+    assert Reader(waiting).response()[2] == BODY
+    hung.close()
+    waiting.close()
