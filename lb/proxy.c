@@ -325,9 +325,11 @@ static int parse_head(lb_client *c)
     }
     set_method(c, &req);
     c->fwd_close = !c->fr.keep_alive;
+    c->stripped_close = 0;
     if (cfg->backend_keepalive && !c->fr.keep_alive) {
         int stripped = strip_connection_close(c, &req, r);
-        c->fwd_close = stripped == r;
+        c->stripped_close = stripped != r;
+        c->fwd_close = !c->stripped_close;
         r = stripped;
     }
     c->kept = 0;

@@ -72,6 +72,7 @@ struct lb_client {
     int resp_started;   /* a response byte went to the client */
     int keep_alive;     /* the client's connection may carry another request */
     int fwd_close;      /* the request as forwarded asks the backend to close */
+    int stripped_close; /* --backend-keepalive removed the request's Connection: close */
     int in_slot;        /* holds one of the -N slots */
     int sent_any;       /* a byte of this request went to a backend */
     int head_seen;      /* a byte of the current head arrived (header timeout runs) */
