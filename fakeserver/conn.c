@@ -168,7 +168,7 @@ void fs_conn_free(fs_conn *c)
 }
 
 fs_conn *fs_conn_next(const fs_conn *c) { return c->next; }
-int fs_conn_parked(const fs_conn *c) { return c->state == ST_PARKED; }
+int fs_conn_parked(const fs_conn *c) { return !c->dead && c->state == ST_PARKED; }
 
 /* Shuts our side, reads until the peer closes (bounded), then closes: a close with unread
  * input would send an RST that could destroy the answer on its way. */
@@ -391,7 +391,7 @@ static bool admit(fs_conn *c)
 void fs_conn_retry_parked(fs_conn *c)
 {
     fs_faults now;
-    if (c->state != ST_PARKED)
+    if (c->dead || c->state != ST_PARKED)
         return;
     fs_server_faults(c->s, &now, NULL);
     if (now.capacity > 0 && !slot_try(c->s, now.capacity))

@@ -35,10 +35,15 @@ static void worker_before_sleep(lb_loop *loop, void *data)
         if (!fs_conn_new(w, fds[i]))
             close(fds[i]);
     free(fds);
-    if (kick)
-        for (fs_conn *c = w->conns; c; c = fs_conn_next(c))
+    if (kick) {
+        /* a retry may close its connection (moving it to the dead list): step first */
+        fs_conn *next;
+        for (fs_conn *c = w->conns; c; c = next) {
+            next = fs_conn_next(c);
             if (fs_conn_parked(c))
                 fs_conn_retry_parked(c);
+        }
+    }
     while (w->dead) {
         fs_conn *c = w->dead;
         w->dead = fs_conn_next(c);

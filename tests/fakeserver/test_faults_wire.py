@@ -373,3 +373,17 @@ def test_lifting_capacity_admits_waiters(start):
     assert Reader(waiting).response()[2] == BODY
     hung.close()
     waiting.close()
+
+
+def test_parked_clients_leaving_do_not_hurt(start):
+    srv = start("--capacity", "1", "--delay", "200", "-N", "2", files={"f": BODY})
+    first = srv.connect()
+    first.sendall(GET)
+    for _ in range(10):  # park and leave
+        s = srv.connect()
+        s.sendall(GET)
+        s.close()
+    assert Reader(first).response()[2] == BODY
+    first.close()
+    for _ in range(3):
+        assert srv.request("GET", "/f")[2] == BODY
