@@ -73,5 +73,7 @@ def test_reports_refresh_the_counts(rig):
     assert got == [0, 0, 0, 0]
     wait_for(lambda: rig.stats()["health_rounds_done"] >= 2, what="round after R requests")
     st = rig.stats()["backends"]
-    # a served 4 requests + 1 check before the second probe; b only the first check.
-    assert st[0]["total"] == 5 and st[1]["total"] == 6
+    # a served 4 requests + 1 check before the second probe (the 4th request starts the
+    # round, so the probe may overtake it); b only saw the first check.
+    assert st[0]["total"] in (4, 5) and st[1]["total"] == 6
+    assert st[0]["load"] <= 5
