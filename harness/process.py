@@ -6,8 +6,8 @@ stdout (the values land in `.ready`), or raises `ProcessError` with the child's 
 exited or stayed silent past the deadline. `start()` is `spawn()` then `wait_ready()`, so a
 cluster can spawn every member first and then wait on each, noticing one that died while
 the others started. `stop()` sends a signal, waits, and returns the exit status;
-`check_log()` finds sanitizer and Valgrind reports; `check_exit()` judges the exit status
-against what the test expected (`expect_exit()`).
+`check_log()` finds sanitizer and Valgrind reports; `close()` (teardown) stops the process
+and judges its exit status against what the test expected (`expect_exit()`, `stop_exits`).
 
 Environment:
   LBTEST_BIN              directory of the project binaries (default build/bin)
@@ -255,7 +255,9 @@ class Process:
         return self.returncode
 
     def close(self):
-        """Teardown: returns a list of problems with the exit status (see check_exit)."""
+        """Teardown: stops the process if it runs and returns a list of problems with its
+        exit status: a death before teardown that the test neither caused (kill/stop) nor
+        declared (expect_exit), or a status after SIGTERM outside stop_exits."""
         problems = []
         if self.popen is None:
             return problems

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from harness import Workload, backend_entry, http_request, port_accepts
-from conftest import StatsWatcher, raw_get, require_fault
+from cluster_helpers import StatsWatcher, raw_get, require_fault
 
 pytestmark = pytest.mark.cluster
 

@@ -3,7 +3,7 @@ numbers tell the test when a change is in force)."""
 import pytest
 
 from harness import wait_for
-from conftest import require_control
+from cluster_helpers import require_control
 
 pytestmark = pytest.mark.cluster
 

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from harness import Workload, wait_for
-from conftest import StatsWatcher, fewest_total_order, landing_order
+from cluster_helpers import StatsWatcher, fewest_total_order, landing_order
 
 pytestmark = pytest.mark.cluster
 # Only the start-up health check: later checks would add their own +1 to every TOTAL.

@@ -1,4 +1,5 @@
-"""Helpers shared by the cluster scenarios (fixtures come from harness.plugin)."""
+"""Helpers shared by the cluster scenarios (fixtures come from harness.plugin). A plain
+module, not conftest.py: another suite's conftest would shadow `from conftest import`."""
 import socket
 import threading
 import time
