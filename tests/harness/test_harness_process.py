@@ -142,3 +142,12 @@ def test_freeze_and_thaw(tmp_path):
         time.sleep(0.01)
     assert state() != "T"
     p.close()
+
+
+def test_balancer_deadlines_scale_for_slow_runs():
+    from harness.cluster import scale_lb_args
+    assert scale_lb_args(["-N", "2", "--server-timeout", "1s"], 1.0) == \
+        ["-N", "2", "--server-timeout", "1s"]
+    out = scale_lb_args(["-N", "2", "--server-timeout", "1s", "--health-timeout=500ms"], 10)
+    assert out[:6] == ["-N", "2", "--server-timeout", "10000ms", "--health-timeout", "5000ms"]
+    assert "--connect-timeout" in out and out[out.index("--connect-timeout") + 1] == "10000ms"
