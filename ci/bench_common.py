@@ -227,12 +227,38 @@ def cpu_busy_ticks():
                 vals = [int(x) for x in parts[1:]]
                 vals += [0] * (8 - len(vals))
                 busy = vals[0] + vals[1] + vals[2] + vals[7]
-                out[int(parts[0][3:])] = (busy, sum(vals[:8]))
+                out[int(parts[0][3:])] = (busy, sum(vals[:8]), vals[3] + vals[4])
     return out
 
 
+class _Done:
+    def __init__(self, returncode, stdout):
+        self.returncode, self.stdout = returncode, stdout
+
+
+def _wrk_process(argv, seconds):
+    """Runs wrk to completion; returns (result, CPU seconds wrk used, from wait4)."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         start_new_session=True)
+    deadline = time.monotonic() + seconds + 60
+    out = []
+    import threading
+    reader = threading.Thread(target=lambda: out.append(p.stdout.read()), daemon=True)
+    reader.start()
+    while True:
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            os.killpg(p.pid, signal.SIGKILL)
+        time.sleep(0.05)
+    reader.join(5)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return _Done(p.returncode, out[0] if out else ""), ru.ru_utime + ru.ru_stime
+
+
 def run_wrk(port, seconds, conns, cpu=None, close=False, script=None, script_args=(),
-            watch_pid=None, timeout_s=None, server_cpu=None):
+            watch_pid=None, timeout_s=None, server_cpu=None, load_pids=()):
     """Runs wrk against 127.0.0.1:port/file1k; measures watch_pid's CPU over the run."""
     argv = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency",
             "--timeout", "%ds" % (timeout_s or 5)]
@@ -249,15 +275,21 @@ def run_wrk(port, seconds, conns, cpu=None, close=False, script=None, script_arg
     t0 = cpu_ticks(watch_pid) if watch_pid else 0
     s0 = cpu_busy_ticks()
     w0 = time.monotonic()
-    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       timeout=seconds + 60, start_new_session=True)
+    b0 = sum(cpu_ticks(x) for x in load_pids)
+    p, wrk_cpu_s = _wrk_process(argv, seconds)
     wall = time.monotonic() - w0
+    load_cpu_s = wrk_cpu_s + (sum(cpu_ticks(x) for x in load_pids) - b0) / CLK_TCK
     s1 = cpu_busy_ticks()
     res = parse_wrk(p.stdout)
     res["cpu_busy_pct"] = {c: round(100.0 * (s1[c][0] - s0[c][0])
                                     / max(1, s1[c][1] - s0[c][1]), 1) for c in s1 if c in s0}
+    res["cpu_idle_pct"] = {c: round(100.0 * (s1[c][2] - s0[c][2])
+                                    / max(1, s1[c][1] - s0[c][1]), 1) for c in s1 if c in s0}
     res["wall_s"] = round(wall, 3)
     res["wrk_exit"] = p.returncode
+    if res["requests"]:
+        # wrk's and the backends' CPU per request: the load side's share of the pipeline
+        res["load_us_per_req"] = round(1e6 * load_cpu_s / res["requests"], 2)
     if watch_pid:
         ticks = cpu_ticks(watch_pid) - t0
         cpu_s = ticks / CLK_TCK

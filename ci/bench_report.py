@@ -9,7 +9,7 @@ from bench_common import median
 TARGET_LABEL = {"nginx-direct": "nginx direct (no proxy)", "haproxy": "HAProxy",
                 "nginx-proxy": "nginx proxy", "ours": "ours"}
 METRICS = ("rps", "p50_ms", "p99_ms", "cpu_pct", "cpu_us_per_req", "rss_kib", "errors",
-           "non2xx", "foreign_pct")
+           "non2xx", "foreign_pct", "load_us_per_req")
 
 
 def summarize(run_list):
@@ -71,15 +71,17 @@ def table(data):
         out.append("### %s" % ("keep-alive clients" if mode == "keepalive"
                                 else "one request per connection (Connection: close)"))
         out.append("")
-        out.append("| target | req/s (min-max) | p50 ms | p99 ms | CPU % | CPU us/req | RSS MiB "
-                   "| errors | other % | ours/it req/s | ours/it p99 | ours/it CPU/req |")
-        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        out.append("| target | req/s (min-max) | p50 ms | p99 ms | CPU % | CPU us/req "
+                   "| load us/req | RSS MiB | errors | other % | ours/it req/s | ours/it p99 "
+                   "| ours/it CPU/req |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for t, s in summ.items():
             r = ratios.get(t, {})
-            out.append("| %s | %s (%s-%s) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            out.append("| %s | %s (%s-%s) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s "
+                       "| %s |" % (
                 TARGET_LABEL.get(t, t), _f(s["rps"]), _f(s["rps_min"]), _f(s["rps_max"]),
                 _f(s["p50_ms"], "%.3f"), _f(s["p99_ms"], "%.3f"), _f(s["cpu_pct"]),
-                _f(s["cpu_us_per_req"], "%.1f"),
+                _f(s["cpu_us_per_req"], "%.1f"), _f(s["load_us_per_req"], "%.1f"),
                 _f(s["rss_kib"] / 1024.0 if s["rss_kib"] else None, "%.1f"),
                 s["errors"] + s["non2xx"], _f(s["foreign_pct"]), _f(r.get("rps"), "%.2fx"),
                 _f(r.get("p99"), "%.2fx"), _f(r.get("cpu_per_req"), "%.2fx")))

@@ -61,14 +61,20 @@ def default_idle():
     return max(100, (hard - 1000) // 2)
 
 
+BACKEND_PIDS = []  # whose CPU counts as the load side's, with wrk's
+
+
 def start_backends(procs, rundir, docroot, build_dir):
     kind = os.environ.get("BENCH_BACKENDS", "nginx")
     if kind == "fakeserver":
-        ports = [bs.start_fakeserver(procs, build_dir, docroot, LOAD_CPU, workers=1,
-                                     name="backend-fs%d" % i).port for i in range(3)]
+        started = [bs.start_fakeserver(procs, build_dir, docroot, LOAD_CPU, workers=1,
+                                       name="backend-fs%d" % i) for i in range(3)]
+        ports = [p.port for p in started]
     else:
-        ports = bs.start_nginx_origin(procs, rundir, docroot, LOAD_CPU, nports=3,
-                                      name="backend-nginx").ports
+        started = [bs.start_nginx_origin(procs, rundir, docroot, LOAD_CPU, nports=3,
+                                         name="backend-nginx")]
+        ports = started[0].ports
+    BACKEND_PIDS[:] = [p.pid for p in started]
     return kind, ports
 
 
@@ -120,7 +126,7 @@ def quiet_run(proc, seconds, conns, retries=None, **kw):
     best = None
     for attempt in range(retries + 1):
         res = bc.run_wrk(proc.port, seconds, conns, cpu=LOAD_CPU, watch_pid=proc.pid,
-                         server_cpu=PROXY_CPU, **kw)
+                         server_cpu=PROXY_CPU, load_pids=BACKEND_PIDS, **kw)
         res["attempts"] = attempt + 1
         if best is None or res.get("foreign_pct", 0) < best.get("foreign_pct", 0):
             best = res

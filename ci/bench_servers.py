@@ -44,6 +44,8 @@ NGINX_ORIGIN_SERVER = """
   server {{
 {listens}
     root {docroot};
+    open_file_cache max=64 inactive=60s;
+    open_file_cache_valid 60s;
     location = /healthcheck {{ return 200 "0\\n0"; }}
     location / {{ }}
   }}
@@ -152,12 +154,23 @@ def start_haproxy(procs, rundir, backends, cpu, balance="roundrobin", name="hapr
 # -N: requests proxied at once (the course default 4 would queue wrk's 64 connections;
 # HAProxy's equivalent, maxconn, is far above the load too). -R 1000000: checks on the 3 s
 # timer only, as HAProxy's `inter`. --max-conns above the idle-connection test's count.
+# --backend-keepalive (when the binary has it): backend connections stay pooled for
+# `Connection: close` clients, as HAProxy's server side does (it does not forward the
+# client's close either); without it every such request opens a backend connection.
 OURS_ARGS = ("-N", "10000", "-R", "1000000", "--max-conns", "19000")
+
+
+def ours_args(exe):
+    import subprocess
+    usage = subprocess.run([exe, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True).stdout
+    extra = ["--backend-keepalive"] if "--backend-keepalive" in usage else []
+    return list(OURS_ARGS) + extra
 
 
 def start_ours(procs, build_dir, backends, cpu, extra=(), name="ours"):
     exe = os.path.join(build_dir, "bin", "loadbalancer")
-    argv = [exe, "0"] + [str(b) for b in backends] + list(OURS_ARGS) + list(extra)
+    argv = [exe, "0"] + [str(b) for b in backends] + ours_args(exe) + list(extra)
     proc = procs.start(name, argv, cpu=cpu)
     proc.port = int(wait_ready_line(proc)["port"])
     wait_http(proc, proc.port)
