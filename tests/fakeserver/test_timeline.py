@@ -1,4 +1,5 @@
 """Timelines: fault changes scheduled at times and request counts."""
+import socket
 import subprocess
 import time
 
@@ -23,19 +24,19 @@ def test_after_request_counts(start, tmp_path):
 
 
 def test_at_times(start, tmp_path):
-    tl = write(tmp_path, "at 300ms refuse=1\nat 0.7s refuse=0 delay=1   # back\n")
+    k = scaled(1)  # wider windows when the binary runs slower (valgrind)
+    tl = write(tmp_path, f"at {int(300 * k)}ms refuse=1\n"
+                         f"at {0.7 * k:.3f}s refuse=0 delay=1   # back\n")
     srv = start("--timeline", tl, "--control-port", "0", files={"f": b"F"})
     t0 = time.monotonic()
-    assert srv.request("GET", "/f")[0] == 200
     refused = False
-    while time.monotonic() - t0 < scaled(3):
+    while time.monotonic() - t0 < 3 * k and not refused:
         try:
-            srv.request("GET", "/f", timeout=1)
+            socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
         except ConnectionRefusedError:
             refused = True
-            break
     assert refused
-    while time.monotonic() - t0 < scaled(5):
+    while time.monotonic() - t0 < 5 * k:
         _, f = srv.ctl("GET", "/faults")
         if f["generation"] >= 2:
             break
