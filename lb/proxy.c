@@ -436,8 +436,8 @@ static void client_io(lb_loop *loop, int fd, int events, void *data)
             if (c->req_done && (events & LB_EV_ERROR)) {
                 c->px->st.aborted++;
                 px_client_close(c);
-            } else if (!c->req_done) {
-                relay_client_readable(c);
+            } else {
+                relay_client_readable(c); /* body bytes, or read-ahead / EOF once whole */
             }
         }
         break;
@@ -563,6 +563,7 @@ lb_proxy *lb_proxy_create(lb_loop *loop, const lb_config *cfg, lb_backend_table 
     px->cfg = cfg;
     px->table = table;
     px->policy = policy;
+    px->retry_tokens = 50;
     lb_queue_init(&px->queue);
     lb_timer_init(&px->dispatch_timer, dispatch_fired, px);
     lb_timer_init(&px->resume_timer, resume_fired, px);

@@ -94,6 +94,7 @@ struct lb_proxy {
     lb_client *clients;
     lb_queue queue;
     int in_flight;
+    int retry_tokens;   /* see retry_budget_take in relay.c */
     lb_timer dispatch_timer;
     lb_client *zombies;
     lb_upstream *up_zombies;

@@ -42,8 +42,25 @@ static void attach(lb_client *c, lb_upstream *up)
     up->be->sent_since++;
 }
 
+/* The retry budget: every request earns one token, a retry after a backend failure costs
+ * LB_RETRY_COST, and the bucket holds at most LB_RETRY_BURST retries. So retries stay
+ * under 1/LB_RETRY_COST of the requests when backends fail en masse (no retry storm). */
+#define LB_RETRY_COST 5
+#define LB_RETRY_BURST 10
+
+static int retry_budget_take(lb_proxy *px)
+{
+    if (px->retry_tokens < LB_RETRY_COST)
+        return 0;
+    px->retry_tokens -= LB_RETRY_COST;
+    return 1;
+}
+
 void relay_start(lb_client *c)
 {
+    lb_proxy *px = c->px;
+    if (px->retry_tokens < LB_RETRY_COST * LB_RETRY_BURST)
+        px->retry_tokens++;
     memset(c->tried, 0, sizeof c->tried);
     c->retries_left = c->px->cfg->retries;
     c->retain = 1;
@@ -394,7 +411,8 @@ static void resend(lb_client *c)
 /* Failure rules: a failed connect marks the backend down and tries the next (any method,
  * nothing was sent); a pooled connection found closed before any answer byte is resent on
  * a fresh one (not a backend failure); a timeout marks the backend down; a reset before any
- * answer byte resends an idempotent request once (--retries) to another backend; otherwise
+ * answer byte resends an idempotent request once (--retries, within the retry budget) to
+ * another backend; otherwise
  * the client gets the 500 if no answer byte reached it yet, else its connection is closed. */
 void relay_fail(lb_client *c, int kind)
 {
@@ -431,7 +449,8 @@ void relay_fail(lb_client *c, int kind)
     if (c->resp_started) {
         px->st.aborted++;
         px_client_close(c);
-    } else if (kind == RELAY_RESET && !got && c->retain && c->idempotent && c->retries_left > 0) {
+    } else if (kind == RELAY_RESET && !got && c->retain && c->idempotent && c->retries_left > 0 &&
+               retry_budget_take(px)) {
         c->retries_left--;
         resend(c);
     } else {

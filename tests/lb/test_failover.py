@@ -59,7 +59,8 @@ def test_all_silent_backends_500_within_one_server_timeout(rig):
     t0 = time.monotonic()
     assert raw_exchange(rig.port, GET) == EXACT_500
     took = time.monotonic() - t0
-    assert took < scaled(1.8), f"500 after {took:.2f}s with a 1 s server timeout"
+    # one timeout per backend would be 3 s; allow scheduling noise on a loaded machine
+    assert took < scaled(2.5), f"500 after {took:.2f}s with a 1 s server timeout"
 
 
 def test_refused_backend_is_skipped_within_the_request(rig):

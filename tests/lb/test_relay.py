@@ -126,3 +126,30 @@ def test_100_mib_put_and_get_stream_with_flat_memory(rig):
     assert got == size
     assert h.hexdigest() == hashlib.sha256(block * (size // len(block))).hexdigest()
     assert peak - base < 16 * 1024, f"RSS grew {peak - base} KiB while streaming 100 MiB"
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100.0
+
+
+def test_half_closed_client_gets_its_answer_without_a_busy_loop(rig):
+    """The client sends its request and shuts its sending side (nc -N, scripts): it still
+    gets the whole answer, then the close; waiting on a slow backend costs no CPU."""
+    a = rig.fakeserver("--delay", "600", "--scope", "others")
+    rig.balancer(*QUIET, "0", str(a.port))
+    wait_for(lambda: rig.states() == ["up"], what="up")
+    s = socket.create_connection(("127.0.0.1", rig.port), timeout=scaled(10))
+    s.sendall(b"GET /f HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.shutdown(socket.SHUT_WR)
+    cpu0 = cpu_seconds(rig.lb.pid)
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    assert data == b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello\n"
+    assert cpu_seconds(rig.lb.pid) - cpu0 < 0.3, "the balancer spun while waiting"
