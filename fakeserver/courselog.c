@@ -85,33 +85,46 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Dumps body_len bytes (from fd by pread, or mem) as hex lines, slice by slice. */
-static int dump_body(int logfd, uint64_t body_len, int fd, const unsigned char *mem)
+#define SEPARATOR "========\n"
+#define HEAD_MAX 128
+
+/* Writes one entry: head, the body as hex lines (from fd by pread, or mem), separator.
+ * Slice by slice, so memory stays bounded; an entry that fits one slice (most do) is a
+ * single write(). */
+static int write_entry(int logfd, const char *head, size_t head_len, uint64_t body_len,
+                       int fd, const unsigned char *mem)
 {
     size_t slice = SLICE_LINES * FS_LOG_BYTES_PER_LINE;
-    unsigned char *in = fd >= 0 ? malloc(slice) : NULL;
-    char *out = malloc(SLICE_LINES * FS_LOG_LINE_MAX + 1);
+    unsigned char *in = fd >= 0 && body_len ? malloc(slice) : NULL;
+    char *out = malloc(HEAD_MAX + SLICE_LINES * FS_LOG_LINE_MAX + sizeof(SEPARATOR));
     int rc = -1;
-    if ((fd >= 0 && !in) || !out)
+    if ((fd >= 0 && body_len && !in) || !out)
         goto done;
-    for (uint64_t off = 0; off < body_len;) {
+    memcpy(out, head, head_len);
+    size_t len = head_len;
+    uint64_t off = 0;
+    do {
         size_t want = body_len - off < slice ? (size_t)(body_len - off) : slice;
         const unsigned char *src = mem ? mem + off : in;
-        if (fd >= 0) {
+        if (fd >= 0 && want > 0) {
             ssize_t r = pread(fd, in, want, (off_t)off);
             if (r <= 0)
                 goto done; /* the file shrank: nothing sane to log */
             want = (size_t)r;
         }
-        size_t len = 0;
         for (size_t i = 0; i < want; i += FS_LOG_BYTES_PER_LINE) {
             size_t k = want - i < FS_LOG_BYTES_PER_LINE ? want - i : FS_LOG_BYTES_PER_LINE;
             len += fs_log_hexline(out + len, off + i, src + i, k);
         }
+        off += want;
+        if (off >= body_len) {
+            memcpy(out + len, SEPARATOR, sizeof(SEPARATOR) - 1);
+            len += sizeof(SEPARATOR) - 1;
+        }
         if (write_all(logfd, out, len))
             goto done;
-        off += want;
-    }
+        len = 0;
+    } while (off < body_len);
     rc = 0;
 done:
     free(in);
@@ -128,13 +141,9 @@ int fs_log_ok_locked(fs_log *log, const char *method, const char *name, uint64_t
     log->total++;
     if (log->fd < 0)
         return 0;
-    char head[128];
-    int n = snprintf(head, sizeof(head), "%s /%s length %" PRIu64 "\n", method, name, body_len);
-    if (write_all(log->fd, head, (size_t)n))
-        return -1;
-    if (with_body && body_len && dump_body(log->fd, body_len, fd, mem))
-        return -1;
-    return write_all(log->fd, "========\n", 9);
+    char head[HEAD_MAX];
+    int n = snprintf(head, sizeof(head), "%.8s /%.40s length %" PRIu64 "\n", method, name, body_len);
+    return write_entry(log->fd, head, (size_t)n, with_body ? body_len : 0, fd, mem);
 }
 
 int fs_log_fail_locked(fs_log *log, const char *line, size_t line_len, int status)
