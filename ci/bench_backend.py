@@ -4,7 +4,8 @@
 Both serve the same 1 KiB file from the same directory, pinned to CPU 0, with wrk -t1 on
 CPU 1 and keep-alive clients (issue 2: "as a backend the fakeserver is at least as fast as
 nginx serving the same 1 KiB file"). nginx runs as one process (`master_process off`, so
-one event loop); the fakeserver runs with -N 1 (one worker plus the dispatcher) and with
+one event loop), once as configured out of the box (open, fstat, pread, close per request)
+and once with open_file_cache (the file kept open); the fakeserver runs with -N 1 (one worker plus the dispatcher) and with
 -N 4 (its default), all threads on CPU 0. Rounds alternate and rotate the order; medians
 are reported. Writes bench-out/backend.json and bench-out/backend.svg and prints a table.
 Environment: BENCH_TIME (5), BENCH_ROUNDS (3), BENCH_CONNS (64).
@@ -30,10 +31,10 @@ def env_int(name, default):
 
 
 def svg(summary):
-    w, h, x0, y0, ph = 560, 300, 40, 40, 200
+    w, h, x0, y0, ph = 680, 300, 40, 40, 200
     vmax = max([s["rps"] or 0 for s in summary.values()] + [1])
     bw = (w - 2 * x0) / max(len(summary), 1)
-    colors = ["#9e9e9e", "#d62728", "#ff9896"]
+    colors = ["#9e9e9e", "#616161", "#d62728", "#ff9896"]
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
              'font-family="sans-serif">' % (w, h),
              '<rect width="100%" height="100%" fill="white"/>',
@@ -65,7 +66,10 @@ def main():
     runs = {}
     try:
         docroot = bc.write_docroot(os.path.join(rundir, "www"))
-        servers = {"nginx": bs.start_nginx_origin(procs, rundir, docroot, SERVER_CPU)}
+        servers = {"nginx": bs.start_nginx_origin(procs, rundir, docroot, SERVER_CPU,
+                                                  file_cache=False, name="nginx"),
+                   "nginx open_file_cache": bs.start_nginx_origin(
+                       procs, rundir, docroot, SERVER_CPU, name="nginx-cached")}
         for n in (1, 4):
             servers["fakeserver -N %d" % n] = bs.start_fakeserver(
                 procs, build_dir, docroot, SERVER_CPU, workers=n, name="fakeserver-N%d" % n)

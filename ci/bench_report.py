@@ -17,6 +17,8 @@ def summarize(run_list):
     s["rps_min"] = min((r["rps"] for r in run_list), default=None)
     s["rps_max"] = max((r["rps"] for r in run_list), default=None)
     s["errors"] = sum(r.get("errors", 0) for r in run_list)
+    # What one core would serve at this cost per request if nothing else were the limit.
+    s["per_core_rps"] = round(1e6 / s["cpu_us_per_req"]) if s["cpu_us_per_req"] else None
     s["non2xx"] = sum(r.get("non2xx", 0) for r in run_list)
     return s
 
@@ -38,7 +40,8 @@ def build(machine, cfg, runs, eq, idle):
         data["ratios"][mode] = {t: {"rps": _ratio(ours["rps"], s["rps"]),
                                     "p99": _ratio(ours["p99_ms"], s["p99_ms"]),
                                     "cpu_per_req": _ratio(ours["cpu_us_per_req"],
-                                                          s["cpu_us_per_req"])}
+                                                          s["cpu_us_per_req"]),
+                                    "per_core": _ratio(ours["per_core_rps"], s["per_core_rps"])}
                                 for t, s in summ.items() if t != "ours"}
     ours_eq = data["equal_load"].get("ours")
     if ours_eq:
@@ -72,19 +75,20 @@ def table(data):
                                 else "one request per connection (Connection: close)"))
         out.append("")
         out.append("| target | req/s (min-max) | p50 ms | p99 ms | CPU % | CPU us/req "
-                   "| load us/req | RSS MiB | errors | other % | ours/it req/s | ours/it p99 "
-                   "| ours/it CPU/req |")
-        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+                   "| req/s per core | load us/req | RSS MiB | errors | other % | ours/it req/s "
+                   "| ours/it p99 | ours/it per core |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for t, s in summ.items():
             r = ratios.get(t, {})
             out.append("| %s | %s (%s-%s) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s "
-                       "| %s |" % (
+                       "| %s | %s |" % (
                 TARGET_LABEL.get(t, t), _f(s["rps"]), _f(s["rps_min"]), _f(s["rps_max"]),
                 _f(s["p50_ms"], "%.3f"), _f(s["p99_ms"], "%.3f"), _f(s["cpu_pct"]),
-                _f(s["cpu_us_per_req"], "%.1f"), _f(s["load_us_per_req"], "%.1f"),
+                _f(s["cpu_us_per_req"], "%.1f"), _f(s["per_core_rps"]),
+                _f(s["load_us_per_req"], "%.1f"),
                 _f(s["rss_kib"] / 1024.0 if s["rss_kib"] else None, "%.1f"),
                 s["errors"] + s["non2xx"], _f(s["foreign_pct"]), _f(r.get("rps"), "%.2fx"),
-                _f(r.get("p99"), "%.2fx"), _f(r.get("cpu_per_req"), "%.2fx")))
+                _f(r.get("p99"), "%.2fx"), _f(r.get("per_core"), "%.2fx")))
     bad = ["%s %s" % (mode, t) for mode, summ in data["summary"].items()
            for t, s in summ.items() if s["errors"] or s["non2xx"]]
     if bad:
