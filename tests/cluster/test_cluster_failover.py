@@ -129,6 +129,7 @@ def test_recovery_when_dead_backend_returns(cluster, scenario):
                    f"took {share}/120 of the next requests (fewest total catches it up)")
 
 
+@pytest.mark.slow
 @pytest.mark.cluster(backends=2, lb_args=["--drain-timeout", "5s"],
                      backend_args=["--delay", "700"])
 def test_drain_on_sigterm_under_load(cluster, scenario):

@@ -12,6 +12,7 @@ from cluster_helpers import StatsWatcher, raw_get, require_fault
 pytestmark = pytest.mark.cluster
 
 
+@pytest.mark.slow
 @pytest.mark.cluster(backends=3, per_backend={0: ["--delay", "300"]}, lb_args=["-R", "2"])
 def test_slow_backend_stays_healthy(cluster, scenario):
     """A slow backend whose health checks still pass stays up and keeps serving."""
@@ -53,6 +54,7 @@ def test_lying_health_checks(cluster, scenario):
                    f"(honest one {served[1]}); one with a malformed health body got none")
 
 
+@pytest.mark.slow
 @pytest.mark.cluster(backends=3, lb_args=["--health-interval", "100ms", "-R", "2"],
                      per_backend={0: ["--health-flap", "800"]})
 def test_flapping_health_check(cluster, scenario):

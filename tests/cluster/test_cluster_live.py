@@ -40,7 +40,7 @@ def test_live_refuse_and_stall_then_heal(cluster, scenario):
                    f"up and serving ({gained[0]} and {gained[1]} requests)")
 
 
-@pytest.mark.cluster(backends=2, lb_args=["-R", "2"])
+@pytest.mark.cluster(backends=2, lb_args=["-R", "2", "--health-interval", "300ms"])
 def test_live_health_report_shifts_traffic(cluster, scenario):
     """A TOTAL reported live through /healthcheck moves traffic away and back."""
     require_control(cluster)
