@@ -123,6 +123,14 @@ collect() {
       "$bdir/plain/fuzz/fuzz_$t" >"$run/cmin.log" 2>&1 || log "afl-cmin failed for $t (see $run/cmin.log)"
     kept=$(find "$dest/corpus" -type f 2>/dev/null | wc -l)
   fi
+  # a hang counts only if the replay binary still runs past 10 s: on a loaded machine AFL++
+  # sees slow runs that are not hangs
+  mkdir -p "$dest/hangs-unconfirmed"
+  for f in "$dest/hangs"/*; do
+    [ -f "$f" ] || continue
+    timeout 10 "$bdir/replay/fuzz/fuzz_$t" "$f" >/dev/null 2>&1
+    [ $? -eq 124 ] || mv "$f" "$dest/hangs-unconfirmed/"
+  done
   local crashes hangs
   crashes=$(find "$dest/crashes" -type f | wc -l)
   hangs=$(find "$dest/hangs" -type f | wc -l)
