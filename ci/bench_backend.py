@@ -97,17 +97,21 @@ def main():
     with open(os.path.join(outdir, "backend.svg"), "w") as f:
         f.write(svg(summary))
     base = summary.get("nginx", {}).get("rps")
-    print("| server (CPU %d, wrk -t1 -c%d on CPU %d) | req/s | p50 ms | p99 ms | CPU %% "
-          "| CPU us/req | RSS MiB | errors | vs nginx |" % (SERVER_CPU, conns, LOAD_CPU))
-    print("|---|---|---|---|---|---|---|---|---|")
+    lines = ["| server (CPU %d, wrk -t1 -c%d on CPU %d) | req/s | p50 ms | p99 ms | CPU %% "
+             "| CPU us/req | RSS MiB | errors | vs nginx |" % (SERVER_CPU, conns, LOAD_CPU),
+             "|---|---|---|---|---|---|---|---|---|"]
     for n, s in summary.items():
-        print("| %s | %.0f | %.3f | %.3f | %.0f | %.1f | %.1f | %d | %s |" % (
+        lines.append("| %s | %.0f | %.3f | %.3f | %.0f | %.1f | %.1f | %d | %s |" % (
             n, s["rps"] or 0, s["p50_ms"] or 0, s["p99_ms"] or 0, s["cpu_pct"] or 0,
             s["cpu_us_per_req"] or 0, (s["rss_kib"] or 0) / 1024.0, s["errors"],
             "%.2fx" % (s["rps"] / base) if base and s["rps"] else "-"))
+    text = "\n".join(lines)
+    with open(os.path.join(outdir, "backend.md"), "w") as f:
+        f.write(text + "\n")
+    print(text)
     if not os.environ.get("BENCH_KEEP"):
         shutil.rmtree(rundir, ignore_errors=True)
-    print("\nwrote %s/backend.json and backend.svg" % outdir)
+    print("\nwrote %s/backend.json, backend.md and backend.svg" % outdir)
     return 0
 
 
