@@ -66,8 +66,10 @@ def table(data):
                   m.get("kernel"), m.get("haproxy"), m.get("nginx")))
     c = data["config"]
     out.append("Backends: %s; wrk -t1 -c%d, %d s per run, %d rounds, medians; proxy on CPU %d, "
-               "wrk + backends on CPU %d." % (c["backends"], c["conns"], c["seconds"],
-                                               c["rounds"], c["proxy_cpu"], c["load_cpu"]))
+               "wrk + backends on CPU %d; servers and wrk run under `%s`; load average before "
+               "the run %s." % (c["backends"], c["conns"], c["seconds"], c["rounds"],
+                                c["proxy_cpu"], c["load_cpu"], c.get("sched", "?"),
+                                " ".join(c.get("loadavg_before", []))))
     for mode, summ in data["summary"].items():
         ratios = data["ratios"].get(mode, {})
         out.append("")

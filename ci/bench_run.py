@@ -185,7 +185,9 @@ def main():
     cfg = {"seconds": env_int("BENCH_TIME", 5), "rounds": env_int("BENCH_ROUNDS", 3),
            "conns": env_int("BENCH_CONNS", 64), "idle": env_int("BENCH_IDLE", default_idle()),
            "eq_conns": env_int("BENCH_EQ_CONNS", 100), "eq_delay_ms": "5..15 (mean 10)",
-           "proxy_cpu": PROXY_CPU, "load_cpu": LOAD_CPU, "rundir": rundir}
+           "proxy_cpu": PROXY_CPU, "load_cpu": LOAD_CPU, "rundir": rundir,
+           "sched": " ".join(bc.priority_prefix()) or "default",
+           "loadavg_before": open("/proc/loadavg").read().split()[:3]}
     procs = bc.Procs(rundir)
     t0 = time.monotonic()
     try:
