@@ -13,8 +13,9 @@ old port, or (a --freeze-share of the time) SIGSTOP and, later, SIGCONT. Every r
 
   ok        the exact answer for its path (GET body, HEAD head, PUT 201)
   err500    the contract's exact 500
-  partial   the connection closed after part of an answer (the documented "close, never
-            patch" outcome of a truncated or killed backend)
+  partial   the connection closed after part of an answer, those bytes a prefix of the
+            right answer (the documented "close, never patch" outcome of a truncated or
+            killed backend)
   lost      no answer at all: a timeout, or a close before any byte
   wrong     an answer that belongs to another request, or surplus bytes
   other     any other status
@@ -57,16 +58,26 @@ def proc_sample(pid):
 
 # -- one client request ------------------------------------------------------------------
 class Closed(Exception):
-    def __init__(self, got):
-        super().__init__(f"closed after {got} bytes")
-        self.got = got
+    def __init__(self, data):
+        super().__init__(f"closed after {len(data)} bytes")
+        self.got = len(data)
+        self.data = data
 
 
 def recv_more(sock, data):
     chunk = sock.recv(65536)
     if not chunk:
-        raise Closed(len(data))
+        raise Closed(data)
     return data + chunk
+
+
+def expected_answer(method, path):
+    """The whole answer the chaos backend gives when it is not faulted."""
+    if method == "PUT":
+        return b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+    body = expected_body(path)
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+    return head if method == "HEAD" else head + body
 
 
 def read_answer(sock, method):
@@ -84,7 +95,7 @@ def read_answer(sock, method):
     while len(body) < want:
         chunk = sock.recv(65536)
         if not chunk:
-            raise Closed(len(head) + 4 + len(body))
+            raise Closed(head + b"\r\n\r\n" + body)
         body += chunk
     return status, head + b"\r\n\r\n", body, length, len(body) > want
 
@@ -199,6 +210,10 @@ class Soak:
                 method, _path, outcome, detail = self.one(sock, rid)
             except Closed as exc:
                 outcome, detail = ("partial" if exc.got else "lost"), str(exc)
+                _m, path, _b = self.plan(rid)
+                if exc.got and not expected_answer(method, path).startswith(exc.data):
+                    outcome = "wrong"  # a cut answer must be a prefix: never patched
+                    detail += f": {exc.data[:80]!r}"
             except socket.timeout:
                 outcome, detail = "lost", "timeout"
             except OSError as exc:
