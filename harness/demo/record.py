@@ -34,6 +34,16 @@ class Recorder:
         self.events = []     # {"t": t, "kind": k, "backend": name or None, ...}
         self.steps = []      # {"t": t, "title": ..., "caption": ...}
 
+    def rebase(self):
+        """Makes now the run's time zero: what was recorded while the cluster started is
+        dropped, except the latest sample (restamped at 0), so pictures begin at step 1."""
+        with self.lock:
+            self.t0 = time.monotonic()
+            self.wall0 = time.time()
+            last = self.samples[-1] if self.samples else None
+            self.samples = [dict(last, t=0.0)] if last else []
+            self.events, self.requests, self.steps = [], [], []
+
     def now(self):
         return round(time.monotonic() - self.t0, 3)
 

@@ -36,6 +36,39 @@ class Stop(Exception):
     pass
 
 
+class SafeStream:
+    """stdout that survives its reader going away (`make demo | head`): the demo must still
+    stop its processes and write its pictures, so a closed pipe only silences it."""
+
+    def __init__(self, stream):
+        self.stream, self.closed = stream, False
+
+    def write(self, text):
+        if not self.closed:
+            try:
+                self.stream.write(text)
+            except (BrokenPipeError, OSError):
+                self.closed = True
+
+    def flush(self):
+        if not self.closed:
+            try:
+                self.stream.flush()
+            except (BrokenPipeError, OSError):
+                self.closed = True
+
+    def isatty(self):
+        return self.stream.isatty()
+
+
+OUT = SafeStream(sys.stdout)
+
+
+def say(text):
+    OUT.write(text + "\n")
+    OUT.flush()
+
+
 def parse(argv):
     ap = argparse.ArgumentParser(prog="python3 -m harness.demo", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -93,7 +126,7 @@ def write_outputs(rec, outdir, frame_text):
 def preflight(args):
     """The scenario to play, or an exit status (listing, unknown name, missing binary)."""
     if args.scenario == "list":
-        print(scenarios.listing())
+        say(scenarios.listing())
         return 0
     try:
         scn = scenarios.get(args.scenario)
@@ -120,8 +153,8 @@ class Run:
 
     def play(self, view):
         scn, rec, cluster = self.scn, self.rec, self.cluster
-        print(f"demo: scenario '{scn.name}' ({scn.title}), speed {self.args.speed:g}; "
-              f"processes and logs in {cluster.workdir}", flush=True)
+        say(f"demo: scenario '{scn.name}' ({scn.title}), speed {self.args.speed:g}; "
+            f"processes and logs in {cluster.workdir}")
         cluster.start(scn.lb_args, scn.backend_faults)
         rec.meta["backends"] = [{"name": b.name, "address": b.address}
                                 for b in cluster.backends]
@@ -132,6 +165,7 @@ class Run:
         wait_until(lambda: rec.samples and all(
             v.get("state") == "up" for v in rec.samples[-1]["backends"].values())
             and len(rec.samples[-1]["backends"]) == len(cluster.backends), 5.0)
+        rec.rebase()
         self.traffic = Traffic(rec, cluster.port)
         self.ctx = scenarios.Ctx(cluster, rec, self.traffic, self.args.speed)
         play(scn, self.ctx, view, self.args.speed, self.frame_box)
@@ -160,12 +194,12 @@ def report(rec, outdir, frame_text, exits, left, failure):
     data = write_outputs(rec, outdir, frame_text)
     crashes = sum(1 for e in data["events"] if e["kind"] == "crash")
     errors = sum(1 for r in data["requests"] if r[1] is None)
-    print(f"\ndemo: {len(data['requests'])} requests, {errors} client errors, "
-          f"{crashes} crashes caused; balancer exited {lb_exit}; "
-          f"{'no process left' if not left else f'LEFT BEHIND: {left}'}")
+    say(f"\ndemo: {len(data['requests'])} requests, {errors} client errors, "
+        f"{crashes} crashes caused; balancer exited {lb_exit}; "
+        f"{'no process left' if not left else f'LEFT BEHIND: {left}'}")
     for label, name in (("timeline (SVG)", "timeline.svg"), ("page (HTML)", "index.html"),
                         ("recording", "run.json"), ("live-view frame", "frame.txt")):
-        print(f"demo: {label:<16} {outdir / name}")
+        say(f"demo: {label:<16} {outdir / name}")
     if left:
         return f"processes left behind: {left}"
     if lb_exit not in (0, None):
@@ -181,7 +215,7 @@ def main(argv=None):
     outdir = Path(args.out) / scn.name
     shutil.rmtree(outdir, ignore_errors=True)
     outdir.mkdir(parents=True)
-    view = live.LiveView(sys.stdout, tty={"tty": True, "plain": False, "auto": None}[args.view])
+    view = live.LiveView(OUT, tty={"tty": True, "plain": False, "auto": None}[args.view])
     run = Run(scn, args, outdir)
     old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     status, failure = 0, None

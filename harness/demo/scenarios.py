@@ -221,7 +221,8 @@ def keepalive():
                  "Three clients each keep one TCP connection open and send request after "
                  "request on it. The balancer frames every request and response "
                  "(Content-Length), so it routes each request on its own: consecutive requests "
-                 "of one connection land on different backends (see 'connections' below).", 8,
+                 "of one connection land on different backends (the live view lists the "
+                 "backends of each connection's latest requests).", 8,
                  traffic={"clients": 3, "rate": 15, "keepalive": True}, frame=True),
             Step("B crashes under open connections",
                  "B is killed. The clients' connections are to the balancer, not to B, so "
