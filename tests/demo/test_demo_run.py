@@ -42,13 +42,17 @@ def test_classic_demo_ends_cleanly_and_marks_every_crash(classic_run):
     assert crash_marks(run.dir / "timeline.svg") == crashes
     answered = {r[1] for r in data["requests"] if r[1]}
     assert answered == {"A", "B", "C"}
-    outage = [s for s in data["steps"] if s["title"] == "Every backend dies"][0]
-    back = [s for s in data["steps"] if s["title"] == "A returns"][0]
-    in_outage = [r for r in data["requests"] if outage["t"] + 0.3 < r[0] < back["t"]]
+    # Margins keep a loaded machine honest: a request is judged by what was true well
+    # before and well after each change, not at the instant of a kill or a start.
+    last_kill = max(t for _b, t in crashes)
+    back = [s for s in data["steps"] if s["title"] == "A returns"][0]["t"]
+    revived = [e["t"] for e in data["events"] if e["kind"] == "revive" and e["backend"] == "A"]
+    in_outage = [r for r in data["requests"] if last_kill + 0.3 < r[0] < back - 0.2]
     assert in_outage and all(r[1] is None and r[2] == 500 for r in in_outage), \
         "with every backend dead, clients get the balancer's 500"
-    after = [r for r in data["requests"] if r[0] > back["t"] + 0.5]
-    assert after and all(r[1] == "A" and r[2] == 200 for r in after)
+    after = [r for r in data["requests"] if r[0] > revived[-1] + 0.2]
+    assert after and all(r[1] == "A" and r[2] == 200 for r in after), \
+        "once A is back, panic routing sends everything to it"
 
 
 def step_start(data, title_prefix):
