@@ -25,11 +25,14 @@
 
 /* ---- character classes ------------------------------------------------------------- */
 
+/* tchar (RFC 9110 5.6.2) as two 64-bit masks: bit c of the pair is set for a token byte. */
 static int http_is_tchar(unsigned char c)
 {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return 1;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    static const uint64_t low = 0x03ff6cfa00000000ull;  /* ! # $ % & ' * + - . 0-9 */
+    static const uint64_t high = 0x57ffffffc7fffffeull; /* A-Z ^ _ ` a-z | ~ */
+    if (c < 64)
+        return (int)((low >> c) & 1);
+    return c < 128 && ((high >> (c - 64)) & 1);
 }
 
 static int http_is_digit(unsigned char c)

@@ -278,6 +278,30 @@ static void test_too_many(void)
     CHECK(lb_http_parse_request(s, 0, &req, h, 2) == LB_HTTP_INCOMPLETE);
 }
 
+/* Every byte value in a method and in a field name: accepted exactly when it is a tchar. */
+static void test_token_bytes(void)
+{
+    const char *tchars = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    lb_http_header h[MAX_FIELDS];
+    lb_http_request req;
+    for (int c = 0; c < 256; c++) {
+        int is_tchar = c != 0 && strchr(tchars, c) != NULL;
+        char method[] = "G?T / HTTP/1.1\r\n\r\n";
+        char field[] = "GET / HTTP/1.1\r\nX?: 1\r\n\r\n";
+        method[1] = (char)c;
+        field[17] = (char)c;
+        int rc = parse_req(method, sizeof(method) - 1, &req, h);
+        CHECK_MSG(is_tchar ? rc == (int)sizeof(method) - 1 : rc == LB_HTTP_INVALID,
+                  "method byte %d: %d", c, rc);
+        if (c == ':')
+            continue; /* "X:: 1" is the field X with the value ": 1" */
+        rc = parse_req(field, sizeof(field) - 1, &req, h);
+        CHECK_MSG(is_tchar ? rc == (int)sizeof(field) - 1 : rc == LB_HTTP_INVALID,
+                  "field-name byte %d: %d", c, rc);
+    }
+}
+
 static void test_expect(void)
 {
     lb_http_header h[MAX_FIELDS];
@@ -417,5 +441,6 @@ int main(void)
     test_field_values();
     test_too_many();
     test_expect();
+    test_token_bytes();
     return CHECK_RESULT();
 }
