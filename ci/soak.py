@@ -338,6 +338,8 @@ class Soak:
         checks = {"lost": self.outcomes["lost"] == 0, "wrong": self.outcomes["wrong"] == 0,
                   "duplicated": dup == 0, "balancer alive": alive,
                   "all answered": self.done == self.args.requests}
+        # SIGTERM drains and exits 0; under ASan a leak at exit would make it non-zero.
+        checks["clean exit"] = exit_status == 0
         if first and last:
             rss_limit = first["rss_kib"] * 1.25 + self.args.rss_slack_mb * 1024
             checks["rss flat"] = last["rss_kib"] <= rss_limit

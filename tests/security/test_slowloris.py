@@ -87,3 +87,30 @@ def test_many_slow_clients_do_not_block_a_fast_one(cluster):
     finally:
         for s in slow:
             s.close()
+
+
+def test_stalled_body_is_cut_and_the_backend_not_blamed(cluster):
+    """Slow POST: a client sends its head and 5 of 1000 body bytes, then nothing. After the
+    inactivity timeout the balancer closes the client (a 408 or silently) and the backend
+    connection, and does not count it against the backend (it stays up, not failed)."""
+    import json
+    import urllib.request
+    from .lbopts import SERVER_TIMEOUT, STATS_PORT
+    cl = cluster([opt(SERVER_TIMEOUT, 500), opt(STATS_PORT, 0)])
+    sock = connect(cl.port)
+    try:
+        sock.sendall(b"POST /slow HTTP/1.1\r\nHost: lb\r\nContent-Length: 1000\r\n\r\nhello")
+        t0 = time.monotonic()
+        data, closed = read_until_close(sock, scaled(5))
+        took = time.monotonic() - t0
+    finally:
+        sock.close()
+    assert closed, "a stalled body holds its connection forever"
+    assert data == b"" or data.startswith(b"HTTP/1.1 408 "), data
+    assert took < scaled(4), f"cut after {took:.2f}s"
+    conns = cl.backend.request_conns()
+    assert all(c.closed_by_peer.wait(scaled(5)) for c in conns), "backend connection kept"
+    url = f"http://127.0.0.1:{cl.lb.ready['stats']}/stats"
+    backend = json.loads(urllib.request.urlopen(url, timeout=scaled(5)).read())["backends"][0]
+    assert backend["state"] == "up" and not backend.get("failures"), backend
+    cl.sentinel()
