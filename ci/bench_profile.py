@@ -30,6 +30,9 @@ CONNS = 64
 
 def attach(argv, out):
     """Starts a tracer (strace/perf) and waits until it is attached (bounded)."""
+    # The tracer runs at the servers' priority: under BENCH_RT=1 an ordinary strace would be
+    # starved by the very processes it traces.
+    argv = bc.priority_prefix() + list(argv)
     p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(out + ".err", "w"),
                          start_new_session=True)
     time.sleep(0.5)  # neither strace -p nor perf -p prints a reliable "attached" line
