@@ -16,7 +16,11 @@ _spec = importlib.util.spec_from_file_location("lbopts", HERE.parent / "security
 lbopts = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(lbopts)  # the one table of option names, shared with tests/security
 BACKEND = str(HERE / "backend.py")
-SCALE = float(os.environ.get("LBTEST_TIMEOUT_SCALE", "1"))
+try:  # the harness's scale: LBTEST_TIMEOUT_SCALE, else 10 under valgrind, else 1
+    from harness.process import timeout_scale as _timeout_scale
+    SCALE = _timeout_scale()
+except ImportError:
+    SCALE = float(os.environ.get("LBTEST_TIMEOUT_SCALE", "1"))
 ERROR_500 = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
 
 
