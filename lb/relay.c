@@ -103,9 +103,10 @@ void relay_connected(lb_client *c)
     up->be->forwarded++;
     up->last_io_ms = lb_now_ms();
     lb_timer_start(px->loop, &up->timer, px->cfg->server_timeout_ms);
+    relay_push_request(c);
+    /* Last: a round may start here, and a probe judged at once may move requests. */
     if (px->checker)
         lb_checker_note_forwarded(px->checker);
-    relay_push_request(c);
 }
 
 /* Extends pending over the body bytes that have arrived. Returns 0 or -1 (bad chunking). */
