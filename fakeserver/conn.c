@@ -34,6 +34,7 @@
 #define FS_READ_CHUNK 65536
 #define FS_LINE_MAX 4096
 #define FS_SMALL_FILE 16384
+#define FS_KEEP_BUF 65536 /* buffers up to this size stay with a keep-alive connection */
 #define FS_DRAIN_MS 2000
 #define FS_RESET_WAIT_MS 2000
 
@@ -405,9 +406,8 @@ void fs_conn_retry_parked(fs_conn *c)
 
 static void decide(fs_conn *c, const lb_http_request *r)
 {
-    uint64_t gen;
     fs_timeline_on_request(c->s, c->seq);
-    fs_server_faults(c->s, &c->faults, &gen);
+    c->faults = *fs_worker_faults(c->w);
     fs_request_info info = {
         .seq = c->seq, .health = c->op == OP_HEALTH, .method = r->method,
         .method_len = r->method_len, .target = r->target, .target_len = r->target_len,
@@ -513,7 +513,8 @@ static void body_sink(fs_conn *c, size_t n)
 
 static void body_done(fs_conn *c)
 {
-    lb_buf_release(&c->in);
+    if (c->in.cap > FS_KEEP_BUF && lb_buf_len(&c->in) == 0)
+        lb_buf_free(&c->in); /* a big body grew it: do not keep that */
     if (c->act.hang) {
         c->state = ST_HANG;
         set_mask(c, LB_EV_READ);
@@ -715,8 +716,7 @@ static void respond(fs_conn *c)
     c->state = ST_SEND;
     c->sent = 0;
     c->send_t0 = lb_now_ms();
-    set_mask(c, LB_EV_WRITE);
-    send_pump(c);
+    send_pump(c); /* most answers leave at once; writability is watched only on EAGAIN */
 }
 
 /* ---- sending --------------------------------------------------------------------- */
@@ -741,7 +741,8 @@ static void answer_done(fs_conn *c)
     if (c->act.crash_after)
         fs_server_crash(c->s, &c->faults);
     request_reset(c);
-    lb_buf_release(&c->out);
+    if (c->out.cap > FS_KEEP_BUF)
+        lb_buf_free(&c->out);
     if (c->act.cut == FS_CUT_RESET) {
         c->state = ST_RESET_WAIT;
         c->wait_start = lb_now_ms();

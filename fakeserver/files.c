@@ -34,13 +34,11 @@ int fs_file_open_read(int dirfd, const char *name, int *fd, uint64_t *size)
 {
     struct stat st;
     *fd = -1;
-    if (fstatat(dirfd, name, &st, 0) < 0)
-        return errno == ENOENT || errno == ENOTDIR ? 404 : errno == EACCES ? 403 : 500;
-    if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IRUSR))
-        return 403;
-    int f = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+    /* open first, then judge the open inode: root opens anything, so the owner's bits are
+     * checked on fstat; a directory opens read-only and is refused as non-regular */
+    int f = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (f < 0)
-        return errno == ENOENT ? 404 : errno == EACCES ? 403 : 500;
+        return errno == ENOENT || errno == ENOTDIR ? 404 : errno == EACCES ? 403 : 500;
     if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & S_IRUSR)) {
         close(f);
         return 403;

@@ -65,6 +65,7 @@ uint64_t fs_server_set_faults(fs_server *s, const fs_faults *f)
     pthread_mutex_lock(&s->faults_lock);
     s->faults = *f;
     gen = ++s->generation;
+    atomic_store(&s->generation_seen, gen);
     pthread_mutex_unlock(&s->faults_lock);
     arm_crash_timer(s, f);
     fs_server_apply_listen(s);

@@ -43,6 +43,8 @@ typedef struct fs_worker {
     int parked_wake;         /* set by another thread: retry parked connections */
     fs_conn *conns;          /* live connections (doubly linked) */
     fs_conn *dead;           /* closed, freed before the loop sleeps */
+    fs_faults faults;        /* this worker's copy of the faults ... */
+    uint64_t faults_gen;     /* ... as of this generation (UINT64_MAX: none yet) */
 } fs_worker;
 
 struct fs_server {
@@ -52,6 +54,7 @@ struct fs_server {
     pthread_mutex_t faults_lock;
     fs_faults faults;
     uint64_t generation;
+    atomic_uint_fast64_t generation_seen; /* generation, readable without the lock */
     atomic_uint_fast64_t seq;
     atomic_uint_fast64_t scoped_seq; /* requests that were in the faults' scope */
     atomic_int inflight;      /* requests holding a capacity slot */
@@ -93,6 +96,9 @@ void fs_server_crash(fs_server *s, const fs_faults *f) __attribute__((noreturn))
 /* Workers (worker.c). */
 int fs_workers_start(fs_server *s);
 void fs_workers_stop(fs_server *s);
+/* The current faults as this worker's cached copy: one atomic load per request, a locked
+ * copy only after a change. Worker thread only. */
+const fs_faults *fs_worker_faults(fs_worker *w);
 /* Hands an accepted fd to the next worker (round robin). Thread-safe. */
 void fs_workers_dispatch(fs_server *s, int fd);
 /* A capacity slot was freed: wake workers with parked connections. */

@@ -228,7 +228,7 @@ void fs_timeline_on_request(fs_server *s, uint64_t seq)
         st->next_counted++;
     }
     if (changed)
-        s->generation++;
+        atomic_store(&s->generation_seen, ++s->generation);
     atomic_store(&st->threshold, st->next_counted < st->ncounted
                                      ? (uint64_t)st->counted[st->next_counted].when : UINT64_MAX);
     pthread_mutex_unlock(&s->faults_lock);

@@ -53,6 +53,13 @@ static void worker_before_sleep(lb_loop *loop, void *data)
         lb_loop_stop(loop);
 }
 
+const fs_faults *fs_worker_faults(fs_worker *w)
+{
+    if (w->faults_gen != atomic_load(&w->srv->generation_seen))
+        fs_server_faults(w->srv, &w->faults, &w->faults_gen);
+    return &w->faults;
+}
+
 static void *worker_main(void *arg)
 {
     fs_worker *w = arg;
@@ -69,6 +76,7 @@ int fs_workers_start(fs_server *s)
         fs_worker *w = &s->workers[i];
         w->srv = s;
         w->index = i;
+        w->faults_gen = UINT64_MAX; /* forces the first copy */
         pthread_mutex_init(&w->lock, NULL);
         w->loop = lb_loop_create(0);
         if (!w->loop) {
