@@ -362,3 +362,10 @@ def test_expect_100_continue(start):
         s.sendall(b"PUT /ro HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
         assert Reader(s).read_all() == FORBIDDEN
     assert srv.path("ro").read_bytes() == b"keep"
+
+
+def test_fifo_is_forbidden_not_a_hang(start):
+    srv = start(files={"a": b"A"})
+    os.mkfifo(srv.path("pipe"))
+    assert raw_exchange(srv.port, b"GET /pipe HTTP/1.1\r\nConnection: close\r\n\r\n", timeout=5) == FORBIDDEN
+    assert srv.request("GET", "/a")[2] == b"A"
