@@ -222,6 +222,11 @@ int lb_http_parse_request(const char *buf, size_t len, lb_http_request *req,
     return rc;
 }
 
+int lb_http_head_may_progress(const char *buf, size_t prev_len, size_t len)
+{
+    return prev_len < len && memchr(buf + prev_len, '\n', len - prev_len) != NULL;
+}
+
 /* Consumes " DDD" and an optional " reason" up to and including the CRLF. */
 static int http_parse_status(const char *b, size_t len, size_t *pos, lb_http_response *res)
 {

@@ -302,6 +302,26 @@ static void test_token_bytes(void)
     }
 }
 
+/* Re-parsing only when a read brought a line end finds the same answer. */
+static void test_may_progress(void)
+{
+    static const char head[] = "GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\nGET";
+    size_t len = sizeof(head) - 1, prev = 0;
+    lb_http_header h[MAX_FIELDS];
+    lb_http_request req;
+    int rc = LB_HTTP_INCOMPLETE, parses = 0;
+    for (size_t k = 1; k <= len && rc == LB_HTTP_INCOMPLETE; k++) {
+        if (!lb_http_head_may_progress(head, prev, k))
+            continue;
+        rc = parse_req(head, k, &req, h);
+        prev = k;
+        parses++;
+    }
+    CHECK(rc == (int)len - 3 && parses == 4);
+    CHECK(!lb_http_head_may_progress(head, 5, 5) && !lb_http_head_may_progress(head, 0, 15));
+    CHECK(lb_http_head_may_progress(head, 15, 16));
+}
+
 static void test_expect(void)
 {
     lb_http_header h[MAX_FIELDS];
@@ -442,5 +462,6 @@ int main(void)
     test_too_many();
     test_expect();
     test_token_bytes();
+    test_may_progress();
     return CHECK_RESULT();
 }
