@@ -344,10 +344,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.write_line(fmt(r[:-1]) + "  " + lines[0], red=r[1].startswith(("FAIL", "ERROR")))
         for more in lines[1:]:
             tr.write_line(" " * indent + more)
-    passed = sum(1 for r in table if r[1] in ("PASS", "XFAIL"))
+    passed = sum(1 for r in table if r[1] == "PASS")
+    pinned = sum(1 for r in table if r[1] == "XFAIL")
+    skipped = sum(1 for r in table if r[1] == "SKIP")
     sent = sum(int(r[3]) for r in table if r[3].isdigit())
-    tr.write_line(f"{passed}/{len(table)} scenarios passed (XFAIL: a known bug, pinned), "
-                  f"{sent} requests sent")
+    tr.write_line(f"{passed}/{len(table)} scenarios passed"
+                  + (f", {pinned} known bug(s) pinned (strict xfail)" if pinned else "")
+                  + (f", {skipped} skipped" if skipped else "")
+                  + f"; {sent} requests sent")
 
 
 __all__ = ["Procs", "Scenario", "Balancer"]

@@ -74,6 +74,20 @@ class StatsWatcher:
         return max((s.get(key, 0) for _, s in self.samples), default=0)
 
 
+def wait_first_checks(cluster, timeout=10):
+    """Waits until the start-up health check has judged every backend (/stats counts a
+    check, passed or failed, for each)."""
+    from harness import wait_for
+
+    def judged():
+        for i in range(len(cluster.backends)):
+            e = cluster.backend_stats(i)
+            if e.get("checks_ok", 0) + e.get("checks_failed", 0) < 1:
+                return False
+        return True
+    wait_for(judged, timeout, what="the start-up health check to judge every backend")
+
+
 def landing_order(cluster, result):
     """For sequential PUTs: the index of the backend each one landed on, in sending order."""
     order = []

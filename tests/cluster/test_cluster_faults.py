@@ -7,7 +7,7 @@ import time
 import pytest
 
 from harness import Workload, backend_entry, http_request, port_accepts
-from cluster_helpers import StatsWatcher, raw_get, require_fault
+from cluster_helpers import StatsWatcher, raw_get, require_fault, wait_first_checks
 
 pytestmark = pytest.mark.cluster
 
@@ -20,6 +20,7 @@ def test_slow_backend_stays_healthy(cluster, scenario):
     t0 = time.monotonic()
     assert slow.healthcheck()[0] == 200
     require_fault(time.monotonic() - t0 >= 0.28, "--delay")
+    wait_first_checks(cluster)   # before it, /stats may not call anybody up yet
     with StatsWatcher(cluster) as w:
         res = cluster.traffic(clients=4).run(requests=120)
     scenario.verify(res, cluster=cluster)
@@ -66,6 +67,7 @@ def test_flapping_health_check(cluster, scenario):
         statuses.add(flapper.healthcheck()[0])
         time.sleep(0.05)
     require_fault(statuses == {200, 500}, "--health-flap")
+    wait_first_checks(cluster)
     with StatsWatcher(cluster, interval=0.03) as w:
         res = cluster.traffic(clients=3, rate=40).run(duration=3)
     scenario.verify(res, cluster=cluster)

@@ -6,7 +6,8 @@ import time
 import pytest
 
 from harness import Workload, wait_for
-from cluster_helpers import StatsWatcher, fewest_total_order, landing_order
+from cluster_helpers import (StatsWatcher, fewest_total_order, landing_order,
+                             wait_first_checks)
 
 pytestmark = pytest.mark.cluster
 # Only the start-up health check: later checks would add their own +1 to every TOTAL.
@@ -16,9 +17,7 @@ PUTS = dict(mix={"PUT": 1}, put_sizes=(10, 200))
 
 def presets(cluster):
     """(ERRORS, TOTAL) of each backend once the start-up health check has reported."""
-    wait_for(lambda: all(cluster.backend_stats(i).get("checks_ok", 0) >= 1
-                         for i in range(len(cluster.backends))), 10,
-             what="the start-up health check to report every backend")
+    wait_first_checks(cluster)
     return [(e["errors"], e["total"]) for e in
             (cluster.backend_stats(i) for i in range(len(cluster.backends)))]
 

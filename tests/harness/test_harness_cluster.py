@@ -134,6 +134,6 @@ def test_scenario_table_and_failure_logs(tmp_path, xdist):
     bad = [ln for ln in table.splitlines() if ln.startswith("failing_scenario")]
     assert bad and "500=5" in bad[0] and "FAIL" in bad[0], out
     assert "(not proved)" in bad[0], out
-    assert "1/2 scenarios passed" in out, out
+    assert "1/2 scenarios passed; 25 requests sent" in out, out
     if not xdist:   # the failing test printed every log (with -n they go to the report)
         assert "===== fs0-0" in out and "===== lb-0" in out and "course log" in out
