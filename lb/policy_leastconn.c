@@ -1,15 +1,24 @@
-/* policy_leastconn.c - the fewest requests in flight; ties go to the backend named first. */
+/* policy_leastconn.c - the fewest requests in flight; ties rotate.
+ *
+ * The scan starts at a cursor that moves past each pick, so backends with equally few
+ * requests in flight take turns (as HAProxy's leastconn does). Without the rotation, a
+ * lightly loaded balancer, where every backend has 0 in flight, would send every request
+ * to the backend named first. O(n) per pick; allocates nothing.
+ */
 #include "policy.h"
 
 static int leastconn_pick(lb_policy *p, const lb_backend_table *t, const unsigned char *excluded)
 {
     int best = -1;
-    for (int i = 0; i < t->n; i++) {
+    for (int k = 0; k < t->n; k++) {
+        int i = (int)((p->rr_next + (uint32_t)k) % (uint32_t)t->n);
         if (!t->v[i].up || excluded[i])
             continue;
         if (best < 0 || t->v[i].in_flight < t->v[best].in_flight)
             best = i;
     }
+    if (best >= 0)
+        p->rr_next = (uint32_t)best + 1;
     return best;
 }
 

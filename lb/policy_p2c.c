@@ -1,7 +1,10 @@
-/* policy_p2c.c - power of two choices: two random candidates, the one with fewer in flight.
+/* policy_p2c.c - power of two choices: two distinct random candidates, the one with fewer
+ * requests in flight (the first drawn on a tie).
  *
- * Randomness is a xorshift64 in the policy state, seeded by --seed for reproducible runs.
- * With one candidate it is picked; with none, -1.
+ * The two draws are distinct, so with two or more candidates the busier of the pair is
+ * never chosen and the busiest backend of all never is, unless it ties. Randomness is a
+ * xorshift64 in the policy state, seeded by --seed for reproducible runs. With one
+ * candidate it is picked; with none, -1. Allocates nothing.
  */
 #include "policy.h"
 
@@ -23,8 +26,9 @@ static int p2c_pick(lb_policy *p, const lb_backend_table *t, const unsigned char
             cand[n++] = i;
     if (n <= 1)
         return n ? cand[0] : -1;
-    int a = cand[next_random(p) % (uint64_t)n];
-    int b = cand[next_random(p) % (uint64_t)n];
+    int ia = (int)(next_random(p) % (uint64_t)n);
+    int ib = (ia + 1 + (int)(next_random(p) % (uint64_t)(n - 1))) % n;
+    int a = cand[ia], b = cand[ib];
     return t->v[b].in_flight < t->v[a].in_flight ? b : a;
 }
 

@@ -2,8 +2,8 @@
  *
  * Each policy is checked for what makes it that policy (fewest: load, then errors, then
  * order; rr: rotation that skips down and excluded backends; leastconn: fewest in flight,
- * first of equals; p2c: never the busier of the two it draws, reproducible by seed, and
- * every backend reachable), and all of them for the shared rules: only up, not excluded
+ * equals taking turns; p2c: never the busier of two distinct draws, reproducible by seed,
+ * and every backend reachable), and all of them for the shared rules: only up, not excluded
  * backends are picked, -1 when there is none, and lb_policy_choose()'s panic fallback to the
  * first backend not excluded. No network, no allocation beyond the stack.
  */
@@ -96,16 +96,27 @@ static void test_leastconn(void)
 {
     reset_table();
     lb_policy p = make("leastconn", 1);
-    CHECK(p.ops->pick(&p, &table, none) == 0); /* all equal: named first */
+    for (int k = 0; k < 2 * NB; k++) /* all equal (idle): they take turns */
+        CHECK_MSG(p.ops->pick(&p, &table, none) == k % NB, "idle pick %d", k);
     backs[0].in_flight = 3;
     backs[1].in_flight = 1;
     backs[2].in_flight = 1;
     backs[3].in_flight = 2;
-    CHECK(p.ops->pick(&p, &table, none) == 1);
+    int seen[NB] = {0};
+    for (int k = 0; k < 6; k++) {
+        int i = p.ops->pick(&p, &table, none);
+        CHECK(i == 1 || i == 2); /* only the least loaded, alternating between the two */
+        if (i >= 0)
+            seen[i]++;
+    }
+    CHECK(seen[1] == 3 && seen[2] == 3);
     backs[1].up = 0;
+    CHECK(p.ops->pick(&p, &table, none) == 2);
     CHECK(p.ops->pick(&p, &table, none) == 2);
     unsigned char ex[NB] = {0, 0, 1, 0};
     CHECK(p.ops->pick(&p, &table, ex) == 3);
+    backs[3].in_flight = 0;
+    CHECK(p.ops->pick(&p, &table, none) == 3); /* fewer beats the cursor */
 }
 
 /* Runs n p2c picks and counts them; also checks no pick is the busiest backend. */
@@ -133,13 +144,22 @@ static void test_p2c(void)
     for (int i = 0; i < NB; i++)
         CHECK_MSG(counts[i] > 20, "backend %d picked %d of 200", i, counts[i]);
 
-    /* p2c keeps the less loaded of its two draws, so the busiest backend is chosen only
-     * when both draws hit it (1 in 16 with replacement, never without): well under the
-     * 1 in 4 a blind pick would give it. */
+    /* p2c keeps the less loaded of two distinct draws: the busiest is never chosen, and the
+     * least loaded is chosen whenever it is drawn (about half the time with 4 backends). */
     backs[2].in_flight = 100;
+    backs[0].in_flight = 5;
+    backs[1].in_flight = 5;
     int busy[NB] = {0};
     p2c_run(&p, 400, busy, NULL);
-    CHECK_MSG(busy[2] < 400 / NB / 2, "busiest picked %d of 400", busy[2]);
+    CHECK_MSG(busy[2] == 0, "busiest picked %d of 400", busy[2]);
+    CHECK_MSG(busy[3] > 150, "least loaded picked only %d of 400", busy[3]);
+
+    backs[0].up = backs[1].up = 0; /* two candidates: always the less loaded */
+    int two[NB] = {0};
+    p2c_run(&p, 50, two, NULL);
+    CHECK(two[3] == 50);
+    backs[0].up = backs[1].up = 1;
+    backs[0].in_flight = backs[1].in_flight = 0;
 
     backs[0].up = backs[1].up = backs[3].up = 0; /* one candidate: always it */
     int one[NB] = {0};
