@@ -132,9 +132,9 @@ COLORS = {"nginx-direct": "#9e9e9e", "haproxy": "#1f77b4", "nginx-proxy": "#2ca0
 
 def _bars(groups, title, unit, x0, y0, w, h):
     """One bar panel: groups is [(group label, [(target, value)])]."""
-    vmax = max([v for _, items in groups for _, v in items if v] + [1])
+    vmax = 1.12 * max([v for _, items in groups for _, v in items if v] + [1])
     parts = ['<text x="%d" y="%d" font-size="14" font-weight="bold">%s</text>'
-             % (x0, y0 - 8, title)]
+             % (x0, y0 - 14, title)]
     base = y0 + h
     parts.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#333"/>' % (x0, base, x0 + w, base))
     gw = w / max(len(groups), 1)
@@ -165,8 +165,8 @@ def svg(data):
     parts += _bars(groups, "requests/s (higher is better)", "req/s", 40, 50, 520, 300)
     idle = [(t, v["bytes_per_conn"]) for t, v in data["idle"].items()]
     if idle:
-        parts += _bars([("10k idle conns", idle)], "bytes per idle connection (lower is better)",
-                       "B", 600, 50, 260, 300)
+        parts += _bars([("%d idle connections" % data["config"]["idle"], idle)],
+                       "bytes per idle connection (lower is better)", "B", 600, 50, 260, 300)
     for i, t in enumerate(COLORS):
         parts.append('<rect x="%d" y="%d" width="12" height="12" fill="%s"/>'
                      '<text x="%d" y="%d" font-size="12">%s</text>'
