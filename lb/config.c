@@ -37,6 +37,7 @@ static const char usage_text[] =
     "  --retries N            idempotent retries on another backend (1)\n"
     "  --eject-after N        consecutive failures that mark a backend down (5; 0 = off)\n"
     "  --seed S               seed for p2c choices (0 = clock)\n"
+    "  --threads N            event loops, each on its own SO_REUSEPORT listener (1)\n"
     "  --backend-keepalive    pool backend connections also for `Connection: close`\n"
     "                         clients (that header is not forwarded; off)\n"
     "  Durations are milliseconds, or take an ms or s suffix.\n";
@@ -67,6 +68,7 @@ void lb_config_defaults(lb_config *out)
     out->pool_size = 64;
     out->retries = 1;
     out->eject_after = 5;
+    out->threads = 1;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -189,6 +191,7 @@ static const opt_def options[] = {
     {"eject-after", OPT_INT, OFF(eject_after), 0},
     {"seed", OPT_U64, OFF(seed), 0},
     {"backend-keepalive", OPT_FLAG, OFF(backend_keepalive), 0},
+    {"threads", OPT_INT, OFF(threads), 1},
 };
 #undef OFF
 
@@ -313,6 +316,8 @@ int lb_config_parse(int argc, char **argv, lb_config *out, char *err, size_t err
         return fail(err, errlen, "missing PORT and SERVER (try --help)");
     if (out->nbackends == 0)
         return fail(err, errlen, "no backend SERVER given");
+    if (out->threads > 64)
+        return fail(err, errlen, "at most 64 threads");
     if (out->stats_port > 0 && out->stats_port == out->listen_port)
         return fail(err, errlen, "the stats port equals the listening port");
     return 0;

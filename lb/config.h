@@ -44,6 +44,7 @@ typedef struct lb_config {
     int retries;            /* --retries (1): idempotent retries on another backend */
     int eject_after;        /* --eject-after (5 consecutive failures; 0 disables) */
     uint32_t seed;          /* --seed (p2c randomness; 0 = from the clock) */
+    int threads;            /* --threads (1): event loops on SO_REUSEPORT listeners */
     int backend_keepalive;  /* --backend-keepalive (off): drop a request's exact
                              * `Connection: close` toward the backend so its connection
                              * can be pooled; the client's connection still closes */

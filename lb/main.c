@@ -1,14 +1,20 @@
-/* main.c - loadbalancer: command line -> config -> backends -> one event loop.
+/* main.c - loadbalancer: command line -> config -> backends -> event loop(s).
  *
  * Order matters for the contract: every argument is checked and every backend resolved
  * before anything is bound (a bad command line binds nothing); the listener is bound and
  * READY printed before the first health-check round, but no client is accepted until that
  * round ended, so the first request is routed on fresh health data. SIGTERM and SIGINT
- * arrive through a signalfd on the loop and start a bounded drain; the process then frees
- * everything and exits 0 with no fd left open.
+ * arrive through a signalfd on the first loop and start a bounded drain; the process then
+ * frees everything and exits 0 with no fd left open.
+ * With --threads N, each thread is a complete balancer (loop, backend table, policy,
+ * checker, proxy) on its own SO_REUSEPORT listener: nothing is shared but the read-only
+ * config, so no locks. Each loop checks and counts on its own; the stats port (on the
+ * first loop) shows the first loop's view.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -22,29 +28,39 @@
 #include "proxy.h"
 #include "stats.h"
 
-typedef struct lb_main {
-    lb_config cfg;
+typedef struct lb_main lb_main;
+
+typedef struct lb_worker {
+    lb_main *owner;
+    lb_config cfg; /* a copy: listen_port becomes the bound port for the other loops */
     lb_backend_table table;
     lb_policy policy;
     lb_loop *loop;
     lb_proxy *proxy;
     lb_checker *checker;
+    pthread_t thread;
+    int started;
+} lb_worker;
+
+struct lb_main {
+    lb_worker *workers;
+    int nworkers;
     lb_stats *stats;
     int sigfd;
-} lb_main;
+};
 
 static void on_probe_result(void *data, lb_backend *b, int healthy)
 {
-    lb_main *m = data;
-    if (m->proxy)
-        lb_proxy_backend_judged(m->proxy, b, healthy);
+    lb_worker *w = data;
+    if (w->proxy)
+        lb_proxy_backend_judged(w->proxy, b, healthy);
 }
 
 static void on_round_end(void *data)
 {
-    lb_main *m = data;
-    if (m->proxy)
-        lb_proxy_start_accepting(m->proxy);
+    lb_worker *w = data;
+    if (w->proxy)
+        lb_proxy_start_accepting(w->proxy);
 }
 
 static void on_signal(lb_loop *loop, int fd, int events, void *data)
@@ -55,7 +71,9 @@ static void on_signal(lb_loop *loop, int fd, int events, void *data)
     }
     if (m->stats)
         lb_stats_stop_listening(m->stats);
-    lb_proxy_drain(m->proxy);
+    lb_proxy_drain(m->workers[0].proxy);
+    for (int i = 1; i < m->nworkers; i++)
+        lb_proxy_request_drain(m->workers[i].proxy);
 }
 
 static void raise_fd_limit(void)
@@ -67,78 +85,116 @@ static void raise_fd_limit(void)
     }
 }
 
-static int setup_signals(lb_main *m)
+/* Blocks the signals in every thread (created later) and returns a signalfd for them. */
+static int block_signals(void)
 {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
         return -1;
-    m->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (m->sigfd < 0)
-        return -1;
-    return lb_loop_watch(m->loop, m->sigfd, LB_EV_READ, on_signal, m);
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-static int start(lb_main *m, char *err, size_t errlen)
+static int worker_start(lb_worker *w, char *err, size_t errlen)
 {
-    if (lb_policy_init(&m->policy, m->cfg.policy, m->cfg.seed) < 0) {
-        snprintf(err, errlen, "unknown policy '%s'", m->cfg.policy);
+    if (lb_policy_init(&w->policy, w->cfg.policy, w->cfg.seed) < 0) {
+        snprintf(err, errlen, "unknown policy '%s'", w->cfg.policy);
         return -1;
     }
-    if (lb_backend_table_init(&m->table, &m->cfg, err, errlen) < 0)
+    if (lb_backend_table_init(&w->table, &w->cfg, err, errlen) < 0)
         return -1;
-    raise_fd_limit();
-    if (!(m->loop = lb_loop_create(0)) || setup_signals(m) < 0) {
+    if (!(w->loop = lb_loop_create(0))) {
         snprintf(err, errlen, "cannot create the event loop");
         return -1;
     }
-    m->proxy = lb_proxy_create(m->loop, &m->cfg, &m->table, &m->policy, err, errlen);
-    if (!m->proxy)
+    w->proxy = lb_proxy_create(w->loop, &w->cfg, &w->table, &w->policy, err, errlen);
+    if (!w->proxy)
         return -1;
-    if (m->cfg.stats_port >= 0) {
-        lb_stats_sources src = {&m->table, NULL, m->proxy, m->cfg.policy};
-        lb_checker_hooks hooks = {on_probe_result, on_round_end, m};
-        m->checker = lb_checker_create(m->loop, &m->table, &m->cfg, &hooks);
-        src.checker = m->checker;
-        m->stats = lb_stats_create(m->loop, m->cfg.stats_port, &src, err, errlen);
-        if (!m->stats)
-            return -1;
-    } else {
-        lb_checker_hooks hooks = {on_probe_result, on_round_end, m};
-        m->checker = lb_checker_create(m->loop, &m->table, &m->cfg, &hooks);
-    }
-    if (!m->checker) {
+    lb_checker_hooks hooks = {on_probe_result, on_round_end, w};
+    if (!(w->checker = lb_checker_create(w->loop, &w->table, &w->cfg, &hooks))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    lb_proxy_set_checker(m->proxy, m->checker);
+    lb_proxy_set_checker(w->proxy, w->checker);
     return 0;
+}
+
+static int start(lb_main *m, const lb_config *cfg, char *err, size_t errlen)
+{
+    m->nworkers = cfg->threads;
+    if (!(m->workers = calloc((size_t)m->nworkers, sizeof *m->workers))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    raise_fd_limit();
+    for (int i = 0; i < m->nworkers; i++) {
+        lb_worker *w = &m->workers[i];
+        w->owner = m;
+        w->cfg = *cfg;
+        if (i > 0)
+            w->cfg.listen_port = lb_proxy_port(m->workers[0].proxy);
+        if (worker_start(w, err, errlen) < 0)
+            return -1;
+    }
+    lb_loop *first = m->workers[0].loop;
+    if (lb_loop_watch(first, m->sigfd, LB_EV_READ, on_signal, m) < 0) {
+        snprintf(err, errlen, "cannot watch signals");
+        return -1;
+    }
+    if (cfg->stats_port >= 0) {
+        lb_worker *w = &m->workers[0];
+        lb_stats_sources src = {&w->table, w->checker, w->proxy, cfg->policy};
+        if (!(m->stats = lb_stats_create(first, cfg->stats_port, &src, err, errlen)))
+            return -1;
+    }
+    return 0;
+}
+
+static void *worker_run(void *arg)
+{
+    lb_worker *w = arg;
+    lb_checker_request_round(w->checker);
+    lb_loop_run(w->loop);
+    return NULL;
 }
 
 static void finish(lb_main *m)
 {
-    lb_checker_destroy(m->checker);
     lb_stats_destroy(m->stats);
-    lb_proxy_destroy(m->proxy);
-    if (m->sigfd >= 0) {
-        if (m->loop)
-            lb_loop_unwatch(m->loop, m->sigfd);
-        close(m->sigfd);
+    for (int i = 0; m->workers && i < m->nworkers; i++) {
+        lb_worker *w = &m->workers[i];
+        lb_checker_destroy(w->checker);
+        lb_proxy_destroy(w->proxy);
+        if (i == 0 && w->loop && m->sigfd >= 0)
+            lb_loop_unwatch(w->loop, m->sigfd);
+        if (w->loop)
+            lb_loop_destroy(w->loop);
+        lb_backend_table_free(&w->table);
     }
-    if (m->loop)
-        lb_loop_destroy(m->loop);
-    lb_backend_table_free(&m->table);
+    free(m->workers);
+    if (m->sigfd >= 0)
+        close(m->sigfd);
+}
+
+static void print_ready(lb_main *m)
+{
+    if (m->stats)
+        printf("READY port=%d stats=%d\n", lb_proxy_port(m->workers[0].proxy),
+               lb_stats_port(m->stats));
+    else
+        printf("READY port=%d\n", lb_proxy_port(m->workers[0].proxy));
+    fflush(stdout);
 }
 
 int main(int argc, char **argv)
 {
+    static lb_config cfg;
     static lb_main m;
     char err[256];
-    m.sigfd = -1;
     signal(SIGPIPE, SIG_IGN);
-    int rc = lb_config_parse(argc, argv, &m.cfg, err, sizeof err);
+    int rc = lb_config_parse(argc, argv, &cfg, err, sizeof err);
     if (rc == 1) {
         fputs(lb_config_usage(), stdout);
         return 0;
@@ -147,18 +203,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "loadbalancer: %s\n", err);
         return 1;
     }
-    if (start(&m, err, sizeof err) < 0) {
-        fprintf(stderr, "loadbalancer: %s\n", err);
+    m.sigfd = block_signals();
+    if (m.sigfd < 0 || start(&m, &cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "loadbalancer: %s\n", m.sigfd < 0 ? "cannot set up signals" : err);
         finish(&m);
         return 1;
     }
-    if (m.stats)
-        printf("READY port=%d stats=%d\n", lb_proxy_port(m.proxy), lb_stats_port(m.stats));
-    else
-        printf("READY port=%d\n", lb_proxy_port(m.proxy));
-    fflush(stdout);
-    lb_checker_request_round(m.checker);
-    rc = lb_loop_run(m.loop);
+    print_ready(&m);
+    for (int i = 1; i < m.nworkers; i++)
+        m.workers[i].started =
+            pthread_create(&m.workers[i].thread, NULL, worker_run, &m.workers[i]) == 0;
+    worker_run(&m.workers[0]);
+    for (int i = 1; i < m.nworkers; i++) {
+        if (m.workers[i].started)
+            pthread_join(m.workers[i].thread, NULL);
+    }
     finish(&m);
-    return rc < 0 ? 1 : 0;
+    return 0;
 }

@@ -534,6 +534,8 @@ static void listener_io(lb_loop *loop, int fd, int events, void *data)
 static void before_sleep(lb_loop *loop, void *data)
 {
     lb_proxy *px = data;
+    if (__atomic_load_n(&px->drain_requested, __ATOMIC_ACQUIRE) && !px->draining)
+        lb_proxy_drain(px);
     while (px->zombies) {
         lb_client *c = px->zombies;
         px->zombies = c->zombie_next;
@@ -568,7 +570,7 @@ lb_proxy *lb_proxy_create(lb_loop *loop, const lb_config *cfg, lb_backend_table 
     lb_timer_init(&px->dispatch_timer, dispatch_fired, px);
     lb_timer_init(&px->resume_timer, resume_fired, px);
     lb_timer_init(&px->drain_timer, drain_fired, px);
-    px->listen_fd = lb_net_listen(NULL, cfg->listen_port, 4096, 0, err, errlen);
+    px->listen_fd = lb_net_listen(NULL, cfg->listen_port, 4096, cfg->threads > 1, err, errlen);
     if (px->listen_fd < 0)
         goto error;
     if (lb_loop_watch(loop, px->listen_fd, 0, listener_io, px) < 0) {
@@ -632,6 +634,12 @@ void lb_proxy_drain(lb_proxy *px)
         lb_loop_stop(px->loop);
     else
         lb_timer_start(px->loop, &px->drain_timer, px->cfg->drain_timeout_ms);
+}
+
+void lb_proxy_request_drain(lb_proxy *px)
+{
+    __atomic_store_n(&px->drain_requested, 1, __ATOMIC_RELEASE);
+    lb_loop_wake(px->loop);
 }
 
 const lb_proxy_counters *lb_proxy_counters_get(lb_proxy *px)

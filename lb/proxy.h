@@ -33,8 +33,9 @@ typedef struct lb_proxy_counters {
     int clients_now, in_flight_now, queue_now;
 } lb_proxy_counters;
 
-/* Binds the listener (nothing accepted until lb_proxy_start_accepting). Returns the proxy
- * or NULL with a one-line reason in err. */
+/* Binds the listener on cfg->listen_port, with SO_REUSEPORT when cfg->threads > 1
+ * (nothing accepted until lb_proxy_start_accepting). Returns the proxy or NULL with a
+ * one-line reason in err. */
 lb_proxy *lb_proxy_create(lb_loop *loop, const lb_config *cfg, lb_backend_table *table,
                           lb_policy *policy, char *err, size_t errlen);
 /* The checker that forwarded requests are reported to (may be set after create). */
@@ -48,6 +49,8 @@ void lb_proxy_backend_judged(lb_proxy *px, lb_backend *b, int healthy);
 /* SIGTERM: stops accepting, closes idle clients, lets requests in flight finish within
  * --drain-timeout, then stops the loop. */
 void lb_proxy_drain(lb_proxy *px);
+/* Thread-safe: asks the proxy's loop (woken with lb_loop_wake) to start a drain. */
+void lb_proxy_request_drain(lb_proxy *px);
 const lb_proxy_counters *lb_proxy_counters_get(lb_proxy *px);
 /* Closes every connection and the listener, frees everything. */
 void lb_proxy_destroy(lb_proxy *px);

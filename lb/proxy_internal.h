@@ -102,6 +102,7 @@ struct lb_proxy {
     int nblocks;
     lb_http_header *headers;
     int draining;
+    volatile int drain_requested; /* set from another thread (--threads) */
     lb_timer drain_timer;
     lb_proxy_counters st;
 };

@@ -1,5 +1,6 @@
 """The queue beyond -N (FIFO, never refused before the queue timeout, 503 after it) and the
 SIGTERM/SIGINT drain (requests in flight finish, no new connection, exit 0)."""
+import os
 import signal
 import socket
 import threading
@@ -98,3 +99,13 @@ def test_drain_is_bounded(rig):
     assert rig.lb.wait(scaled(5)) == 0
     assert time.monotonic() - t0 < scaled(1.5)
     threads[0].join(scaled(10))
+
+
+def test_threads_serve_and_drain(rig):
+    a = rig.fakeserver()
+    rig.balancer("--threads", "3", "0", str(a.port))
+    for _ in range(20):
+        assert rig.get("/f")[:2] == (200, b"hello\n")
+    assert len(os.listdir(f"/proc/{rig.lb.pid}/task")) == 3
+    rig.lb.signal(signal.SIGTERM)
+    assert rig.lb.wait(scaled(5)) == 0

@@ -33,6 +33,7 @@ static const row rows[] = {
     {"--policy p2c 5 6", 0, 5, 4, 5, 1, "127.0.0.1", 6},
     {"--backend-keepalive 5 6", 0, 5, 4, 5, 1, "127.0.0.1", 6},
     {"5 --backend-keepalive=1 6", 0, 5, 4, 5, 1, "127.0.0.1", 6},
+    {"--threads 2 5 6", 0, 5, 4, 5, 1, "127.0.0.1", 6},
     {"-h", 1, 0, 0, 0, 0, NULL, 0},
     {"--help 1 2", 1, 0, 0, 0, 0, NULL, 0},
     {"", -1, 0, 0, 0, 0, NULL, 0},
@@ -65,6 +66,8 @@ static const row rows[] = {
     {"--server-timeout 5m 1 2", -1, 0, 0, 0, 0, NULL, 0},
     {"--stats-port 1234 1234 8080", -1, 0, 0, 0, 0, NULL, 0},
     {"--backend-keepalive=yes 1 2", -1, 0, 0, 0, 0, NULL, 0},
+    {"--threads 0 1 2", -1, 0, 0, 0, 0, NULL, 0},
+    {"--threads 65 1 2", -1, 0, 0, 0, 0, NULL, 0},
 };
 
 /* Splits line into a fresh argv (argv[0] = "loadbalancer"). */
