@@ -30,6 +30,8 @@ ol.steps li { margin: 6px 0; line-height: 1.45; }
 code { background: #eef1f5; padding: 1px 4px; border-radius: 3px; }
 #js-errors { color: #b00; white-space: pre-wrap; }
 .note { color: #666; font-size: 13px; }
+.chip { display: inline-block; min-width: 16px; margin: 1px; padding: 0 3px; color: #fff;
+        font-size: 11px; text-align: center; border-radius: 3px; }
 """
 
 EXPLAIN = """
@@ -249,6 +251,30 @@ def _steps_list(data):
     return "<ol class=\"steps\">" + "\n".join(items) + "</ol>"
 
 
+def _connections(data, shown=3, width=40):
+    """For keep-alive runs: a row of coloured chips per connection, one per request, named
+    by the backend that answered (x for an error), to show per-request routing."""
+    names = [b["name"] for b in data["meta"]["backends"]]
+    by_conn = {}
+    for _t, backend, _status, _lat, conn in data["requests"]:
+        if conn is not None:
+            by_conn.setdefault(conn, []).append(backend)
+    multi = [(c, seq) for c, seq in by_conn.items() if len(seq) > 1][:shown]
+    if not multi:
+        return ""
+    rows = []
+    for conn, seq in multi:
+        chips = "".join(
+            f'<span class="chip" style="background:'
+            f'{color_of(names.index(b)) if b in names else "#e74c3c"}">{escape(b or "x")}</span>'
+            for b in seq[:width])
+        more = f" \u2026 {len(seq) - width} more" if len(seq) > width else ""
+        rows.append(f"<p>connection {conn}: {chips}{more}</p>")
+    return ("<h2>One connection, many backends</h2><p>Each row is one client's keep-alive "
+            "connection to the balancer; each chip one request on it, named by the backend "
+            "that answered. The balancer routes every request on its own.</p>" + "".join(rows))
+
+
 def _json_for_script(obj):
     return json.dumps(obj, separators=(",", ":")).replace("</", "<\\/")
 
@@ -295,6 +321,7 @@ the demo slowed, crashed and revived them.</p>
 <div class="timeline">{svg_inline}</div>
 <h2>The story, step by step</h2>
 {_steps_list(data)}
+{_connections(data)}
 {EXPLAIN}
 {notes_html}
 <pre id="js-errors"></pre>
