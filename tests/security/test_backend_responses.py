@@ -141,3 +141,37 @@ def test_head_answer_with_a_body_never_leaks_into_the_next_answer(cluster):
     # connection), not dropped by a silent close.
     assert isinstance(a2, bytes), f"client connection closed after a whole answer: {a2!r}"
     assert a2.endswith(b"\r\n\r\nsecond"), f"forged bytes relayed as an answer: {a2!r}"
+
+
+def test_oversized_answer_head_closes_both_sides(cluster):
+    big = b"HTTP/1.1 200 OK\r\nX-Big: " + b"b" * (1 << 20) + b"\r\nContent-Length: 12\r\n\r\n" + MARK
+    cl = cluster(answer=_answer_with(big))
+    sock = connect(cl.port)
+    try:
+        sock.sendall(REQ)
+        data, closed = read_until_close(sock, scaled(8))
+    finally:
+        sock.close()
+    assert closed
+    assert MARK not in data and (data == b"" or re.match(rb"HTTP/1\.1 5\d\d ", data)
+                                 or big.startswith(data)), data[:200]
+    assert all(c.closed_by_peer.wait(scaled(5)) for c in cl.backend.request_conns())
+    assert cl.lb.alive()
+
+
+def test_a_flood_of_interim_answers_is_bounded(cluster):
+    # 2000 `100 Continue` before the real answer: relayed or cut, never a hang or a crash.
+    flood = b"HTTP/1.1 100 Continue\r\n\r\n" * 2000 + b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    cl = cluster(answer=lambda req: flood if req.startswith(b"GET /interim ")
+                 else b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    sock = connect(cl.port)
+    try:
+        sock.sendall(b"GET /interim HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n")
+        data, closed = read_until_close(sock, scaled(8))
+    finally:
+        sock.close()
+    assert closed, "hung on interim answers"
+    assert data == flood or flood.startswith(data) or re.match(rb"HTTP/1\.1 5\d\d ", data), \
+        data[-200:]
+    assert cl.lb.alive()
+    cl.sentinel()
