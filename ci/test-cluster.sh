@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 shift || true
+case $build in /*) ;; *) build="$PWD/$build" ;; esac
 eval "extra=(${PYTEST_ARGS:-})"
 [ -x "$build/bin/loadbalancer" ] && [ -x "$build/bin/fakeserver" ] || {
   echo "ci/test-cluster.sh: $build/bin has no loadbalancer/fakeserver; build it first" >&2
@@ -24,7 +25,7 @@ if [ "$jobs" != 1 ] && "$py" -c 'import xdist' 2>/dev/null; then args+=(-n "$job
 [ -n "${LBTEST_TABLE_JSON:-}" ] && args+=(--lb-table-json "$LBTEST_TABLE_JSON")
 start=$(date +%s)
 status=0
-LBTEST_BIN="$PWD/$build/bin" LBTEST_REQUIRE_BINARIES=1 \
+LBTEST_BIN="$build/bin" LBTEST_REQUIRE_BINARIES=1 \
   "$py" -m pytest "${args[@]}" "${extra[@]}" "$@" || status=$?
 echo "ci/test-cluster.sh: $(( $(date +%s) - start ))s with $build/bin, exit $status"
 exit $status
