@@ -1,0 +1,60 @@
+"""Clients that vanish at every point of a request: right after connecting, half-way
+through a head, after the request went to a backend, and while a large answer is being
+written. The balancer survives each, closes the backend side, and keeps serving."""
+import socket
+import struct
+import time
+
+from .rawhttp import connect, scaled
+
+BIG = b"HTTP/1.1 200 OK\r\nContent-Length: 4000000\r\n\r\n" + b"z" * 4000000
+
+
+def _reset(sock):
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_connect_and_reset_flood(cluster):
+    cl = cluster()
+    for i in range(300):
+        s = connect(cl.port)
+        if i % 3 == 1:
+            s.sendall(b"GET /half HTTP/1.1\r\nHo")
+        _reset(s)
+    assert cl.lb.alive()
+    sent = cl.sentinel()
+    assert cl.backend.received() == sent
+
+
+def test_client_reset_while_its_request_waits_on_the_backend(cluster):
+    # The backend never answers /wait; the client gives up with a RST. The balancer must
+    # drop the backend connection (not keep it forever) and go on serving.
+    cl = cluster(answer=lambda req: None if req.startswith(b"GET /wait ")
+                 else b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    s = connect(cl.port)
+    s.sendall(b"GET /wait HTTP/1.1\r\nHost: lb\r\n\r\n")
+    cl.backend.wait_received(lambda d: b"/wait" in d, scaled(5))
+    _reset(s)
+    waiting = [c for c in cl.backend.request_conns() if b"/wait" in c.data]
+    assert waiting and waiting[0].closed_by_peer.wait(scaled(5)), \
+        "backend connection kept after its client left"
+    cl.sentinel()
+
+
+def test_client_leaves_during_a_large_answer(cluster):
+    cl = cluster(answer=lambda req: BIG if req.startswith(b"GET /big ")
+                 else b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    for _ in range(5):
+        s = connect(cl.port)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(b"GET /big HTTP/1.1\r\nHost: lb\r\n\r\n")
+        s.recv(1000)
+        _reset(s)
+    deadline = time.monotonic() + scaled(5)
+    big_conns = [c for c in cl.backend.request_conns() if b"/big" in c.data]
+    for c in big_conns:
+        assert c.closed_by_peer.wait(max(0.1, deadline - time.monotonic())), \
+            "backend connection of a departed client kept"
+    assert cl.lb.alive()
+    cl.sentinel()
