@@ -23,6 +23,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-valgrind}
+case $build in /*) ;; *) build="$PWD/$build" ;; esac
 out="$build/memcheck"
 py=$(ci/python.sh) || exit 1
 command -v valgrind >/dev/null || { echo "memcheck: valgrind missing: apt-get install -y valgrind" >&2; exit 1; }
@@ -30,7 +31,7 @@ command -v valgrind >/dev/null || { echo "memcheck: valgrind missing: apt-get in
 
 rm -rf "$out"
 mkdir -p "$out/tmp"
-export LBTEST_BIN="$PWD/$build/bin"
+export LBTEST_BIN="$build/bin"
 export LBTEST_WRAP="valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --track-fds=yes --child-silent-after-fork=yes"
 export LBTEST_TIMEOUT_SCALE=${LBTEST_TIMEOUT_SCALE:-10}
 export SOAK_SHORT_REQUESTS=${SOAK_SHORT_REQUESTS:-600}
@@ -42,7 +43,7 @@ done
 echo "memcheck: ${suites[*]} under: $LBTEST_WRAP (timeout scale $LBTEST_TIMEOUT_SCALE)"
 start=$(date +%s)
 # shellcheck disable=SC2086
-"$py" -m pytest -q -p no:cacheprovider --basetemp="$PWD/$out/tmp" -o timeout=900 \
+"$py" -m pytest -q -p no:cacheprovider --basetemp="$out/tmp" -o timeout=900 \
   ${MEMCHECK_PYTEST_ARGS:-} "${suites[@]}" 2>&1 | tee "$out/pytest.txt"
 pytest_status=${PIPESTATUS[0]}
 echo "memcheck: pytest finished in $(( $(date +%s) - start )) s with status $pytest_status"
