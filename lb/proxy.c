@@ -308,8 +308,13 @@ static int parse_head(lb_client *c)
     const lb_config *cfg = px->cfg;
     lb_http_request req;
     size_t len = lb_buf_len(&c->in);
+    /* A trickling head is re-parsed only once a new line end arrived. */
+    if (c->parsed_len && len < (size_t)cfg->max_head &&
+        !lb_http_head_may_progress(lb_buf_head(&c->in), c->parsed_len, len))
+        return 0;
     int r = lb_http_parse_request(lb_buf_head(&c->in), len, &req, px->headers,
                                   (size_t)cfg->max_headers);
+    c->parsed_len = r == LB_HTTP_INCOMPLETE ? len : 0;
     if (r == LB_HTTP_INCOMPLETE && len < (size_t)cfg->max_head)
         return 0;
     const char *refuse = NULL;

@@ -42,6 +42,7 @@ struct lb_upstream {
     /* response framing */
     int head_done, done, eof, got_bytes, extra;
     int64_t last_io_ms;   /* last progress with the backend (server timeout) */
+    size_t parsed_len;    /* bytes after pending an INCOMPLETE head parse already saw */
     lb_http_framing fr;
     lb_chunked ch;
     uint64_t body_left;
@@ -76,6 +77,7 @@ struct lb_client {
     int in_slot;        /* holds one of the -N slots */
     int sent_any;       /* a byte of this request went to a backend */
     int head_seen;      /* a byte of the current head arrived (header timeout runs) */
+    size_t parsed_len;  /* buffer bytes an INCOMPLETE head parse already saw */
     int rd_eof;         /* the client shut its sending side */
     int watched;        /* registered with the loop (done lazily: see px_update_masks) */
     const char *reply;

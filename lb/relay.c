@@ -295,7 +295,11 @@ static int parse_response(lb_client *c, lb_upstream *up)
         if (avail == 0)
             break;
         lb_http_response res;
+        if (up->parsed_len && !up->eof && avail < LB_MAX_RESPONSE_HEAD &&
+            !lb_http_head_may_progress(p, up->parsed_len, avail))
+            break;
         int r = lb_http_parse_response(p, avail, &res, px->headers, 128);
+        up->parsed_len = r == LB_HTTP_INCOMPLETE ? avail : 0;
         if (r == LB_HTTP_INCOMPLETE)
             return (up->eof || avail >= LB_MAX_RESPONSE_HEAD) ? -1 : 0;
         if (r < 0 || lb_http_response_framing(&res, c->method, c->method_len, &up->fr) != 0)

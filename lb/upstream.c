@@ -65,6 +65,7 @@ void up_reset_response(lb_upstream *up)
     up->head_done = up->done = up->eof = up->got_bytes = up->extra = 0;
     up->body_left = 0;
     up->pending = 0;
+    up->parsed_len = 0;
     lb_chunked_init(&up->ch);
 }
 
