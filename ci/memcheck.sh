@@ -17,6 +17,7 @@
 #                   with --crash-*, has its sockets open by design)
 # Exit status: 0 when every suite passed and every process is clean.
 #
+# MEMCHECK_REPORT_ONLY=1 judges the logs of the last run again without rerunning them.
 # Environment: LBTEST_TIMEOUT_SCALE (default 10: READY lines and test deadlines under
 # Valgrind), MEMCHECK_SUITES (default the four above), MEMCHECK_PYTEST_ARGS (extra args,
 # e.g. "-k smuggling"), SOAK_SHORT_REQUESTS (default 600 here).
@@ -29,27 +30,15 @@ py=$(ci/python.sh) || exit 1
 command -v valgrind >/dev/null || { echo "memcheck: valgrind missing: apt-get install -y valgrind" >&2; exit 1; }
 [ -x "$build/bin/loadbalancer" ] || { echo "memcheck: $build/bin/loadbalancer missing (build with -DLB_VALGRIND=ON)" >&2; exit 1; }
 
-rm -rf "$out"
-mkdir -p "$out/tmp"
-export LBTEST_BIN="$build/bin"
-export LBTEST_WRAP="valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --track-fds=yes --child-silent-after-fork=yes"
-export LBTEST_TIMEOUT_SCALE=${LBTEST_TIMEOUT_SCALE:-10}
-export SOAK_SHORT_REQUESTS=${SOAK_SHORT_REQUESTS:-600}
+report() {  # report OUT_DIR PYTEST_STATUS: the verdict, from every Valgrind block in the logs
+"$py" - "$1" "$2" <<'EOF'
+"""ci/memcheck_report.py OUT_DIR PYTEST_STATUS - the verdict of ci/memcheck.sh.
 
-suites=()
-for s in ${MEMCHECK_SUITES:-tests/cluster tests/lb tests/security tests/reliability}; do
-  [ -d "$s" ] && suites+=("$s")
-done
-echo "memcheck: ${suites[*]} under: $LBTEST_WRAP (timeout scale $LBTEST_TIMEOUT_SCALE)"
-start=$(date +%s)
-# shellcheck disable=SC2086
-"$py" -m pytest -q -p no:cacheprovider --basetemp="$out/tmp" -o timeout=900 \
-  ${MEMCHECK_PYTEST_ARGS:-} "${suites[@]}" 2>&1 | tee "$out/pytest.txt"
-pytest_status=${PIPESTATUS[0]}
-echo "memcheck: pytest finished in $(( $(date +%s) - start )) s with status $pytest_status"
-
-"$py" - "$out" "$pytest_status" <<'EOF'
-"""Reads every Valgrind report in the harness logs and prints the memcheck verdict."""
+Reads every Valgrind report in the harness logs under OUT_DIR/tmp (one block per process,
+by pid) and prints: processes, errors, bytes definitely lost, fds left open at exit (only
+fds not inherited from the parent; not judged for a process killed by a signal or a
+fakeserver told to crash). Exit status 0 when all are zero and pytest passed.
+"""
 import re
 import sys
 from collections import defaultdict
@@ -116,3 +105,30 @@ ok = not bad and stats["processes"] > 0 and pytest_status == 0
 print("memcheck: PASS" if ok else "memcheck: FAIL")
 sys.exit(0 if ok else 1)
 EOF
+}
+
+if [ -n "${MEMCHECK_REPORT_ONLY:-}" ]; then  # judge the logs of the last run again
+  report "$out" "$(cat "$out/pytest.status" 2>/dev/null || echo 1)"
+  exit $?
+fi
+rm -rf "$out"
+mkdir -p "$out/tmp"
+export LBTEST_BIN="$build/bin"
+export LBTEST_WRAP="valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --track-fds=yes --child-silent-after-fork=yes"
+export LBTEST_TIMEOUT_SCALE=${LBTEST_TIMEOUT_SCALE:-10}
+export SOAK_SHORT_REQUESTS=${SOAK_SHORT_REQUESTS:-600}
+
+suites=()
+for s in ${MEMCHECK_SUITES:-tests/cluster tests/lb tests/security tests/reliability}; do
+  [ -d "$s" ] && suites+=("$s")
+done
+echo "memcheck: ${suites[*]} under: $LBTEST_WRAP (timeout scale $LBTEST_TIMEOUT_SCALE)"
+start=$(date +%s)
+# shellcheck disable=SC2086
+"$py" -m pytest -q -p no:cacheprovider --basetemp="$out/tmp" -o timeout=900 \
+  ${MEMCHECK_PYTEST_ARGS:-} "${suites[@]}" 2>&1 | tee "$out/pytest.txt"
+pytest_status=${PIPESTATUS[0]}
+echo "memcheck: pytest finished in $(( $(date +%s) - start )) s with status $pytest_status"
+
+echo "$pytest_status" > "$out/pytest.status"
+report "$out" "$pytest_status"
