@@ -3,11 +3,14 @@
 
 Replaces what stands between `<!-- bench:NAME:begin -->` and `<!-- bench:NAME:end -->` with
 bench-out/NAME.md (written by ci/bench.sh and ci/bench-backend.sh), for NAME in bench and
-backend, adding the date of the run. Run it after a benchmark you mean to publish.
+backend, adding the date of the run, and copies bench-out/NAME.svg to ci/bench_NAME_latest.svg
+(bench-out/ is not committed; the page shows these copies). Run it after a benchmark you
+mean to publish.
 """
 import datetime
 import os
 import re
+import shutil
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,6 +33,9 @@ def main():
         text, n = pattern.subn(lambda m: m.group(1) + table + m.group(2), text)
         if not n:
             print("bench_readme: no %s markers in %s" % (name, path), file=sys.stderr)
+        svg = os.path.join(ROOT, "bench-out", name + ".svg")
+        if os.path.exists(svg):
+            shutil.copyfile(svg, os.path.join(ROOT, "ci", "bench_%s_latest.svg" % name))
     with open(path, "w") as f:
         f.write(text)
     return 0
