@@ -26,14 +26,24 @@ def chromium():
     return None
 
 
-def run_chromium(exe, tmp_path, mode, url, timeout=45):
-    """One headless Chromium run in its own process group (killed whole on a timeout).
-    The DOM is dumped after the load event: the page sets its sentinel synchronously when
-    its script has drawn the first frame, so no virtual-time budget is needed (with an
-    animation running, one can make Chromium wait forever)."""
-    argv = [exe] + FLAGS + [f"--user-data-dir={tmp_path / ('profile-' + mode)}"]
+def run_chromium(exe, tmp_path, mode, url, timeout=25, attempts=3):
+    """Headless Chromium in its own process group, killed whole on a timeout. On a loaded
+    machine Chromium itself now and then never exits (seen about once in a dozen runs at
+    load 20, on any page, even an error page), so a run that times out is retried on a fresh
+    profile; only `attempts` hangs in a row fail the test. The DOM is dumped at the load
+    event: the page sets its sentinel synchronously once its script drew the first frame."""
+    for attempt in range(attempts):
+        done = _chromium_once(exe, tmp_path / f"{mode}-{attempt}", mode, url, timeout)
+        if done is not None:
+            return done
+    pytest.fail(f"chromium ({mode}) timed out {attempts} times in a row ({timeout}s each)")
+
+
+def _chromium_once(exe, workdir, mode, url, timeout):
+    workdir.mkdir(parents=True, exist_ok=True)
+    argv = [exe] + FLAGS + [f"--user-data-dir={workdir / 'profile'}"]
     if mode == "shot":
-        argv.append(f"--screenshot={tmp_path / 'shot.png'}")
+        argv.append(f"--screenshot={workdir.parent / 'shot.png'}")
     else:
         argv.append("--dump-dom")
     proc = subprocess.Popen(argv + [url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -42,8 +52,8 @@ def run_chromium(exe, tmp_path, mode, url, timeout=45):
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"chromium ({mode}) did not finish within {timeout}s:\n{err[-3000:]}")
+        proc.communicate()
+        return None
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)   # helpers left in its group, if any
@@ -65,6 +75,7 @@ def page_path(request, tmp_path):
     return path
 
 
+@pytest.mark.timeout(240)
 def test_page_renders_in_headless_chromium(tmp_path, page_path):
     exe = chromium()
     if exe is None:
