@@ -31,8 +31,8 @@ def env_int(name, default):
 
 
 def svg(summary):
-    w, h, x0, y0, ph = 680, 300, 40, 40, 200
-    vmax = max([s["rps"] or 0 for s in summary.values()] + [1])
+    w, h, x0, y0, ph = 680, 300, 40, 50, 200
+    vmax = 1.1 * max([s["rps"] or 0 for s in summary.values()] + [1])
     bw = (w - 2 * x0) / max(len(summary), 1)
     colors = ["#9e9e9e", "#616161", "#d62728", "#ff9896"]
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
