@@ -89,7 +89,18 @@ def refused_or_forwarded(cl, raw):
     """For shapes the RFC leaves to the recipient (e.g. `CHUNKED` in capitals): either a
     clean refusal, or the message framed exactly as the backend would frame it (forwarded
     byte for byte, answered once). Any third outcome is a desync."""
-    res = cl.send(raw, timeout=scaled(2))
+    from .rawhttp import Result, read_until_close
+    sock = connect(cl.port)
+    try:
+        sock.sendall(raw)
+        answer, rest = read_one_response(sock, scaled(10))
+        if answer.startswith(b"HTTP/1.1 4"):
+            more, closed = read_until_close(sock, scaled(5))
+            res = Result(answer + rest + more, closed)
+        else:
+            res = Result(answer + rest, False)
+    finally:
+        sock.close()
     if res.status is not None and 400 <= res.status < 500:
         assert res.closed and res.data.count(b"HTTP/1.") == 1, repr(res)
         sent = cl.sentinel()
