@@ -15,6 +15,7 @@ Only processes started here are stopped, by PID: strace and perf get SIGINT to f
 """
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -126,6 +127,8 @@ def main():
                 lines += ["     " + t for t in p["user"]]
     finally:
         procs.stop_all()
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(rundir, ignore_errors=True)
     text = "\n".join(lines) + "\n"
     with open(os.path.join(outdir, "summary.txt"), "w") as f:
         f.write(text)
