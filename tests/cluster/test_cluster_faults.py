@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from harness import Workload, backend_entry, http_request, port_accepts
+from harness import Workload, backend_entry, port_accepts
 from cluster_helpers import StatsWatcher, raw_get, require_fault, wait_first_checks
 
 pytestmark = pytest.mark.cluster

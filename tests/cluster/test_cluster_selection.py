@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from harness import Workload, wait_for
+from harness import Workload
 from cluster_helpers import (StatsWatcher, fewest_total_order, landing_order,
                              wait_first_checks)
 

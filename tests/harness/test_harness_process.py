@@ -1,6 +1,5 @@
 """Process: READY lines, deadlines, process groups, exit judgement, wrappers, log checks."""
 import os
-import signal
 import sys
 import time
 
