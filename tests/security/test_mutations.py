@@ -72,3 +72,54 @@ def test_two_hundred_mutations_leave_the_balancer_standing(cluster):
     assert cl.lb.alive(), "balancer died"
     cl.sentinel()
     assert not odd, f"{len(odd)} odd outcomes, e.g. {odd[:3]}"
+
+
+ANSWERS = [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\r\nhello\r\n0\r\nX: y\r\n\r\n",
+    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+]
+
+
+def test_two_hundred_mutated_answers_are_relayed_or_cut_never_patched(cluster):
+    """The backend answers each request with a seeded mutation of a legal answer and closes.
+    The client gets a prefix of exactly those bytes (relayed as they are, then the close), or
+    a whole balancer-made 5xx when nothing was relayed yet: never a mix."""
+    from .lbopts import SERVER_TIMEOUT
+    rng = random.Random(5)
+    table = [mutate(rng, rng.choice(ANSWERS)) for _ in range(200)]
+
+    def answer(req):
+        m = re.match(rb"GET /m(\d+) ", req)
+        if m:
+            return (table[int(m.group(1))], "close")
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+    cl = cluster([opt(SERVER_TIMEOUT, 400)], answer=answer)
+    odd = []
+    lock = threading.Lock()
+
+    def worker(k):
+        for i in range(k, len(table), 20):
+            sock = connect(cl.port)
+            try:
+                sock.sendall(b"GET /m%d HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n" % i)
+                data, closed = read_until_close(sock, scaled(3))
+            except OSError:
+                continue
+            finally:
+                sock.close()
+            made = re.match(rb"HTTP/1\.1 5\d\d [^\r]*\r\nContent-Length: 0\r\n\r\n\Z", data)
+            if not (closed and (table[i].startswith(data) or made)):
+                with lock:
+                    odd.append((table[i], data[:150], closed))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(scaled(120))
+    assert cl.lb.alive(), "balancer died"
+    cl.sentinel()
+    assert not odd, f"{len(odd)} patched or hung answers, e.g. {odd[:3]}"
