@@ -79,23 +79,42 @@ def test_flapping_health_check(cluster, scenario):
                    f"in /stats; no request was lost across the flips")
 
 
-@pytest.mark.cluster(backends=3, per_backend={0: ["--reset-rate", "1", "--reset-at", "3000"]})
+@pytest.mark.cluster(backends=3, per_backend={
+    0: ["--reset-rate", "1", "--reset-at", "3000"],
+    1: ["--truncate-rate", "1", "--truncate-at", "3000"]})
 def test_backend_resets_mid_response(cluster, scenario):
-    """A reset mid-answer closes the client connection; the answer is never patched."""
+    """A reset or a FIN mid-answer closes the client connection; the answer is never patched."""
     data, exc = raw_get(cluster.backends[0].port, "large")
     require_fault(isinstance(exc, ConnectionResetError) and 0 < len(data) <= 3000,
                   "--reset-rate/--reset-at")
+    data, exc = raw_get(cluster.backends[1].port, "large")
+    require_fault(exc is None and 0 < len(data) <= 3000, "--truncate-rate/--truncate-at")
     wl = Workload(cluster.files, mix={"GET": 8, "HEAD": 1, "PUT": 1})
-    res = cluster.traffic(clients=4, workload=wl).run(requests=200)
+    res = cluster.traffic(clients=4, workload=wl).run(requests=240)
     scenario.verify(res, cluster=cluster, allow=("ok", "error500", "partial"))
     partial = res.of("partial")
     assert partial, "no answer was cut mid-way: the scenario proved nothing"
     for r in partial:
         assert r.sample.startswith(b"HTTP/1.1 200 OK\r\n"), r.line()
         assert r.received < len(r.expect) + 100, r.line()
-    scenario.prove(f"a backend resetting after 3000 answer bytes: {len(partial)} answers were "
-                   f"closed mid-way, never patched; the other {res.sent - len(partial)} "
-                   f"were whole and correct or the exact 500")
+    scenario.prove(f"backends resetting (RST) or closing (FIN) after 3000 answer bytes: "
+                   f"{len(partial)} answers were closed mid-way, never patched; the other "
+                   f"{res.sent - len(partial)} were whole and correct or the exact 500")
+
+
+@pytest.mark.cluster(backends=2, per_backend={0: ["--garbage-rate", "1", "--scope", "others"]})
+def test_backend_answers_garbage(cluster, scenario):
+    """Garbage instead of an answer never reaches a client: the exact 500 or another backend."""
+    data, _ = raw_get(cluster.backends[0].port, "tiny")
+    require_fault(data and not data.startswith(b"HTTP/1.1 "), "--garbage-rate")
+    res = cluster.traffic(clients=4).run(requests=160)
+    scenario.verify(res, cluster=cluster, allow=("ok", "error500"))
+    errors = res.counts().get("error500", 0)
+    # Garbage answers are not counted by the fakeserver, so its reported TOTAL stays low and
+    # fewest-total keeps choosing it: many 500s are the rule working, not a fault.
+    assert errors > 0, "no request met the garbage: the scenario proved nothing"
+    scenario.prove(f"a backend sending random bytes instead of answers: no client saw a "
+                   f"byte of it ({errors} exact 500s, {res.counts()['ok']} correct answers)")
 
 
 @pytest.mark.cluster(backends=3, per_backend={0: ["--refuse"], 1: ["--stall"]},
