@@ -161,3 +161,53 @@ def test_fd_exhaustion_is_survived(procs):
         cl.sentinel()
     finally:
         backend.close()
+
+
+def test_memory_exhaustion_is_survived(procs):
+    """ENOMEM: the balancer runs in a 24 MiB address space and gets 3000 connections each
+    holding 12 KB of an unfinished head (more than it can buffer). It must not crash; once
+    the flood is gone it serves again and exits 0 on SIGTERM. Needs a build without ASan
+    (which reserves terabytes of address space) and without a valgrind wrapper."""
+    import resource
+    import shutil
+    import pytest
+    from harness.process import bin_path, under_valgrind
+    from .rawhttp import RecordingBackend, connect, read_one_response, OK_ANSWER, scaled
+    lb_bin = bin_path("loadbalancer")
+    with open(lb_bin, "rb") as f:
+        if b"__asan_init" in f.read():
+            pytest.skip("ASan build: an address-space limit cannot be set (run with build/bin)")
+    if under_valgrind() or not shutil.which("prlimit"):
+        pytest.skip("under valgrind, or prlimit missing")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 4000:
+        pytest.skip(f"this process may open only {hard} fds")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(8192, hard)), hard))
+    backend = RecordingBackend()
+    flood = []
+    try:
+        lb = procs.start([shutil.which("prlimit"), f"--as={24 << 20}", "--nofile=8192:8192",
+                          lb_bin, "0", str(backend.port)], name="lb-enomem", timeout=scaled(20))
+        try:
+            for _ in range(3000):
+                s = connect(lb.port)
+                s.sendall(b"GET /x HTTP/1.1\r\nX: " + b"a" * 12000)
+                flood.append(s)
+        except OSError:
+            pass  # the balancer may refuse or reset some: that is survival too
+        assert lb.alive(), "balancer died of memory exhaustion"
+        for s in flood:
+            s.close()
+        flood = []
+        sock = connect(lb.port)
+        try:
+            sock.sendall(b"GET /after HTTP/1.1\r\nHost: lb\r\n\r\n")
+            assert read_one_response(sock, scaled(10))[0] == OK_ANSWER
+        finally:
+            sock.close()
+        assert lb.stop() == 0
+    finally:
+        for s in flood:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        backend.close()
