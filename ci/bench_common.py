@@ -19,6 +19,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -302,6 +303,56 @@ def run_wrk(port, seconds, conns, cpu=None, close=False, script=None, script_arg
             res["foreign_pct"] = round(max(0.0, res["cpu_busy_pct"][server_cpu]
                                            - res["cpu_pct"]), 1)
     if p.returncode != 0 or not res["requests"]:
+        res["wrk_output"] = p.stdout[-1500:]
+    return res
+
+
+def build_light_client(rundir):
+    """Compiles ci/bench_load.c into rundir; returns the executable's path, or None."""
+    src = os.path.join(ROOT, "ci", "bench_load.c")
+    exe = os.path.join(rundir, "bench_load")
+    r = subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", exe, src],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        print("bench: ci/bench_load.c did not build, light-client runs skipped:\n" + r.stdout,
+              file=sys.stderr)
+        return None
+    return exe
+
+
+def run_light(exe, port, seconds, conns, cpu=None, watch_pid=None, server_cpu=None,
+              load_pids=()):
+    """Like run_wrk, with ci/bench_load.c as the client (keep-alive only)."""
+    argv = priority_prefix() + [exe, str(port), "/" + FILE_NAME, str(conns), str(seconds)]
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu)] + argv
+    t0 = cpu_ticks(watch_pid) if watch_pid else 0
+    s0, b0 = cpu_busy_ticks(), sum(cpu_ticks(x) for x in load_pids)
+    w0 = time.monotonic()
+    p, client_cpu_s = _wrk_process(argv, seconds)
+    wall = time.monotonic() - w0
+    s1 = cpu_busy_ticks()
+    load_cpu_s = client_cpu_s + (sum(cpu_ticks(x) for x in load_pids) - b0) / CLK_TCK
+    f = p.stdout.split()
+    d = dict(zip(f[::2], f[1::2])) if len(f) % 2 == 0 else {}
+    n = int(d.get("requests", 0))
+    res = {"requests": n, "rps": float(d.get("rps", 0)), "errors": int(d.get("errors", 0)),
+           "non2xx": 0, "p50_ms": int(d["p50_us"]) / 1000.0 if "p50_us" in d else None,
+           "p99_ms": int(d["p99_us"]) / 1000.0 if "p99_us" in d else None,
+           "wall_s": round(wall, 3), "wrk_exit": p.returncode}
+    res["cpu_busy_pct"] = {c: round(100.0 * (s1[c][0] - s0[c][0])
+                                    / max(1, s1[c][1] - s0[c][1]), 1) for c in s1 if c in s0}
+    if n:
+        res["load_us_per_req"] = round(1e6 * load_cpu_s / n, 2)
+    if watch_pid:
+        cpu_s = (cpu_ticks(watch_pid) - t0) / CLK_TCK
+        res["cpu_pct"] = round(100.0 * cpu_s / wall, 1)
+        res["cpu_us_per_req"] = round(1e6 * cpu_s / n, 2) if n else None
+        res["rss_kib"] = rss_kib(watch_pid)
+        if server_cpu is not None and server_cpu in res["cpu_busy_pct"]:
+            res["foreign_pct"] = round(max(0.0, res["cpu_busy_pct"][server_cpu]
+                                           - res["cpu_pct"]), 1)
+    if p.returncode != 0 or not n:
         res["wrk_output"] = p.stdout[-1500:]
     return res
 

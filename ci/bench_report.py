@@ -73,8 +73,7 @@ def table(data):
     for mode, summ in data["summary"].items():
         ratios = data["ratios"].get(mode, {})
         out.append("")
-        out.append("### %s" % ("keep-alive clients" if mode == "keepalive"
-                                else "one request per connection (Connection: close)"))
+        out.append("### %s" % MODE_TITLE.get(mode, mode))
         out.append("")
         out.append("| target | req/s (min-max) | p50 ms | p99 ms | CPU % | CPU us/req "
                    "| req/s per core | load us/req | RSS MiB | errors | other % | ours/it req/s "
@@ -126,6 +125,12 @@ def table(data):
     return "\n".join(out)
 
 
+MODE_TITLE = {"keepalive": "keep-alive clients (wrk)",
+              "close": "one request per connection (wrk, Connection: close)",
+              "light": "keep-alive clients, light client (ci/bench_load.c instead of wrk)"}
+MODE_LABEL = {"keepalive": "keep-alive (wrk)", "close": "Connection: close (wrk)",
+              "light": "keep-alive (light client)"}
+
 COLORS = {"nginx-direct": "#9e9e9e", "haproxy": "#1f77b4", "nginx-proxy": "#2ca02c",
           "ours": "#d62728"}
 
@@ -160,8 +165,7 @@ def svg(data):
              '<rect width="100%" height="100%" fill="white"/>']
     groups = []
     for mode, summ in data["summary"].items():
-        label = "keep-alive" if mode == "keepalive" else "Connection: close"
-        groups.append((label, [(t, s["rps"]) for t, s in summ.items()]))
+        groups.append((MODE_LABEL.get(mode, mode), [(t, s["rps"]) for t, s in summ.items()]))
     parts += _bars(groups, "requests/s (higher is better)", "req/s", 40, 50, 520, 300)
     idle = [(t, v["bytes_per_conn"]) for t, v in data["idle"].items()]
     if idle:

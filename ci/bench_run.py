@@ -117,7 +117,7 @@ def idle_phase(procs, rundir, docroot, build_dir, backends, count):
     return results
 
 
-def quiet_run(proc, seconds, conns, retries=None, **kw):
+def quiet_run(proc, seconds, conns, retries=None, light=None, **kw):
     """One wrk run; repeated (at most BENCH_RETRIES times) while other processes of the
     machine took more than BENCH_NOISE percent of the server's core, keeping the quietest."""
     limit = env_int("BENCH_NOISE", 10)
@@ -125,8 +125,12 @@ def quiet_run(proc, seconds, conns, retries=None, **kw):
         retries = env_int("BENCH_RETRIES", 1)
     best = None
     for attempt in range(retries + 1):
-        res = bc.run_wrk(proc.port, seconds, conns, cpu=LOAD_CPU, watch_pid=proc.pid,
-                         server_cpu=PROXY_CPU, load_pids=BACKEND_PIDS, **kw)
+        if light:
+            res = bc.run_light(light, proc.port, seconds, conns, cpu=LOAD_CPU,
+                               watch_pid=proc.pid, server_cpu=PROXY_CPU, load_pids=BACKEND_PIDS)
+        else:
+            res = bc.run_wrk(proc.port, seconds, conns, cpu=LOAD_CPU, watch_pid=proc.pid,
+                             server_cpu=PROXY_CPU, load_pids=BACKEND_PIDS, **kw)
         res["attempts"] = attempt + 1
         if best is None or res.get("foreign_pct", 0) < best.get("foreign_pct", 0):
             best = res
@@ -135,14 +139,17 @@ def quiet_run(proc, seconds, conns, retries=None, **kw):
     return best
 
 
-def throughput_phase(targets, rounds, seconds, conns):
-    runs = {"keepalive": {n: [] for n in targets}, "close": {n: [] for n in targets}}
+def throughput_phase(targets, rounds, seconds, conns, light=None):
+    """wrk keep-alive, wrk Connection: close, and (when built) the light keep-alive client."""
+    modes = ("keepalive", "close") + (("light",) if light else ())
+    runs = {m: {n: [] for n in targets} for m in modes}
     names = list(targets)
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]
-        for mode in ("keepalive", "close"):
+        for mode in modes:
             for name in order:
-                res = quiet_run(targets[name], seconds, conns, close=(mode == "close"))
+                res = quiet_run(targets[name], seconds, conns, close=(mode == "close"),
+                                light=light if mode == "light" else None)
                 res["round"] = r
                 runs[mode][name].append(res)
                 print("bench: round %d %-9s %-12s %9.0f req/s p50 %.3f ms p99 %.3f ms cpu %s%% "
@@ -196,7 +203,9 @@ def main():
         idle = idle_phase(procs, rundir, docroot, build_dir, backends, cfg["idle"]) \
             if cfg["idle"] > 0 else {}
         targets = start_targets(procs, rundir, docroot, build_dir, backends)
-        runs = throughput_phase(targets, cfg["rounds"], cfg["seconds"], cfg["conns"])
+        light = bc.build_light_client(rundir) if os.environ.get("BENCH_LIGHT", "1") != "0" \
+            else None
+        runs = throughput_phase(targets, cfg["rounds"], cfg["seconds"], cfg["conns"], light)
         eq = equal_load_phase(targets, rundir, cfg["rounds"], cfg["seconds"], cfg["eq_conns"])
     finally:
         procs.stop_all()
