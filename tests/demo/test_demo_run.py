@@ -91,11 +91,14 @@ def shows_keepalive(data):
     assert errors_of(data) == [], "a backend crash is invisible to keep-alive clients"
 
 
-@pytest.mark.parametrize("scenario,shows", [("flapping", shows_flapping), ("slow", shows_hang),
-                                            ("overload", shows_queue),
-                                            ("keepalive", shows_keepalive)])
-def test_other_scenarios_end_cleanly_and_show_their_point(tmp_path, scenario, shows):
-    run = run_demo(tmp_path, scenario, speed=10)
+# Speeds: fast, but slow enough that each point is made on a loaded machine: a freeze must
+# outlast the 1 s health-check deadline, and a flap must span a few health-check rounds.
+@pytest.mark.parametrize("scenario,shows,speed", [("flapping", shows_flapping, 5),
+                                                  ("slow", shows_hang, 4),
+                                                  ("overload", shows_queue, 10),
+                                                  ("keepalive", shows_keepalive, 10)])
+def test_other_scenarios_end_cleanly_and_show_their_point(tmp_path, scenario, shows, speed):
+    run = run_demo(tmp_path, scenario, speed=speed)
     check_clean(run)
     data = json.loads((run.dir / "run.json").read_text())
     assert data["requests"], "no traffic recorded"
