@@ -481,7 +481,6 @@ static void client_new(lb_proxy *px, int fd)
     c->fd = fd;
     c->state = CL_IDLE;
     lb_timer_init(&c->timer, client_timeout, c);
-    lb_net_set_nodelay(fd);
     c->next = px->clients;
     if (px->clients)
         px->clients->prev = c;

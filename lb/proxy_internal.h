@@ -80,6 +80,7 @@ struct lb_client {
     size_t parsed_len;  /* buffer bytes an INCOMPLETE head parse already saw */
     int rd_eof;         /* the client shut its sending side */
     int watched;        /* registered with the loop (done lazily: see px_update_masks) */
+    int nodelay;        /* TCP_NODELAY set (lazily: see relay_flush_response) */
     const char *reply;
     size_t reply_len, reply_off;
 };

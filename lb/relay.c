@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "net.h"
 #include "proxy_internal.h"
 
 static void relay_pick(lb_client *c);
@@ -109,7 +110,6 @@ void relay_connected(lb_client *c)
         lb_checker_note_forwarded(px->checker);
 }
 
-/* Extends pending over the body bytes that have arrived. Returns 0 or -1 (bad chunking). */
 /* Chunked bodies are stepped so that data bytes can be counted against --max-body. */
 static int scan_chunked(lb_client *c, const char *p, size_t avail)
 {
@@ -362,6 +362,13 @@ void relay_flush_response(lb_client *c)
     if (up->done && up->pending == 0) {
         relay_finish(c);
         return;
+    }
+    /* An answer that takes more than one write: from now on Nagle could hold back its
+     * small last piece, so the client socket gets TCP_NODELAY (once per connection; an
+     * answer written at once never pays for the syscall). */
+    if (c->resp_started && !c->nodelay) {
+        c->nodelay = 1;
+        lb_net_set_nodelay(c->fd);
     }
     if (up->pending == 0 && lb_buf_len(&up->in) == 0)
         px_buf_put(c->px, &up->in);

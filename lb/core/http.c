@@ -547,7 +547,14 @@ int lb_http_response_framing(const lb_http_response *res, const char *method, si
 enum {
     CH_SIZE,    /* hex digits of a chunk size (c->digits so far, value in remaining) */
     CH_SIZE_WS, /* whitespace after the size: only ';' or more whitespace may follow */
-    CH_EXT,     /* chunk extension bytes up to CR (c->digits counts the line) */
+    CH_EXT,     /* after ';': whitespace, then an extension name (c->digits counts the line) */
+    CH_EXT_NAME,     /* in an extension name (a token) */
+    CH_EXT_NAME_WS,  /* whitespace after a name: '=', ';' or the line end may follow */
+    CH_EXT_VAL,      /* after '=': whitespace, then a token or a quoted string */
+    CH_EXT_TOKEN,    /* in a token value */
+    CH_EXT_QUOTED,   /* in a quoted-string value */
+    CH_EXT_ESCAPE,   /* after a backslash in a quoted string */
+    CH_EXT_VAL_WS,   /* after a value: whitespace, then ';' or the line end */
     CH_SIZE_LF, /* the LF of the chunk-size line */
     CH_DATA,    /* c->remaining bytes of chunk data */
     CH_DATA_CR, /* the CRLF after chunk data */
@@ -581,6 +588,42 @@ static int ch_hex(unsigned char ch)
     return (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 : -1;
 }
 
+/* One byte of a chunk extension (RFC 9112 section 7.1.1):
+ *   *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
+ * Names are tokens; an empty name, a bad byte, an unterminated quote or a bare LF is
+ * refused, so an extension cannot hide a line end that another parser would see. */
+static int ch_ext_byte(int state, unsigned char ch)
+{
+    int ows = http_is_ows(ch), tchar = http_is_tchar(ch);
+    switch (state) {
+    case CH_EXT:
+        return ows ? CH_EXT : tchar ? CH_EXT_NAME : CH_ERROR;
+    case CH_EXT_NAME:
+    case CH_EXT_NAME_WS:
+        if (tchar && state == CH_EXT_NAME)
+            return CH_EXT_NAME;
+        if (ows)
+            return CH_EXT_NAME_WS;
+        return ch == '=' ? CH_EXT_VAL : ch == ';' ? CH_EXT : ch == '\r' ? CH_SIZE_LF : CH_ERROR;
+    case CH_EXT_VAL:
+        return ows ? CH_EXT_VAL : ch == '"' ? CH_EXT_QUOTED : tchar ? CH_EXT_TOKEN : CH_ERROR;
+    case CH_EXT_QUOTED: /* qdtext: HTAB, SP, VCHAR but '"' and '\\', obs-text */
+        if (ch == '"')
+            return CH_EXT_VAL_WS;
+        if (ch == '\\')
+            return CH_EXT_ESCAPE;
+        return (ows || (ch >= 0x21 && ch != 0x7f)) ? CH_EXT_QUOTED : CH_ERROR;
+    case CH_EXT_ESCAPE:
+        return (ows || (ch >= 0x21 && ch != 0x7f)) ? CH_EXT_QUOTED : CH_ERROR;
+    default: /* CH_EXT_TOKEN, CH_EXT_VAL_WS */
+        if (tchar && state == CH_EXT_TOKEN)
+            return CH_EXT_TOKEN;
+        if (ows)
+            return CH_EXT_VAL_WS;
+        return ch == ';' ? CH_EXT : ch == '\r' ? CH_SIZE_LF : CH_ERROR;
+    }
+}
+
 /* One byte of the chunk-size line. Returns the next state or CH_ERROR. */
 static int ch_size_byte(lb_chunked *c, unsigned char ch)
 {
@@ -606,10 +649,7 @@ static int ch_size_byte(lb_chunked *c, unsigned char ch)
         return CH_ERROR;
     if (c->state == CH_SIZE_WS)
         return http_is_ows(ch) ? CH_SIZE_WS : ch == ';' ? CH_EXT : CH_ERROR;
-    /* CH_EXT: extension names, values and quoted strings, loosely; bare LF is refused */
-    if (ch == '\r')
-        return CH_SIZE_LF;
-    return http_is_field_char(ch) ? CH_EXT : CH_ERROR;
+    return ch_ext_byte(c->state, ch);
 }
 
 /* One byte of the trailer section. Returns the next state or CH_ERROR. */
@@ -644,6 +684,13 @@ static int ch_framing_byte(lb_chunked *c, unsigned char ch)
     case CH_SIZE:
     case CH_SIZE_WS:
     case CH_EXT:
+    case CH_EXT_NAME:
+    case CH_EXT_NAME_WS:
+    case CH_EXT_VAL:
+    case CH_EXT_TOKEN:
+    case CH_EXT_QUOTED:
+    case CH_EXT_ESCAPE:
+    case CH_EXT_VAL_WS:
         return ch_size_byte(c, ch);
     case CH_SIZE_LF:
         if (ch != '\n')

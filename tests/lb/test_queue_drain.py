@@ -52,7 +52,7 @@ def test_queue_timeout_gives_503(rig):
         t.join(scaled(20))
     assert results[0][0] == 200
     assert results[1][0] == 503
-    assert 0.25 <= results[1][2] < scaled(1.2)
+    assert 0.25 <= results[1][2] < scaled(1.4)  # before the first answer (1.5 s)
 
 
 def test_sigterm_drains_requests_in_flight(rig):
@@ -97,7 +97,7 @@ def test_drain_is_bounded(rig):
     t0 = time.monotonic()
     rig.lb.signal(signal.SIGTERM)
     assert rig.lb.wait(scaled(5)) == 0
-    assert time.monotonic() - t0 < scaled(1.5)
+    assert time.monotonic() - t0 < scaled(3)  # not the backend's 5 s
     threads[0].join(scaled(10))
 
 
