@@ -6,7 +6,9 @@
 # need that many descriptors in the client and in each proxy.
 # Environment: BENCH_TIME (s per run, 5), BENCH_ROUNDS (3), BENCH_CONNS (64),
 # BENCH_IDLE (10000, 0 skips), BENCH_EQ_CONNS (100), BENCH_BACKENDS (nginx|fakeserver),
-# BENCH_OURS_ARGS (extra balancer options), BENCH_KEEP=1 keeps the run directory (configs, logs). Output: bench-out/bench.json, bench.svg.
+# BENCH_OURS_ARGS (extra balancer options), BENCH_LIGHT=0 (skip the light-client mode),
+# BENCH_RT=1 (SCHED_RR on a busy machine), BENCH_KEEP=1 keeps the run directory.
+# See ci/BENCH.md. Output: bench-out/bench.json, bench.svg.
 set -euo pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
