@@ -409,6 +409,10 @@ void px_client_request_done(lb_client *c, int reusable)
         return;
     }
     c->state = CL_IDLE;
+    if (!c->nodelay) { /* a second answer could wait behind an unacknowledged first */
+        c->nodelay = 1;
+        lb_net_set_nodelay(c->fd);
+    }
     if (lb_buf_len(&c->in) == 0) {
         px_buf_put(px, &c->in);
         lb_timer_start(px->loop, &c->timer, px->cfg->idle_timeout_ms);

@@ -364,8 +364,9 @@ void relay_flush_response(lb_client *c)
         return;
     }
     /* An answer that takes more than one write: from now on Nagle could hold back its
-     * small last piece, so the client socket gets TCP_NODELAY (once per connection; an
-     * answer written at once never pays for the syscall). */
+     * small last piece, so the client socket gets TCP_NODELAY (once per connection, here
+     * or when a keep-alive connection goes on to its next request; a one-request
+     * connection answered in one write never pays for the syscall). */
     if (c->resp_started && !c->nodelay) {
         c->nodelay = 1;
         lb_net_set_nodelay(c->fd);
