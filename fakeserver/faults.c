@@ -246,6 +246,19 @@ static size_t json_string(const char *s, char *out, size_t outlen)
     return n;
 }
 
+/* The shortest decimal that reads back as the same double: 0.1 prints as 0.1, not as
+ * 0.10000000000000001, and the value still round-trips exactly through the control API. */
+static size_t faults_format_rate(double d, char *out, size_t outlen)
+{
+    int n = 0;
+    for (int digits = 1; digits <= 17; digits++) {
+        n = snprintf(out, outlen, "%.*g", digits, d);
+        if (n > 0 && (size_t)n < outlen && strtod(out, NULL) == d)
+            break;
+    }
+    return (size_t)n;
+}
+
 static size_t field_value(const fs_faults *f, const field *fd, char *out, size_t outlen)
 {
     const char *p = (const char *)f + fd->offset;
@@ -262,7 +275,7 @@ static size_t field_value(const fs_faults *f, const field *fd, char *out, size_t
         return (size_t)snprintf(out, outlen, "%" PRIu64, u);
     case FT_RATE:
         memcpy(&d, p, sizeof(d));
-        return (size_t)snprintf(out, outlen, "%.17g", d);
+        return faults_format_rate(d, out, outlen);
     case FT_BOOL:
         memcpy(&b, p, sizeof(b));
         return (size_t)snprintf(out, outlen, "%s", b ? "true" : "false");
