@@ -121,7 +121,7 @@ JS = r"""
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
       var pos = { w: w, h: h, client: [70, h / 2], lb: [w * 0.42, h / 2], be: {} };
       names.forEach(function (n, i) {
-        pos.be[n] = [w - 120, (h / (names.length + 1)) * (i + 1)];
+        pos.be[n] = [w - 135, (h / (names.length + 1)) * (i + 1)];
       });
       return pos;
     }
@@ -153,12 +153,12 @@ JS = r"""
         var b = P.be[n], view = s && s.backends[n] ? s.backends[n] : null;
         var state = view ? view.state : 'up';
         var up = state === 'up' || state === 'healthy';
-        box(b[0], b[1], 150, 52, up ? '#e7f5e9' : '#eceff1', colors[i]);
+        box(b[0], b[1], 230, 52, up ? '#e7f5e9' : '#eceff1', colors[i]);
         label('backend ' + n, b[0], b[1] - 6, 14, colors[i]);
         var load = view && view.load !== undefined ? ' · load ' + view.load : '';
         label((killed[n] ? 'dead · ' : '') + (up ? 'up' : 'DOWN') + load + ' · ' + cnt[0][n] + ' served',
               b[0], b[1] + 13, 12, up ? '#2e7d32' : '#7f8c8d');
-        if (killed[n]) { label('\u2715', b[0] + 90, b[1] + 6, 22, '#c0392b'); }
+        if (killed[n]) { label('\u2715', b[0] - 100, b[1] - 4, 20, '#c0392b'); }
       });
       var now = performance.now();
       dots = dots.filter(function (d) { return now - d.born < d.life; });
@@ -167,7 +167,7 @@ JS = r"""
         if (d.target) {
           bb = P.be[d.target];
           if (f < 0.5) { a = f * 2; x = P.client[0] + (P.lb[0] - P.client[0]) * a; y = P.client[1] + (P.lb[1] - P.client[1]) * a; }
-          else { a = (f - 0.5) * 2; x = P.lb[0] + (bb[0] - P.lb[0]) * a; y = P.lb[1] + (bb[1] - P.lb[1]) * a; }
+          else { a = (f - 0.5) * 2; x = P.lb[0] + (bb[0] - 115 - P.lb[0]) * a; y = P.lb[1] + (bb[1] - P.lb[1]) * a; }
         } else {
           a = f < 0.5 ? f * 2 : 2 - f * 2;
           x = P.client[0] + (P.lb[0] - 60 - P.client[0]) * a; y = P.client[1] + (P.lb[1] - P.client[1]) * a;
@@ -179,7 +179,7 @@ JS = r"""
         var bb = P.be[p.backend];
         if (!bb) return;
         var f = (now - p.born) / 500;
-        var x = P.lb[0] + 60 + (bb[0] - 75 - P.lb[0] - 60) * f, y = P.lb[1] + (bb[1] - P.lb[1]) * f;
+        var x = P.lb[0] + 60 + (bb[0] - 115 - P.lb[0] - 60) * f, y = P.lb[1] + (bb[1] - P.lb[1]) * f;
         ctx.strokeStyle = p.ok ? '#27ae60' : '#e74c3c'; ctx.lineWidth = 2;
         ctx.beginPath(); ctx.arc(x, y, 6, 0, 2 * Math.PI); ctx.stroke();
       });
@@ -230,14 +230,24 @@ JS = r"""
       draw();
       window.requestAnimationFrame(frame);
     }
+    var looping = false;
+    function loop() { if (!looping) { looping = true; window.requestAnimationFrame(frame); } }
     playBtn.addEventListener('click', function () {
       if (t >= dur) seek(0);
       playing = !playing; playBtn.textContent = playing ? 'pause' : 'play';
+      loop();
     });
-    scrub.addEventListener('input', function () { seek(dur * Number(scrub.value) / 1000); draw(); });
+    scrub.addEventListener('input', function () { seek(dur * Number(scrub.value) / 1000); draw(); loop(); });
+    if (window.location.hash === '#still') {
+      // A still picture (screenshots, printing): the moment a third into the run, no animation.
+      seek(dur / 3); playing = false; playBtn.textContent = 'play';
+      draw();
+      document.body.setAttribute('data-demo-ready', '1');
+      return;
+    }
     draw();
     document.body.setAttribute('data-demo-ready', '1');
-    window.requestAnimationFrame(frame);
+    loop();
   }
 })();
 """

@@ -82,7 +82,10 @@ def test_page_renders_in_headless_chromium(tmp_path, page_path):
         pytest.skip("chromium is not installed (apt-get install -y chromium); "
                     "the browser check needs Debian's headless Chromium")
     url = page_path.resolve().as_uri()
-    shot = run_chromium(exe, tmp_path, "shot", url)
+    # The screenshot is of the still picture (#still: the replay paused a third into the run):
+    # with the animation running, Chromium's --screenshot often waits 20 s or more on a loaded
+    # machine. The DOM dump loads the animated page.
+    shot = run_chromium(exe, tmp_path, "shot", url + "#still")
     png = tmp_path / "shot.png"
     assert png.exists(), f"no screenshot:\n{shot.stderr[-3000:]}"
     share, colours = coverage(png)

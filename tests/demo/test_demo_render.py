@@ -46,6 +46,7 @@ def test_html_embeds_svg_data_and_sentinel():
                      re.S).group(1)
     assert json.loads(blob)["duration"] == data["duration"]
     assert html.count("<svg") == 1 and "class=\"event crash\"" in html
+    assert "'#still'" in html, "the page offers a still mode for screenshots"
     for st in data["steps"]:
         assert st["title"] in html
 
