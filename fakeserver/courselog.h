@@ -21,8 +21,10 @@
 #include <stdint.h>
 
 #define FS_LOG_BYTES_PER_LINE 20
-/* Longest hex line: 8 digits, 20 * 3 chars, newline. */
-#define FS_LOG_LINE_MAX (8 + FS_LOG_BYTES_PER_LINE * 3 + 1)
+/* Longest hex line: the offset (8 digits zero-padded, but up to 20 for offsets of 10^8 and
+ * beyond: a body over 95 MiB has them), 20 * 3 chars, newline. */
+#define FS_LOG_OFFSET_MAX 20
+#define FS_LOG_LINE_MAX (FS_LOG_OFFSET_MAX + FS_LOG_BYTES_PER_LINE * 3 + 1)
 
 typedef struct fs_log {
     int fd;             /* -1 when nothing is written */

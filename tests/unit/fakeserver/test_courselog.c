@@ -28,7 +28,16 @@ int main(void)
     CHECK(!strcmp(line, "00000000 00 ff 0a\n"));
     fs_log_hexline(line, 12345678, bytes, 20);
     CHECK(!strncmp(line, "12345678 00 07 0e", 17));
-    CHECK(strlen(line) == FS_LOG_LINE_MAX);
+    CHECK(strlen(line) == 8 + 20 * 3 + 1);
+
+    /* Offsets past 99999999 (bodies over 95 MiB) widen the line: the buffer, sized exactly
+     * FS_LOG_LINE_MAX + 1 on the heap so ASan sees any overflow, must still hold it. */
+    char *exact = malloc(FS_LOG_LINE_MAX + 1);
+    CHECK(fs_log_hexline(exact, 104857580, bytes, 20) == 9 + 20 * 3 + 1);
+    CHECK(!strncmp(exact, "104857580 00 07", 15));
+    CHECK(fs_log_hexline(exact, UINT64_MAX, bytes, 20) == 20 + 20 * 3 + 1);
+    CHECK(strlen(exact) == FS_LOG_LINE_MAX);
+    free(exact);
 
     char dump[512];
     size_t n = fs_log_hexdump(dump, sizeof(dump), bytes, 45);
