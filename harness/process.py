@@ -158,7 +158,7 @@ class Process:
         ProcessError with the log if the child exits first or stays silent."""
         deadline = time.monotonic() + scaled(timeout)
         while not self._ready_event.wait(0.02):
-            if self.popen.poll() is not None:
+            if self._exited():
                 self._ready_event.wait(0.5)  # the pump may still hold the last line
                 if self._ready_line:
                     break
@@ -199,8 +199,31 @@ class Process:
     def port(self):
         return int(self.ready["port"])
 
+    def _exited(self):
+        """Whether the child has exited, without reaping it: while it is an unreaped zombie
+        its PID, which is also its process-group ID, cannot be reused (pid_max may be as low
+        as 32768 on a busy machine), so signalling the group stays safe until _reap()."""
+        if self.popen.returncode is not None:
+            return True
+        try:
+            info = os.waitid(os.P_PID, self.popen.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return True
+        return info is not None
+
+    def _reap(self):
+        """Kills what is left in the group (the zombie leader still holds the group ID),
+        then reaps the leader."""
+        if self.popen.returncode is None:
+            try:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.popen.wait()
+        self.returncode = self.popen.returncode
+
     def alive(self):
-        return self.popen is not None and self.popen.poll() is None
+        return self.popen is not None and not self._exited()
 
     def signal(self, sig):
         """Signals the child's whole process group (its own, from start_new_session)."""
@@ -222,10 +245,13 @@ class Process:
         self.signal(signal.SIGCONT)
 
     def wait(self, timeout=10.0):
-        try:
-            self.returncode = self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
+        """Waits up to timeout for the exit; returns the status (None: still running)."""
+        deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
+        while not self._exited():
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.005)
+        self._reap()
         if self._reader:
             self._reader.join(2)
         return self.returncode
@@ -247,11 +273,7 @@ class Process:
                 self.kill()
                 self.wait(5)
         else:
-            self.wait(1)
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)  # leftovers in its group
-        except (ProcessLookupError, PermissionError):
-            pass
+            self.wait(1)   # reaps, killing leftovers in its group first
         return self.returncode
 
     def close(self):
