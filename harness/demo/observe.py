@@ -170,7 +170,7 @@ class Observer:
         if before is None:
             return
         if before["state"] != row["state"] and {before["state"], row["state"]} == {"up", "down"}:
-            why = reason or self._guess_reason(name, row["state"])
+            why = reason or self._guess_reason(name, row, before)
             self.rec.event(row["state"], name, why=why)
         if "checks_ok" in row and "checks_failed" in row:
             # Several checks may finish between two polls: one event each (at most 5).
@@ -191,17 +191,27 @@ class Observer:
             ok = row.get("last_check_ok")
             self.rec.event("hc", name, ok=(row["state"] == "up") if ok is None else bool(ok))
 
-    def _guess_reason(self, name, state):
+    def _guess_reason(self, name, row, before):
+        """Why the balancer changed its mind, from what moved in /stats since the last poll
+        (a request's failure or a failed health check) and what the demo did to the process."""
         b = self.cluster.by_name(name)
-        if state == "up":
+        if row["state"] == "up":
             return "health check passed"
         if not b.alive():
-            return "its port refused the connection"
-        if b.frozen:
-            return "no answer within the deadline"
-        if b.faults.get("health-flap"):
-            return "its health check answered 500"
-        return "a health check or a request failed"
+            what = "connection refused"
+        elif b.frozen:
+            what = "no answer in time"
+        elif b.faults.get("health-flap"):
+            what = "health check answered 500"
+        else:
+            what = "it failed"
+        by_request = row.get("failures", 0) > before.get("failures", 0)
+        by_check = row.get("checks_failed", 0) > before.get("checks_failed", 0)
+        if by_request and not by_check:
+            return f"a request hit it first: {what}; that request went elsewhere"
+        if by_check and not by_request:
+            return f"a health check hit it first: {what}"
+        return what
 
     def _from_outside(self):
         view = {}

@@ -104,10 +104,12 @@ def classic():
                  "(--policy leastconn) would steer them away.", 8,
                  action=lambda c: c.slow("B", 300)),
             Step("C crashes",
-                 "C is killed with SIGKILL: no goodbye, its port just closes. The next request "
-                 "routed to C fails to connect, so the balancer marks C down at once and sends "
-                 "that same request to its next choice: the client never notices. Health "
-                 "checks keep probing C and fail (red ticks) until it returns.", 9,
+                 "C is killed with SIGKILL: no goodbye, its port just closes. Whatever reaches "
+                 "C first finds it closed. A request: the balancer marks C down at once and "
+                 "sends that same request to its next choice, so the client never notices. Or "
+                 "a health check (one runs every 5 requests): C is marked down before any "
+                 "request tries it. 'what just happened' says which. Checks keep probing C and "
+                 "fail (red ticks) until it returns.", 9,
                  action=lambda c: c.crash("C"), frame=True),
             Step("C comes back",
                  "C starts again on the same port with fresh counters: its /healthcheck says "
