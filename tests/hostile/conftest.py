@@ -1,0 +1,169 @@
+"""Shared pieces of the hostile suites: a scriptable Python backend, the balancer, and
+the settling checks (stats at rest, fd count) every test ends with.
+
+The backend answers `GET /healthcheck` correctly (`0\\n0`, Content-Length 3) and every
+other request with the *plan* registered under the request's path: a list of (bytes,
+pause) pieces and an ending (`fin`, `rst`, `keep` = go on reading requests on the same
+connection). Plans are keyed by path so pooled or retried backend connections always get
+the plan of the request they carry."""
+import json
+import os
+import socket
+import struct
+import threading
+import time
+import urllib.request
+
+import pytest
+
+EXACT_500 = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
+HEALTH = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n0\n0"
+
+
+def wait_for(pred, timeout, what, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+def rst_close(sock):
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    sock.close()
+
+
+class PlanBackend:
+    def __init__(self):
+        self.plans = {}
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(256)
+        self.port = self.sock.getsockname()[1]
+        self.stop = False
+        self.requests = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def plan(self, path, pieces, ending="fin"):
+        with self.lock:
+            self.plans[path] = (pieces, ending)
+
+    def _accept(self):
+        self.sock.settimeout(0.1)
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        c.settimeout(10)
+        buf = b""
+        try:
+            while not self.stop:
+                while b"\r\n\r\n" not in buf:
+                    d = c.recv(65536)
+                    if not d:
+                        c.close()
+                        return
+                    buf += d
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                line = head.split(b"\r\n", 1)[0].decode("latin-1")
+                parts = line.split(" ")
+                path = parts[1] if len(parts) > 1 else ""
+                with self.lock:
+                    self.requests.append(line)
+                if path == "/healthcheck":
+                    c.sendall(HEALTH)
+                    continue
+                with self.lock:
+                    pieces, ending = self.plans.get(path, ([(EXACT_500, 0)], "fin"))
+                for data, pause in pieces:
+                    if pause:
+                        time.sleep(pause)
+                    if data:
+                        c.sendall(data)
+                if ending == "rst":
+                    rst_close(c)
+                    return
+                if ending == "fin":
+                    c.close()
+                    return
+        except OSError:
+            pass
+        try:
+            c.close()
+        except OSError:
+            pass
+
+    def close(self):
+        self.stop = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+def stats(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=5) as r:
+        return json.loads(r.read())
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+class LB:
+    """A balancer under test with its stats port; `settle()` waits for an empty house."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.port = int(proc.ready["port"])
+        self.stats_port = int(proc.ready["stats"])
+
+    def stats(self):
+        return stats(self.stats_port)
+
+    def at_rest(self):
+        s = self.stats()
+        return s["clients"] == 0 and s["in_flight"] == 0 and s.get("queued_now", 0) == 0
+
+    def settle(self, timeout=10):
+        wait_for(self.at_rest, timeout, "balancer at rest (clients 0, in_flight 0)")
+
+    def fds(self):
+        return fd_count(self.proc.pid)
+
+    def assert_alive(self):
+        assert self.proc.alive(), f"balancer exited: {self.proc.log()[-3000:]}"
+        bad = self.proc.check_log()
+        assert not bad, bad
+
+
+def start_lb(procs, backends, *args):
+    argv = ["loadbalancer", "0", *[str(b) for b in backends], "--stats-port", "0", *args]
+    return LB(procs.start(argv, name="lb"))
+
+
+def fds_back_to(lb, base, timeout=10):
+    """Pooled idle backend connections are legitimate; the count must come back to at
+    most the base plus the pool once the balancer is at rest."""
+    lb.settle(timeout)
+    def ok():
+        s = lb.stats()
+        pool = sum(b.get("pool_idle", 0) for b in s["backends"])
+        return lb.fds() <= base + pool
+    try:
+        wait_for(ok, timeout, "fd count back to its base")
+    except AssertionError:
+        s = lb.stats()
+        raise AssertionError(f"fd leak: base {base}, now {lb.fds()}, stats {s}, "
+                             f"fds {sorted(os.listdir(f'/proc/{lb.proc.pid}/fd'))}")

@@ -1,0 +1,222 @@
+"""A backend that answers with generated hostile bytes, behind the ASan balancer.
+
+Each example is one plan (see conftest.PlanBackend): a possibly framable answer (1xx
+storms, Content-Length / chunked / close-delimited bodies, junk headers, bytes beyond the
+body), maybe mutated into something unframable (garbage status line, conflicting or
+invalid Content-Length, CL + TE, bad chunk size, over-long head, random bytes, a cut at a
+random byte), sent in pieces with short pauses (well inside --server-timeout), ending with
+a FIN, an RST, or the connection kept for more requests.
+
+The oracle, per client request (the client keeps its connection alive):
+  * a framable answer sent whole and ended by FIN or kept: the client gets exactly the
+    framed bytes (never the surplus), and a second request on the same client connection
+    gets exactly its own answer (nothing left over was concatenated);
+  * an answer the balancer must refuse at the head (CL+TE, conflicting/invalid CL, bad
+    status line, head over 64 KiB): exactly the 500 when no 1xx went before;
+  * anything else: the exact 500, or a prefix of the backend's bytes and then the close.
+After the run the balancer is alive, has no sanitizer report, serves a good request and
+holds no more fds than before (pooled idle connections aside) once /stats says at rest."""
+import os
+import socket
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from .conftest import EXACT_500, PlanBackend, fds_back_to, start_lb
+
+SETTINGS = settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "150")), deadline=None, derandomize=False,
+                    suppress_health_check=[HealthCheck.too_slow,
+                                           HealthCheck.function_scoped_fixture,
+                                           HealthCheck.data_too_large])
+READ_LIMIT = 4.0  # > --server-timeout 1s: a hang shows as a test failure, not a wait
+
+TOKEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-",
+                min_size=1, max_size=12)
+HEADER_VALUE = st.binary(max_size=40).map(
+    lambda b: bytes(x for x in b if 0x20 <= x < 0x7f).strip())
+
+
+@st.composite
+def answers(draw):
+    status = draw(st.sampled_from([200, 200, 201, 204, 301, 304, 404, 418, 500, 503, 599]))
+    interim = draw(st.sampled_from([0, 0, 0, 1, 2, 3, 60]))
+    interim_codes = [draw(st.sampled_from([100, 102, 103])) for _ in range(min(interim, 3))]
+    interim_codes += [100] * max(0, interim - 3)
+    headers = draw(st.lists(st.tuples(TOKEN, HEADER_VALUE), max_size=4))
+    if status in (204, 304):
+        framing = "none"
+    else:
+        framing = draw(st.sampled_from(["cl", "cl", "chunked", "close"]))
+    body = draw(st.binary(max_size=3000)) if framing != "none" else b""
+    extra = b""
+    if framing in ("cl", "chunked", "none"):
+        extra = draw(st.sampled_from([b"", b"", b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged",
+                                      b"\r\n", b"junk"]))
+    ending = draw(st.sampled_from(["fin", "fin", "rst", "keep"]))
+    if framing == "close" and ending == "keep":
+        ending = "fin"
+    mutation = draw(st.sampled_from(["none"] * 6 + [
+        "status_garbage", "cl_conflict", "cl_bad", "cl_te", "bad_chunk", "truncate",
+        "huge_head", "random_bytes", "cl_dup_same", "big_head_ok"]))
+
+    pre = b"".join(b"HTTP/1.1 %d Continue\r\n\r\n" % c for c in interim_codes)
+    status_line = b"HTTP/1.1 %d %s\r\n" % (status, draw(TOKEN).encode())
+    hdr = b"".join(n.encode() + b": " + v + b"\r\n" for n, v in headers)
+    head_reject = False
+    if mutation == "status_garbage":
+        status_line = draw(st.binary(min_size=1, max_size=30).map(
+            lambda b: bytes(x for x in b if x not in (10, 13)) or b"x")) + b"\r\n"
+        if not status_line.startswith(b"HTTP/"):
+            head_reject = True
+    if mutation == "huge_head":
+        hdr += b"X-Huge: " + b"a" * 70000 + b"\r\n"
+        head_reject = True
+    if mutation == "big_head_ok":
+        hdr += b"X-Big: " + b"b" * draw(st.integers(1000, 30000)) + b"\r\n"
+    if framing == "cl":
+        framed_body = body
+        if mutation == "cl_conflict":
+            hdr += b"Content-Length: %d\r\nContent-Length: %d\r\n" % (len(body), len(body) + 1)
+            head_reject = True
+        elif mutation == "cl_bad":
+            hdr += b"Content-Length: " + draw(st.sampled_from(
+                [b"abc", b"-1", b"1 2", b"+5", b"0x10", b"99999999999999999999999", b""])) + b"\r\n"
+            head_reject = True
+        elif mutation == "cl_te":
+            hdr += b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n" % len(body)
+            head_reject = True
+        elif mutation == "cl_dup_same":
+            hdr += b"Content-Length: %d\r\nContent-Length: %d\r\n" % (len(body), len(body))
+        else:
+            hdr += b"Content-Length: %d\r\n" % len(body)
+    elif framing == "chunked":
+        hdr += b"Transfer-Encoding: chunked\r\n"
+        cuts = sorted(draw(st.lists(st.integers(0, len(body)), max_size=4)))
+        parts, last = [], 0
+        for c in cuts + [len(body)]:
+            if c > last:
+                parts.append(body[last:c])
+            last = c
+        framed_body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+        if mutation == "bad_chunk":
+            bad = draw(st.sampled_from([b"zz", b"fffffffffffffffffff", b"-1", b""]))
+            framed_body = b"%s\r\n%s\r\n0\r\n\r\n" % (bad, body[:5])
+    else:
+        framed_body = body
+    full = pre + status_line + hdr + b"\r\n" + framed_body
+    sent = full + extra
+    applies = {"cl_conflict": "cl", "cl_bad": "cl", "cl_te": "cl", "cl_dup_same": "cl",
+               "bad_chunk": "chunked"}
+    if applies.get(mutation, framing) != framing:
+        mutation = "none"  # drew a mutation for another framing: the answer is untouched
+    framable = mutation in ("none", "big_head_ok")
+    if mutation == "truncate" and len(sent) > 1:
+        sent = sent[:draw(st.integers(1, len(full) - 1))]
+        ending = draw(st.sampled_from(["fin", "rst"]))
+    if mutation == "random_bytes":
+        sent = draw(st.binary(min_size=1, max_size=500))
+        framable = False
+        ending = draw(st.sampled_from(["fin", "rst"]))
+    if not framable and ending == "keep":
+        ending = "fin"  # an unframable answer kept open would only cost a server timeout
+    cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(sent) - 1)), max_size=4))))
+    pieces, last = [], 0
+    for c in cuts + [len(sent)]:
+        if c > last:
+            pieces.append((sent[last:c], draw(st.sampled_from([0, 0, 0.002, 0.02]))))
+            last = c
+    return dict(pieces=pieces, ending=ending, sent=sent, full=full, framable=framable,
+                head_reject=head_reject and not pre, framing=framing, mutation=mutation)
+
+
+def read_answer(sock, want_len=None):
+    """Reads until the close, or until want_len bytes arrived; returns (bytes, closed)."""
+    sock.settimeout(READ_LIMIT)
+    out = b""
+    while want_len is None or len(out) < want_len:
+        try:
+            d = sock.recv(65536)
+        except ConnectionResetError:
+            return out, True
+        except socket.timeout:
+            return out, False
+        if not d:
+            return out, True
+        out += d
+        if out == EXACT_500:
+            want_len = len(out)  # the balancer closes after it; checked by the caller
+    return out, False
+
+
+OK_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond"
+
+
+def judge(plan, got, closed):
+    sent, full = plan["sent"], plan["full"]
+    clean = plan["framable"] and plan["ending"] in ("fin", "keep")
+    if clean:
+        assert got == full, f"framable answer not relayed exactly: got {got[:300]!r} " \
+                            f"want {full[:300]!r} ({plan['mutation']}, {plan['framing']})"
+        return "whole"
+    if plan["head_reject"]:
+        assert got == EXACT_500, f"unframable head not answered by the exact 500: {got[:300]!r}"
+        return "500"
+    if got == EXACT_500:
+        return "500"
+    if plan["framable"] and got == full:
+        return "whole"
+    assert sent.startswith(got), f"client got bytes the backend never sent (patched?): " \
+                                 f"{got[:300]!r} vs sent {sent[:300]!r}"
+    assert closed, f"a partial answer left the client hanging: {got[:300]!r}"
+    assert got, "a close with nothing: expected the 500 when no byte was relayed"
+    return "close"
+
+
+def test_hostile_backend_answers(procs):
+    backend = PlanBackend()
+    try:
+        lb = start_lb(procs, [backend.port], "--server-timeout", "1s", "-R", "50")
+        backend.plan("/warm", [(OK_ANSWER, 0)], "keep")
+        s = socket.create_connection(("127.0.0.1", lb.port), timeout=5)
+        s.sendall(b"GET /warm HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_answer(s, len(OK_ANSWER))[0] == OK_ANSWER
+        s.close()
+        lb.settle()
+        pool0 = sum(b.get("pool_idle", 0) for b in lb.stats()["backends"])
+        base = lb.fds() - pool0
+        outcomes = {}
+        counter = [0]
+
+        @SETTINGS
+        @given(plan=answers())
+        def one(plan):
+            counter[0] += 1
+            path = f"/h{counter[0]}"
+            backend.plan(path, plan["pieces"], plan["ending"])
+            sock = socket.create_connection(("127.0.0.1", lb.port), timeout=5)
+            try:
+                sock.sendall(f"GET {path} HTTP/1.1\r\nHost: lb\r\n\r\n".encode())
+                keeps = plan["framable"] and plan["framing"] != "close"
+                got, closed = read_answer(sock, len(plan["full"]) if keeps else None)
+                kind = judge(plan, got, closed)
+                outcomes[kind] = outcomes.get(kind, 0) + 1
+                if kind == "whole" and keeps and not closed:
+                    backend.plan(path + "b", [(OK_ANSWER, 0)], "keep")
+                    sock.sendall(f"GET {path}b HTTP/1.1\r\nHost: lb\r\n\r\n".encode())
+                    got2, _ = read_answer(sock, len(OK_ANSWER))
+                    assert got2 == OK_ANSWER, f"second answer on the connection: {got2[:200]!r}"
+            finally:
+                sock.close()
+            lb.assert_alive()
+
+        one()
+        print("outcomes", outcomes)
+        lb.assert_alive()
+        fds_back_to(lb, base)
+        backend.plan("/final", [(OK_ANSWER, 0)], "fin")
+        s = socket.create_connection(("127.0.0.1", lb.port), timeout=5)
+        s.sendall(b"GET /final HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_answer(s, len(OK_ANSWER))[0] == OK_ANSWER
+        s.close()
+        lb.assert_alive()
+    finally:
+        backend.close()
