@@ -262,22 +262,36 @@ static void body_step(lb_upstream *up, size_t avail, const char *p, int *bad)
 static const char close_field[] = "Connection: close\r\n";
 
 /* --backend-keepalive took the client's `Connection: close` away from the request; the
- * answer gets it back (before the head's last CRLF) so the client knows that the
- * connection ends with it. Returns 0, or -1 when nothing was added (already there, or
- * no memory: the client then just sees the close). */
-static int add_connection_close(lb_upstream *up, const lb_http_response *res, int head_len)
+ * answer gets it back so the client knows that the connection ends with it. Any Connection
+ * field of the backend's own (nginx always sends `keep-alive`) would contradict it, so those
+ * lines are dropped first (last to first, so earlier header pointers stay valid) and
+ * `Connection: close` goes before the head's last CRLF. Returns the new head length; on
+ * ENOMEM the head is left as it is (the client then just sees the close). */
+static int set_connection_close(lb_upstream *up, const lb_http_response *res, int head_len)
 {
-    for (size_t i = 0; i < res->num_headers; i++)
-        if (lb_http_token_eq(res->headers[i].name, res->headers[i].name_len, "connection"))
-            return -1;
-    size_t at = up->pending + (size_t)head_len - 2, n = sizeof close_field - 1;
+    char *head = lb_buf_head(&up->in) + up->pending;
+    size_t len = (size_t)head_len, total = lb_buf_len(&up->in) - up->pending;
+    for (size_t i = res->num_headers; i-- > 0;) {
+        const lb_http_header *h = &res->headers[i];
+        if (!lb_http_token_eq(h->name, h->name_len, "connection"))
+            continue;
+        size_t from = (size_t)(h->name - head);
+        size_t value_end = (size_t)(h->value - head) + h->value_len;
+        const char *lf = memchr(head + value_end, '\n', len - value_end);
+        size_t to = (size_t)(lf - head) + 1; /* the parser guarantees the line's CRLF */
+        memmove(head + from, head + to, total - to);
+        len -= to - from;
+        total -= to - from;
+        up->in.end -= to - from;
+    }
+    size_t n = sizeof close_field - 1, at = up->pending + len - 2;
     if (lb_buf_reserve(&up->in, n) < 0)
-        return -1;
+        return (int)len;
     char *base = lb_buf_head(&up->in);
     memmove(base + at + n, base + at, lb_buf_len(&up->in) - at);
     memcpy(base + at, close_field, n);
     lb_buf_commit(&up->in, n);
-    return 0;
+    return (int)(len + n);
 }
 
 /* Classifies the bytes read from the backend. Returns 0, or -1 for an unframeable answer. */
@@ -304,8 +318,8 @@ static int parse_response(lb_client *c, lb_upstream *up)
             return (up->eof || avail >= LB_MAX_RESPONSE_HEAD) ? -1 : 0;
         if (r < 0 || lb_http_response_framing(&res, c->method, c->method_len, &up->fr) != 0)
             return -1;
-        if (c->stripped_close && res.status >= 200 && add_connection_close(up, &res, r) == 0)
-            r += (int)(sizeof close_field - 1);
+        if (c->stripped_close && res.status >= 200)
+            r = set_connection_close(up, &res, r);
         up->pending += (size_t)r;
         if (res.status >= 100 && res.status < 200 && res.status != 101)
             continue; /* an interim answer: relay it, wait for the final one */

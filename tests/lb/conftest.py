@@ -76,7 +76,8 @@ def raw_exchange(port, data, timeout=10.0):
 class SilentBackend:
     """Accepts connections and never answers (reads and drops what it gets)."""
 
-    def __init__(self):
+    def __init__(self, answer=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"):
+        self.answer = answer
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -194,7 +195,8 @@ class RecordingBackend:
     (and /healthcheck with `0\\n0`), and records, per connection, the bytes of the
     non-health requests it got."""
 
-    def __init__(self):
+    def __init__(self, answer=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"):
+        self.answer = answer  # sent for every non-health request
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -237,7 +239,7 @@ class RecordingBackend:
                         record = bytearray()
                         self.conns.append(record)
                     record += head + b"\r\n\r\n"
-                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                c.sendall(self.answer)
         c.close()
 
     def received(self):
