@@ -40,9 +40,9 @@ def rst_close(sock):
 
 
 class PlanBackend:
-    def __init__(self):
-        self.plans = {}
-        self.lock = threading.Lock()
+    def __init__(self, plans=None, lock=None):
+        self.plans = {} if plans is None else plans  # may be shared by several backends
+        self.lock = lock or threading.Lock()
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
