@@ -7,6 +7,7 @@ pause) pieces and an ending (`fin`, `rst`, `keep` = go on reading requests on th
 connection). Plans are keyed by path so pooled or retried backend connections always get
 the plan of the request they carry."""
 import json
+import re
 import os
 import socket
 import struct
@@ -42,6 +43,7 @@ def rst_close(sock):
 class PlanBackend:
     def __init__(self, plans=None, lock=None):
         self.plans = {} if plans is None else plans  # may be shared by several backends
+        self.early = set()  # paths answered before their request body is read
         self.lock = lock or threading.Lock()
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -53,9 +55,11 @@ class PlanBackend:
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
 
-    def plan(self, path, pieces, ending="fin"):
+    def plan(self, path, pieces, ending="fin", early=False):
         with self.lock:
             self.plans[path] = (pieces, ending)
+            if early:
+                self.early.add(path)
 
     def _accept(self):
         self.sock.settimeout(0.1)
@@ -88,6 +92,12 @@ class PlanBackend:
                     continue
                 with self.lock:
                     pieces, ending = self.plans.get(path, ([(EXACT_500, 0)], "fin"))
+                    early = path in self.early
+                m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                need = int(m.group(1)) if m else 0
+                if not early:  # read the body first (an "early" plan answers before it)
+                    buf = self._take(c, buf, need)
+                    need = 0
                 for data, pause in pieces:
                     if pause:
                         time.sleep(pause)
@@ -96,6 +106,7 @@ class PlanBackend:
                 if ending == "rst":
                     rst_close(c)
                     return
+                buf = self._take(c, buf, need)
                 if ending == "fin":
                     c.close()
                     return
@@ -105,6 +116,16 @@ class PlanBackend:
             c.close()
         except OSError:
             pass
+
+    @staticmethod
+    def _take(c, buf, need):
+        """Reads until `need` body bytes were consumed; returns what follows them."""
+        while len(buf) < need:
+            d = c.recv(65536)
+            if not d:
+                raise OSError("eof in a body")
+            buf += d
+        return buf[need:]
 
     def close(self):
         self.stop = True

@@ -37,7 +37,10 @@ HEADER_VALUE = st.binary(max_size=40).map(
 
 @st.composite
 def answers(draw):
-    method = draw(st.sampled_from(["GET", "GET", "GET", "HEAD"]))
+    method = draw(st.sampled_from(["GET", "GET", "GET", "HEAD", "PUT"]))
+    req_body = draw(st.binary(min_size=1, max_size=200000)) if method == "PUT" else b""
+    early = method == "PUT" and draw(st.booleans())
+    version = draw(st.sampled_from([b"HTTP/1.1"] * 5 + [b"HTTP/1.0"]))
     status = draw(st.sampled_from([200, 200, 201, 204, 301, 304, 404, 418, 500, 503, 599]))
     interim = draw(st.sampled_from([0, 0, 0, 1, 2, 3, 60]))
     interim_codes = [draw(st.sampled_from([100, 102, 103])) for _ in range(min(interim, 3))]
@@ -60,7 +63,7 @@ def answers(draw):
         "huge_head", "random_bytes", "cl_dup_same", "big_head_ok"]))
 
     pre = b"".join(b"HTTP/1.1 %d Continue\r\n\r\n" % c for c in interim_codes)
-    status_line = b"HTTP/1.1 %d %s\r\n" % (status, draw(TOKEN).encode())
+    status_line = b"%s %d %s\r\n" % (version, status, draw(TOKEN).encode())
     hdr = b"".join(n.encode() + b": " + v + b"\r\n" for n, v in headers)
     head_reject = False
     if mutation == "status_garbage":
@@ -91,6 +94,8 @@ def answers(draw):
             hdr += b"Content-Length: %d\r\n" % len(body)
     elif framing == "chunked":
         hdr += b"Transfer-Encoding: chunked\r\n"
+        if version == b"HTTP/1.0" and mutation not in ("cl_te",):
+            head_reject = True  # chunked is HTTP/1.1 only (RFC 9112 6.1)
         cuts = sorted(draw(st.lists(st.integers(0, len(body)), max_size=4)))
         parts, last = [], 0
         for c in cuts + [len(body)]:
@@ -141,7 +146,12 @@ def answers(draw):
             last = c
     if whole:
         pieces[-1] = (pieces[-1][0] + sent[len(full):], pieces[-1][1])
+    if early and ending != "keep":
+        framable = False  # the balancer may fail to send the body before the answer is read
+    if version == b"HTTP/1.0" and framing == "chunked" and method != "HEAD":
+        framable = may_whole = False
     return dict(pieces=pieces, ending=ending, sent=sent, full=full, framable=framable,
+                req_body=req_body, early=early,
                 method=method, may_whole=may_whole,
                 framing_seen="none" if method == "HEAD" else framing,
                 head_reject=head_reject and not pre, framing=framing, mutation=mutation)
@@ -210,15 +220,18 @@ def test_hostile_backend_answers(procs):
         def one(plan):
             counter[0] += 1
             path = f"/h{counter[0]}"
-            backend.plan(path, plan["pieces"], plan["ending"])
+            backend.plan(path, plan["pieces"], plan["ending"], plan["early"])
             sock = socket.create_connection(("127.0.0.1", lb.port), timeout=5)
             try:
-                sock.sendall(f"{plan['method']} {path} HTTP/1.1\r\nHost: lb\r\n\r\n".encode())
+                body = plan["req_body"]
+                cl = f"Content-Length: {len(body)}\r\n" if plan["method"] == "PUT" else ""
+                sock.sendall(f"{plan['method']} {path} HTTP/1.1\r\nHost: lb\r\n{cl}\r\n"
+                             .encode() + body)
                 keeps = plan["may_whole"] and plan["framing_seen"] != "close"
                 got, closed = read_answer(sock, len(plan["full"]) if keeps else None)
                 kind = judge(plan, got, closed)
                 outcomes[kind] = outcomes.get(kind, 0) + 1
-                if kind == "whole" and keeps and not closed:
+                if kind == "whole" and keeps and not closed and not plan["early"]:
                     backend.plan(path + "b", [(OK_ANSWER, 0)], "keep")
                     sock.sendall(f"GET {path}b HTTP/1.1\r\nHost: lb\r\n\r\n".encode())
                     got2, _ = read_answer(sock, len(OK_ANSWER))
