@@ -170,3 +170,40 @@ def test_hostile_clients(procs, tmp_path):
     assert read_until(s, len(answer_for(b"GET /f x")))[0] == answer_for(b"GET /f x")
     s.close()
     assert fs.alive()
+
+
+def test_aborts_while_queued_and_in_flight(procs, tmp_path):
+    """-N 1 in front of a slow backend: of eight clients, every other one leaves (RST or
+    FIN) while queued or in flight; the others get exact answers in FIFO order's time,
+    and the balancer ends at rest with no extra fd."""
+    import threading
+    root = tmp_path / "files"
+    root.mkdir()
+    (root / "f").write_bytes(SMALL)
+    fs = procs.start(["fakeserver", "0", "-N", "2", "-L", "--delay", "150"], name="fs", cwd=root)
+    lb = start_lb(procs, [fs.ready["port"]], "-N", "1")
+    lb.settle()
+    base = lb.fds()
+    want = answer_for(b"GET /f x")
+    results = {}
+
+    def client(i):
+        s = socket.create_connection(("127.0.0.1", lb.port), timeout=5)
+        s.sendall(b"GET /f HTTP/1.1\r\n\r\n")
+        if i % 2:
+            time.sleep(0.05 * (i % 4))
+            rst_close(s) if i % 4 == 1 else s.close()
+            return
+        results[i] = read_until(s, len(want))[0]
+        s.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert results == {i: want for i in range(0, 8, 2)}
+    lb.assert_alive()
+    fds_back_to(lb, base)
+    s = lb.stats()
+    assert s["queued_now"] == 0 and s["in_flight"] == 0
