@@ -7,7 +7,8 @@
  * reset before answering, can be sent again; retention ends early when the window fills
  * (a large body), and such a request is never resent.
  * Response side: the head is parsed and framed (Content-Length, chunked, close, no body;
- * 1xx heads are relayed and the next head is awaited), body bytes are counted, and only
+ * 1xx heads are relayed and the next head is awaited; a 101 is unframable, as the
+ * balancer does not tunnel upgraded connections), body bytes are counted, and only
  * the bytes of this response are written to the client, byte for byte.
  * Backpressure: each side is read only while the buffer toward the other has room
  * (LB_WINDOW); masks are recomputed by px_update_masks after every step.
@@ -318,6 +319,8 @@ static int parse_response(lb_client *c, lb_upstream *up)
             return (up->eof || avail >= LB_MAX_RESPONSE_HEAD) ? -1 : 0;
         if (r < 0 || lb_http_response_framing(&res, c->method, c->method_len, &up->fr) != 0)
             return -1;
+        if (res.status == 101)
+            return -1; /* no tunnels: what follows a 101 is not HTTP, so it cannot be framed */
         if (c->stripped_close && res.status >= 200)
             r = set_connection_close(up, &res, r);
         up->pending += (size_t)r;

@@ -313,3 +313,31 @@ def test_late_surplus_on_an_idle_pooled_connection(procs):
         lb.assert_alive()
     finally:
         backend.close()
+
+
+def test_101_switching_protocols_is_not_relayed_as_an_answer(procs):
+    """Regression: a `101 Switching Protocols` was relayed as a whole, bodiless answer and
+    the client connection kept as HTTP, so the client hung on a connection that its peer
+    said had left HTTP (and a 101 backend connection could be pooled). The balancer does
+    not tunnel upgraded connections: a 101 is an answer it cannot frame, so the client
+    gets the exact 500 and the close, and the backend connection is dropped."""
+    backend = PlanBackend()
+    try:
+        lb = start_lb(procs, [backend.port], "--server-timeout", "1s", "-R", "50")
+        h101 = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+        backend.plan("/ws1", [(h101 + b"\x81\x02hi", 0)], "fin")
+        backend.plan("/ws2", [(h101, 0)], "keep")
+        for path, extra in (("/ws1", ""), ("/ws2", "Upgrade: websocket\r\nConnection: Upgrade\r\n")):
+            sock = socket.create_connection(("127.0.0.1", lb.port), timeout=5)
+            try:
+                sock.sendall(f"GET {path} HTTP/1.1\r\nHost: lb\r\n{extra}\r\n".encode())
+                got, closed = read_answer(sock)
+            finally:
+                sock.close()
+            assert (got, closed) == (EXACT_500, True), got
+        backend.plan("/after", [(OK_ANSWER, 0)], "keep")
+        assert _one(lb, "/after", len(OK_ANSWER))[0] == OK_ANSWER
+        assert lb.stats()["backends"][0]["pool_idle"] <= 1
+        lb.assert_alive()
+    finally:
+        backend.close()
