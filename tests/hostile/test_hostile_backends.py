@@ -161,7 +161,7 @@ def read_answer(sock, want_len=None):
     """Reads until the close, or until want_len bytes arrived; returns (bytes, closed)."""
     sock.settimeout(READ_LIMIT)
     out = b""
-    while want_len is None or len(out) < want_len or out == EXACT_500:
+    while want_len is None or len(out) < want_len or out.endswith(EXACT_500):
         try:
             d = sock.recv(65536)
         except ConnectionResetError:
