@@ -71,6 +71,9 @@ void lb_config_defaults(lb_config *out)
     out->threads = 1;
 }
 
+/* Formats the reason into err. Messages quote the user's words, which may hold any byte:
+ * control bytes become '?', so the message stays one printable line (the contract's "a
+ * one-line message") whatever was typed. */
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {
@@ -78,6 +81,9 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
+        for (char *p = err; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
     }
     return -1;
 }
