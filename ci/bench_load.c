@@ -141,8 +141,8 @@ int main(int argc, char **argv)
     bl_addr.sin_family = AF_INET;
     bl_addr.sin_port = htons((uint16_t)atoi(argv[1]));
     bl_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bl_req_len = (size_t)snprintf(bl_req, sizeof bl_req,
-                                  "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\n\r\n", argv[2], argv[1]);
+    bl_req_len = (size_t)snprintf(
+        bl_req, sizeof bl_req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\n\r\n", argv[2], argv[1]);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     bl_conn *conns = calloc((size_t)nconns, sizeof *conns);
     if (ep < 0 || !conns)

@@ -189,17 +189,20 @@ int fs_config_parse(fs_config *c, int argc, char **argv, char *err, size_t errle
 void fs_config_usage(void *stream)
 {
     FILE *fp = stream;
-    fprintf(fp,
-            "usage: fakeserver PORT [-N threads] [-l logfile] [-L] [-e errors] [-t total] [options]\n"
-            "  PORT                           listening port (0: ephemeral); prints READY port=P control=C pid=PID\n"
-            "  -N N                           worker threads (default 4); N + 1 threads in all\n"
-            "  -l FILE                        truncate FILE and write the course log to it\n"
-            "  -L                             count as if logging, write nothing\n"
-            "  -e N, -t N                     preset ERRORS and TOTAL of /healthcheck (default 0, -t >= -e)\n"
-            "  --root DIR                     serve files from DIR (default .)\n"
-            "  --control-port P               control API on 127.0.0.1:P (0: ephemeral; default off)\n"
-            "  --timeline FILE                scheduled fault changes (see README)\n"
-            "  --identify NAME                add X-Server: NAME to every answer\n"
-            "faults (same names in the control API's JSON):\n");
+    fprintf(
+        fp,
+        "usage: fakeserver PORT [-N threads] [-l logfile] [-L] [-e errors] [-t total] [options]\n"
+        "  PORT                           listening port (0: ephemeral); prints READY port=P "
+        "control=C pid=PID\n"
+        "  -N N                           worker threads (default 4); N + 1 threads in all\n"
+        "  -l FILE                        truncate FILE and write the course log to it\n"
+        "  -L                             count as if logging, write nothing\n"
+        "  -e N, -t N                     preset ERRORS and TOTAL of /healthcheck (default 0, -t "
+        ">= -e)\n"
+        "  --root DIR                     serve files from DIR (default .)\n"
+        "  --control-port P               control API on 127.0.0.1:P (0: ephemeral; default off)\n"
+        "  --timeline FILE                scheduled fault changes (see README)\n"
+        "  --identify NAME                add X-Server: NAME to every answer\n"
+        "faults (same names in the control API's JSON):\n");
     fs_faults_help(fp);
 }

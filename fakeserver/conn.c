@@ -53,14 +53,14 @@ struct fs_conn {
     /* the request */
     uint64_t seq;
     int op;
-    int status;               /* decided by the course rules, 0 = serve */
+    int status; /* decided by the course rules, 0 = serve */
     bool close_after;
-    bool expect_continue;     /* the client waits for 100 Continue before its body */
+    bool expect_continue; /* the client waits for 100 Continue before its body */
     char method[8];
     char name[FS_NAME_MAX + 1];
     char line[FS_LINE_MAX];
     size_t line_len;
-    fs_faults faults;         /* snapshot taken when the head arrived */
+    fs_faults faults; /* snapshot taken when the head arrived */
     fs_action act;
     uint64_t body_left;
     fs_put put;
@@ -168,8 +168,14 @@ void fs_conn_free(fs_conn *c)
     free(c);
 }
 
-fs_conn *fs_conn_next(const fs_conn *c) { return c->next; }
-int fs_conn_parked(const fs_conn *c) { return !c->dead && c->state == ST_PARKED; }
+fs_conn *fs_conn_next(const fs_conn *c)
+{
+    return c->next;
+}
+int fs_conn_parked(const fs_conn *c)
+{
+    return !c->dead && c->state == ST_PARKED;
+}
 
 /* Shuts our side, reads until the peer closes (bounded), then closes: a close with unread
  * input would send an RST that could destroy the answer on its way. */
@@ -283,13 +289,16 @@ static bool method_is(const lb_http_request *r, const char *m)
 /* The course rules: which operation, or which error status. */
 static void classify(fs_conn *c, const lb_http_request *r)
 {
-    int op = method_is(r, "GET") ? OP_GET : method_is(r, "HEAD") ? OP_HEAD
-             : method_is(r, "PUT") ? OP_PUT : OP_NONE;
+    int op = method_is(r, "GET")    ? OP_GET
+             : method_is(r, "HEAD") ? OP_HEAD
+             : method_is(r, "PUT")  ? OP_PUT
+                                    : OP_NONE;
     snprintf(c->method, sizeof(c->method), "%.*s", (int)(r->method_len < 7 ? r->method_len : 7),
              r->method);
     c->op = op;
     c->status = 0;
-    if (op == OP_NONE || r->major != 1 || r->minor != 1 || !fs_name_valid(r->target, r->target_len)) {
+    if (op == OP_NONE || r->major != 1 || r->minor != 1 ||
+        !fs_name_valid(r->target, r->target_len)) {
         c->status = 400;
         return;
     }
@@ -349,8 +358,8 @@ static bool answer_expectation(fs_conn *c, bool serve_put)
 
 static void begin_body(fs_conn *c)
 {
-    bool serve_put = c->op == OP_PUT && !c->status && !c->act.status && !c->act.hang &&
-                     !c->act.garbage;
+    bool serve_put =
+        c->op == OP_PUT && !c->status && !c->act.status && !c->act.hang && !c->act.garbage;
     if (serve_put) {
         int rc = fs_put_begin(&c->put, c->s->dirfd, c->name);
         if (rc)
@@ -409,8 +418,12 @@ static void decide(fs_conn *c, const lb_http_request *r)
     fs_timeline_on_request(c->s, c->seq);
     c->faults = *fs_worker_faults(c->w);
     fs_request_info info = {
-        .seq = c->seq, .health = c->op == OP_HEALTH, .method = r->method,
-        .method_len = r->method_len, .target = r->target, .target_len = r->target_len,
+        .seq = c->seq,
+        .health = c->op == OP_HEALTH,
+        .method = r->method,
+        .method_len = r->method_len,
+        .target = r->target,
+        .target_len = r->target_len,
         .uptime_ms = lb_now_ms() - c->s->start_ms,
     };
     if (fs_faults_in_scope(&c->faults, &info))
@@ -562,19 +575,32 @@ static void body_pump(fs_conn *c)
 static const char *reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 408: return "Request Timeout";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return status < 300 ? "OK" : "Error";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 408:
+        return "Request Timeout";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return status < 300 ? "OK" : "Error";
     }
 }
 
@@ -686,9 +712,10 @@ static void answer_garbage(fs_conn *c)
     char chunk[256];
     for (int64_t i = 0; i < c->act.garbage; i += (int64_t)sizeof(chunk)) {
         size_t n = c->act.garbage - i < (int64_t)sizeof(chunk) ? (size_t)(c->act.garbage - i)
-                                                              : sizeof(chunk);
+                                                               : sizeof(chunk);
         for (size_t j = 0; j < n; j += 8) {
-            uint64_t r = fs_faults_random_u64(c->faults.seed, c->seq, 1000 + (uint64_t)(i + (int64_t)j));
+            uint64_t r =
+                fs_faults_random_u64(c->faults.seed, c->seq, 1000 + (uint64_t)(i + (int64_t)j));
             memcpy(chunk + j, &r, n - j < 8 ? n - j : 8);
         }
         lb_buf_append(&c->out, chunk, n);
@@ -813,4 +840,7 @@ static void send_pump(fs_conn *c)
     }
 }
 
-void fs_conn_shutdown(fs_conn *c) { conn_close(c); }
+void fs_conn_shutdown(fs_conn *c)
+{
+    conn_close(c);
+}

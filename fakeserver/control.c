@@ -48,14 +48,17 @@ static void ctl_close(ctl_state *st, ctl_conn *c)
 
 static void reply(ctl_conn *c, int status, const char *body)
 {
-    const char *reason = status == 200 ? "OK" : status == 400 ? "Bad Request"
-                         : status == 404 ? "Not Found" : status == 405 ? "Method Not Allowed"
-                         : "Error";
+    const char *reason = status == 200   ? "OK"
+                         : status == 400 ? "Bad Request"
+                         : status == 404 ? "Not Found"
+                         : status == 405 ? "Method Not Allowed"
+                                         : "Error";
     char head[160];
     size_t n = strlen(body);
-    int h = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                     status, reason, n + 1);
+    int h =
+        snprintf(head, sizeof(head),
+                 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                 status, reason, n + 1);
     lb_buf_append(&c->out, head, (size_t)h);
     lb_buf_append(&c->out, body, n);
     lb_buf_append(&c->out, "\n", 1);
@@ -121,8 +124,8 @@ static void reply_counters(ctl_state *st, ctl_conn *c)
     fs_log_begin(&st->s->log);
     uint64_t errors = st->s->log.errors, total = st->s->log.total;
     fs_log_end(&st->s->log);
-    snprintf(b + n, CTL_REPLY_MAX - n, "}, \"log\": {\"errors\": %" PRIu64 ", \"total\": %" PRIu64 "}}",
-             errors, total);
+    snprintf(b + n, CTL_REPLY_MAX - n,
+             "}, \"log\": {\"errors\": %" PRIu64 ", \"total\": %" PRIu64 "}}", errors, total);
     reply(c, 200, b);
     free(b);
 }
@@ -192,7 +195,8 @@ static bool method_is(const lb_http_request *r, const char *m)
     return r->method_len == strlen(m) && !memcmp(r->method, m, r->method_len);
 }
 
-static void route(ctl_state *st, ctl_conn *c, const lb_http_request *r, const char *body, size_t len)
+static void route(ctl_state *st, ctl_conn *c, const lb_http_request *r, const char *body,
+                  size_t len)
 {
     if (target_is(r, "/faults")) {
         if (method_is(r, "GET"))
@@ -216,7 +220,9 @@ static void route(ctl_state *st, ctl_conn *c, const lb_http_request *r, const ch
         else
             reply_error(c, 405, "use GET on /counters");
     } else {
-        reply_error(c, 404, "endpoints: /faults (GET, PUT, PATCH, DELETE), /faults/reset (POST), /counters (GET)");
+        reply_error(
+            c, 404,
+            "endpoints: /faults (GET, PUT, PATCH, DELETE), /faults/reset (POST), /counters (GET)");
     }
 }
 

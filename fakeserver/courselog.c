@@ -91,8 +91,8 @@ static int write_all(int fd, const char *p, size_t n)
 /* Writes one entry: head, the body as hex lines (from fd by pread, or mem), separator.
  * Slice by slice, so memory stays bounded; an entry that fits one slice (most do) is a
  * single write(). */
-static int write_entry(int logfd, const char *head, size_t head_len, uint64_t body_len,
-                       int fd, const unsigned char *mem)
+static int write_entry(int logfd, const char *head, size_t head_len, uint64_t body_len, int fd,
+                       const unsigned char *mem)
 {
     size_t slice = SLICE_LINES * FS_LOG_BYTES_PER_LINE;
     unsigned char *in = fd >= 0 && body_len ? malloc(slice) : NULL;
@@ -132,17 +132,24 @@ done:
     return rc;
 }
 
-void fs_log_begin(fs_log *log) { pthread_mutex_lock(&log->lock); }
-void fs_log_end(fs_log *log) { pthread_mutex_unlock(&log->lock); }
+void fs_log_begin(fs_log *log)
+{
+    pthread_mutex_lock(&log->lock);
+}
+void fs_log_end(fs_log *log)
+{
+    pthread_mutex_unlock(&log->lock);
+}
 
-int fs_log_ok_locked(fs_log *log, const char *method, const char *name, uint64_t body_len,
-                     int fd, const void *mem, bool with_body)
+int fs_log_ok_locked(fs_log *log, const char *method, const char *name, uint64_t body_len, int fd,
+                     const void *mem, bool with_body)
 {
     log->total++;
     if (log->fd < 0)
         return 0;
     char head[HEAD_MAX];
-    int n = snprintf(head, sizeof(head), "%.8s /%.40s length %" PRIu64 "\n", method, name, body_len);
+    int n =
+        snprintf(head, sizeof(head), "%.8s /%.40s length %" PRIu64 "\n", method, name, body_len);
     return write_entry(log->fd, head, (size_t)n, with_body ? body_len : 0, fd, mem);
 }
 

@@ -27,8 +27,8 @@
 #define FS_LOG_LINE_MAX (FS_LOG_OFFSET_MAX + FS_LOG_BYTES_PER_LINE * 3 + 1)
 
 typedef struct fs_log {
-    int fd;             /* -1 when nothing is written */
-    bool on;            /* -l or -L: /healthcheck answers */
+    int fd;  /* -1 when nothing is written */
+    bool on; /* -l or -L: /healthcheck answers */
     uint64_t errors, total;
     pthread_mutex_t lock;
 } fs_log;
@@ -48,8 +48,8 @@ void fs_log_begin(fs_log *log);
 void fs_log_end(fs_log *log);
 /* With the lock held: a success entry whose body is body_len bytes from fd (pread from
  * offset 0) or from mem (fd < 0); with_body false writes only the first line (HEAD). */
-int fs_log_ok_locked(fs_log *log, const char *method, const char *name, uint64_t body_len,
-                     int fd, const void *mem, bool with_body);
+int fs_log_ok_locked(fs_log *log, const char *method, const char *name, uint64_t body_len, int fd,
+                     const void *mem, bool with_body);
 /* With the lock held: a failure entry. line is the request line (without CRLF). */
 int fs_log_fail_locked(fs_log *log, const char *line, size_t line_len, int status);
 

@@ -22,8 +22,8 @@ typedef struct field {
     const char *name;
     enum field_type type;
     size_t offset;
-    size_t size;            /* for FT_STR */
-    int64_t min, max;       /* for FT_INT */
+    size_t size;              /* for FT_STR */
+    int64_t min, max;         /* for FT_INT */
     const char *const *names; /* for FT_ENUM */
     const char *def;
     const char *help;
@@ -37,46 +37,76 @@ static const char *const capacity_names[] = {"wait", "refuse", NULL};
 #define BIG INT64_MAX
 static const field fields[] = {
     {"delay", FT_INT, OFF(delay), 0, 0, BIG, NULL, "0", "ms to wait before the response head"},
-    {"delay-jitter", FT_INT, OFF(delay_jitter), 0, 0, BIG, NULL, "0", "extra random 0..MS ms of delay"},
-    {"delay-rate", FT_RATE, OFF(delay_rate), 0, 0, 0, NULL, "1", "probability that delay and delay-jitter apply"},
-    {"slow-body", FT_INT, OFF(slow_body), 0, 0, BIG, NULL, "0", "answer bytes per second (0: full speed)"},
-    {"error-rate", FT_RATE, OFF(error_rate), 0, 0, 0, NULL, "0", "probability of answering error-status"},
-    {"error-status", FT_INT, OFF(error_status), 0, 100, 999, NULL, "500", "status sent by error-rate"},
-    {"hang-rate", FT_RATE, OFF(hang_rate), 0, 0, 0, NULL, "0", "probability of reading a request and never answering"},
-    {"reset-rate", FT_RATE, OFF(reset_rate), 0, 0, 0, NULL, "0", "probability of an RST after reset-at answer bytes"},
+    {"delay-jitter", FT_INT, OFF(delay_jitter), 0, 0, BIG, NULL, "0",
+     "extra random 0..MS ms of delay"},
+    {"delay-rate", FT_RATE, OFF(delay_rate), 0, 0, 0, NULL, "1",
+     "probability that delay and delay-jitter apply"},
+    {"slow-body", FT_INT, OFF(slow_body), 0, 0, BIG, NULL, "0",
+     "answer bytes per second (0: full speed)"},
+    {"error-rate", FT_RATE, OFF(error_rate), 0, 0, 0, NULL, "0",
+     "probability of answering error-status"},
+    {"error-status", FT_INT, OFF(error_status), 0, 100, 999, NULL, "500",
+     "status sent by error-rate"},
+    {"hang-rate", FT_RATE, OFF(hang_rate), 0, 0, 0, NULL, "0",
+     "probability of reading a request and never answering"},
+    {"reset-rate", FT_RATE, OFF(reset_rate), 0, 0, 0, NULL, "0",
+     "probability of an RST after reset-at answer bytes"},
     {"reset-at", FT_INT, OFF(reset_at), 0, 0, BIG, NULL, "0", "answer bytes sent before the RST"},
-    {"truncate-rate", FT_RATE, OFF(truncate_rate), 0, 0, 0, NULL, "0", "probability of a FIN after truncate-at answer bytes"},
-    {"truncate-at", FT_INT, OFF(truncate_at), 0, 0, BIG, NULL, "0", "answer bytes sent before the FIN"},
-    {"garbage-rate", FT_RATE, OFF(garbage_rate), 0, 0, 0, NULL, "0", "probability of random bytes instead of the answer"},
-    {"garbage-bytes", FT_INT, OFF(garbage_bytes), 0, 1, 1 << 20, NULL, "64", "how many garbage bytes, then close"},
-    {"crash-after", FT_INT, OFF(crash_after), 0, 0, BIG, NULL, "0", "die once the answer to in-scope request N is sent (0: never)"},
+    {"truncate-rate", FT_RATE, OFF(truncate_rate), 0, 0, 0, NULL, "0",
+     "probability of a FIN after truncate-at answer bytes"},
+    {"truncate-at", FT_INT, OFF(truncate_at), 0, 0, BIG, NULL, "0",
+     "answer bytes sent before the FIN"},
+    {"garbage-rate", FT_RATE, OFF(garbage_rate), 0, 0, 0, NULL, "0",
+     "probability of random bytes instead of the answer"},
+    {"garbage-bytes", FT_INT, OFF(garbage_bytes), 0, 1, 1 << 20, NULL, "64",
+     "how many garbage bytes, then close"},
+    {"crash-after", FT_INT, OFF(crash_after), 0, 0, BIG, NULL, "0",
+     "die once the answer to in-scope request N is sent (0: never)"},
     {"crash-at", FT_INT, OFF(crash_at), 0, 0, BIG, NULL, "0", "die MS ms after start (0: never)"},
-    {"crash-rate", FT_RATE, OFF(crash_rate), 0, 0, 0, NULL, "0", "probability that an in-scope request kills the process"},
-    {"crash-mode", FT_ENUM, OFF(crash_mode), 0, 0, 0, crash_names, "exit", "exit (status crash-status) or abort (SIGABRT, core)"},
-    {"crash-status", FT_INT, OFF(crash_status), 0, 0, 255, NULL, "3", "exit status of a crash in exit mode"},
-    {"refuse", FT_BOOL, OFF(refuse), 0, 0, 0, NULL, "0", "close the listener: connections are refused"},
+    {"crash-rate", FT_RATE, OFF(crash_rate), 0, 0, 0, NULL, "0",
+     "probability that an in-scope request kills the process"},
+    {"crash-mode", FT_ENUM, OFF(crash_mode), 0, 0, 0, crash_names, "exit",
+     "exit (status crash-status) or abort (SIGABRT, core)"},
+    {"crash-status", FT_INT, OFF(crash_status), 0, 0, 255, NULL, "3",
+     "exit status of a crash in exit mode"},
+    {"refuse", FT_BOOL, OFF(refuse), 0, 0, 0, NULL, "0",
+     "close the listener: connections are refused"},
     {"stall", FT_BOOL, OFF(stall), 0, 0, 0, NULL, "0", "keep listening but never accept"},
-    {"slow-read", FT_INT, OFF(slow_read), 0, 0, BIG, NULL, "0", "request body bytes read per second (0: full speed)"},
-    {"capacity", FT_INT, OFF(capacity), 0, 0, BIG, NULL, "0", "requests served at once (0: unlimited)"},
-    {"capacity-mode", FT_ENUM, OFF(capacity_mode), 0, 0, 0, capacity_names, "wait", "beyond capacity: wait, or refuse with 503"},
-    {"health-status", FT_INT, OFF(health_status), 0, 0, 999, NULL, "0", "status for GET /healthcheck (0: normal)"},
-    {"health-delay", FT_INT, OFF(health_delay), 0, 0, BIG, NULL, "0", "ms before the health answer"},
-    {"health-malformed", FT_BOOL, OFF(health_malformed), 0, 0, 0, NULL, "0", "health body that is not ERRORS\\nTOTAL"},
-    {"health-errors", FT_INT, OFF(health_errors), 0, -1, BIG, NULL, "-1", "reported ERRORS (-1: true count)"},
-    {"health-total", FT_INT, OFF(health_total), 0, -1, BIG, NULL, "-1", "reported TOTAL (-1: true count)"},
-    {"health-flap", FT_INT, OFF(health_flap), 0, 0, BIG, NULL, "0", "flap period ms: healthy first half, 500 second half"},
-    {"scope", FT_ENUM, OFF(scope), 0, 0, 0, scope_names, "all", "request faults hit: all, health (checks only), others"},
-    {"scope-method", FT_STR, OFF(scope_method), sizeof(((fs_faults *)0)->scope_method), 0, 0, NULL, "", "request faults hit only this method"},
-    {"scope-prefix", FT_STR, OFF(scope_prefix), sizeof(((fs_faults *)0)->scope_prefix), 0, 0, NULL, "", "request faults hit only targets with this prefix"},
-    {"no-keepalive", FT_BOOL, OFF(no_keepalive), 0, 0, 0, NULL, "0", "close the connection after every answer"},
-    {"fault-header", FT_BOOL, OFF(fault_header), 0, 0, 0, NULL, "0", "add X-Fault: KIND to answers a fault touched"},
+    {"slow-read", FT_INT, OFF(slow_read), 0, 0, BIG, NULL, "0",
+     "request body bytes read per second (0: full speed)"},
+    {"capacity", FT_INT, OFF(capacity), 0, 0, BIG, NULL, "0",
+     "requests served at once (0: unlimited)"},
+    {"capacity-mode", FT_ENUM, OFF(capacity_mode), 0, 0, 0, capacity_names, "wait",
+     "beyond capacity: wait, or refuse with 503"},
+    {"health-status", FT_INT, OFF(health_status), 0, 0, 999, NULL, "0",
+     "status for GET /healthcheck (0: normal)"},
+    {"health-delay", FT_INT, OFF(health_delay), 0, 0, BIG, NULL, "0",
+     "ms before the health answer"},
+    {"health-malformed", FT_BOOL, OFF(health_malformed), 0, 0, 0, NULL, "0",
+     "health body that is not ERRORS\\nTOTAL"},
+    {"health-errors", FT_INT, OFF(health_errors), 0, -1, BIG, NULL, "-1",
+     "reported ERRORS (-1: true count)"},
+    {"health-total", FT_INT, OFF(health_total), 0, -1, BIG, NULL, "-1",
+     "reported TOTAL (-1: true count)"},
+    {"health-flap", FT_INT, OFF(health_flap), 0, 0, BIG, NULL, "0",
+     "flap period ms: healthy first half, 500 second half"},
+    {"scope", FT_ENUM, OFF(scope), 0, 0, 0, scope_names, "all",
+     "request faults hit: all, health (checks only), others"},
+    {"scope-method", FT_STR, OFF(scope_method), sizeof(((fs_faults *)0)->scope_method), 0, 0, NULL,
+     "", "request faults hit only this method"},
+    {"scope-prefix", FT_STR, OFF(scope_prefix), sizeof(((fs_faults *)0)->scope_prefix), 0, 0, NULL,
+     "", "request faults hit only targets with this prefix"},
+    {"no-keepalive", FT_BOOL, OFF(no_keepalive), 0, 0, 0, NULL, "0",
+     "close the connection after every answer"},
+    {"fault-header", FT_BOOL, OFF(fault_header), 0, 0, 0, NULL, "0",
+     "add X-Fault: KIND to answers a fault touched"},
     {"seed", FT_U64, OFF(seed), 0, 0, 0, NULL, "0", "seed of every random choice"},
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
 static const char *const kind_names[FS_FK_COUNT] = {
-    "delay", "slow-body", "error", "hang", "reset", "truncate",
-    "garbage", "crash", "slow-read", "capacity", "health",
+    "delay",   "slow-body", "error",     "hang",     "reset",  "truncate",
+    "garbage", "crash",     "slow-read", "capacity", "health",
 };
 
 const char *fs_fault_kind_name(int kind)
@@ -119,7 +149,8 @@ static int parse_bool(const char *v, bool *out)
 {
     if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "on") || !strcasecmp(v, "yes"))
         *out = true;
-    else if (!strcmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "off") || !strcasecmp(v, "no"))
+    else if (!strcmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "off") ||
+             !strcasecmp(v, "no"))
         *out = false;
     else
         return -1;
@@ -363,8 +394,8 @@ bool fs_faults_in_scope(const fs_faults *f, const fs_request_info *r)
         return false;
     if (f->scope == FS_SCOPE_OTHERS && r->health)
         return false;
-    if (f->scope_method[0] &&
-        (strlen(f->scope_method) != r->method_len || memcmp(f->scope_method, r->method, r->method_len)))
+    if (f->scope_method[0] && (strlen(f->scope_method) != r->method_len ||
+                               memcmp(f->scope_method, r->method, r->method_len)))
         return false;
     size_t pl = strlen(f->scope_prefix);
     if (pl && (r->target_len < pl || memcmp(f->scope_prefix, r->target, pl)))
@@ -396,9 +427,9 @@ static void decide_health(const fs_faults *f, const fs_request_info *r, fs_actio
 static void decide_request(const fs_faults *f, const fs_request_info *r, fs_action *a)
 {
     if ((f->delay > 0 || f->delay_jitter > 0) && chance(f, r, FS_FK_DELAY, f->delay_rate)) {
-        int64_t j = f->delay_jitter > 0
-                        ? (int64_t)(fs_faults_random_u64(f->seed, r->seq, 100) % (uint64_t)(f->delay_jitter + 1))
-                        : 0;
+        int64_t j = f->delay_jitter > 0 ? (int64_t)(fs_faults_random_u64(f->seed, r->seq, 100) %
+                                                    (uint64_t)(f->delay_jitter + 1))
+                                        : 0;
         a->delay_ms += f->delay + j;
         a->kinds |= 1u << FS_FK_DELAY;
     }

@@ -25,47 +25,56 @@ enum fs_crash_mode { FS_CRASH_EXIT, FS_CRASH_ABORT };
 enum fs_capacity_mode { FS_CAPACITY_WAIT, FS_CAPACITY_REFUSE };
 
 typedef struct fs_faults {
-    int64_t delay;           /* ms before the response head */
-    int64_t delay_jitter;    /* + uniform 0..jitter ms */
-    double delay_rate;       /* probability that a request is delayed (default 1) */
-    int64_t slow_body;       /* answer bytes per second, 0 = full speed */
-    double error_rate;       /* probability of answering error_status */
+    int64_t delay;        /* ms before the response head */
+    int64_t delay_jitter; /* + uniform 0..jitter ms */
+    double delay_rate;    /* probability that a request is delayed (default 1) */
+    int64_t slow_body;    /* answer bytes per second, 0 = full speed */
+    double error_rate;    /* probability of answering error_status */
     int64_t error_status;
-    double hang_rate;        /* probability of reading the request and never answering */
-    double reset_rate;       /* probability of an RST after reset_at answer bytes */
+    double hang_rate;  /* probability of reading the request and never answering */
+    double reset_rate; /* probability of an RST after reset_at answer bytes */
     int64_t reset_at;
-    double truncate_rate;    /* probability of a FIN after truncate_at answer bytes */
+    double truncate_rate; /* probability of a FIN after truncate_at answer bytes */
     int64_t truncate_at;
-    double garbage_rate;     /* probability of garbage_bytes random bytes, then close */
+    double garbage_rate; /* probability of garbage_bytes random bytes, then close */
     int64_t garbage_bytes;
-    int64_t crash_after;     /* die once the answer to in-scope request N is sent (0 = never) */
-    int64_t crash_at;        /* die this many ms after start (0 = never) */
-    double crash_rate;       /* probability that a request kills the process */
-    int64_t crash_mode;      /* enum fs_crash_mode */
-    int64_t crash_status;    /* exit status in exit mode */
-    bool refuse;             /* listener closed: connections are refused */
-    bool stall;              /* listening, never accepting */
-    int64_t slow_read;       /* request body bytes per second read, 0 = full speed */
-    int64_t capacity;        /* requests served at once, 0 = unlimited */
-    int64_t capacity_mode;   /* enum fs_capacity_mode */
-    int64_t health_status;   /* 0 = normal, else this status for GET /healthcheck */
-    int64_t health_delay;    /* ms before the health answer */
-    bool health_malformed;   /* a body that is not ERRORS\nTOTAL */
-    int64_t health_errors;   /* -1 = true count, else reported ERRORS */
-    int64_t health_total;    /* -1 = true count, else reported TOTAL */
-    int64_t health_flap;     /* period in ms: healthy the first half, 500 the second */
-    int64_t scope;           /* enum fs_scope, for the request faults */
-    char scope_method[16];   /* "" = any */
-    char scope_prefix[64];   /* "" = any */
-    bool no_keepalive;       /* close the connection after every answer */
-    bool fault_header;       /* add X-Fault: KIND to answers a fault touched */
+    int64_t crash_after;   /* die once the answer to in-scope request N is sent (0 = never) */
+    int64_t crash_at;      /* die this many ms after start (0 = never) */
+    double crash_rate;     /* probability that a request kills the process */
+    int64_t crash_mode;    /* enum fs_crash_mode */
+    int64_t crash_status;  /* exit status in exit mode */
+    bool refuse;           /* listener closed: connections are refused */
+    bool stall;            /* listening, never accepting */
+    int64_t slow_read;     /* request body bytes per second read, 0 = full speed */
+    int64_t capacity;      /* requests served at once, 0 = unlimited */
+    int64_t capacity_mode; /* enum fs_capacity_mode */
+    int64_t health_status; /* 0 = normal, else this status for GET /healthcheck */
+    int64_t health_delay;  /* ms before the health answer */
+    bool health_malformed; /* a body that is not ERRORS\nTOTAL */
+    int64_t health_errors; /* -1 = true count, else reported ERRORS */
+    int64_t health_total;  /* -1 = true count, else reported TOTAL */
+    int64_t health_flap;   /* period in ms: healthy the first half, 500 the second */
+    int64_t scope;         /* enum fs_scope, for the request faults */
+    char scope_method[16]; /* "" = any */
+    char scope_prefix[64]; /* "" = any */
+    bool no_keepalive;     /* close the connection after every answer */
+    bool fault_header;     /* add X-Fault: KIND to answers a fault touched */
     uint64_t seed;
 } fs_faults;
 
 /* Kinds of faults, for counters and the X-Fault header. */
 enum fs_fault_kind {
-    FS_FK_DELAY, FS_FK_SLOW_BODY, FS_FK_ERROR, FS_FK_HANG, FS_FK_RESET, FS_FK_TRUNCATE,
-    FS_FK_GARBAGE, FS_FK_CRASH, FS_FK_SLOW_READ, FS_FK_CAPACITY, FS_FK_HEALTH,
+    FS_FK_DELAY,
+    FS_FK_SLOW_BODY,
+    FS_FK_ERROR,
+    FS_FK_HANG,
+    FS_FK_RESET,
+    FS_FK_TRUNCATE,
+    FS_FK_GARBAGE,
+    FS_FK_CRASH,
+    FS_FK_SLOW_READ,
+    FS_FK_CAPACITY,
+    FS_FK_HEALTH,
     FS_FK_COUNT
 };
 const char *fs_fault_kind_name(int kind);
@@ -73,32 +82,32 @@ const char *fs_fault_kind_name(int kind);
 /* What the request path must do. Zero means "no fault": serve normally. */
 typedef struct fs_action {
     int64_t delay_ms;
-    int status;              /* forced status (0 = the normal answer) */
+    int status; /* forced status (0 = the normal answer) */
     bool hang;
-    bool crash_now;          /* die before answering */
-    bool crash_after;        /* die once this answer is sent */
-    int cut;                 /* FS_CUT_* */
-    int64_t cut_at;          /* answer bytes sent before the cut */
-    int64_t garbage;         /* send this many random bytes instead, then close */
-    int64_t body_rate;       /* bytes/s for the answer, 0 = full speed */
-    int64_t read_rate;       /* bytes/s for the request body, 0 = full speed */
-    bool close;              /* close the connection after the answer */
+    bool crash_now;    /* die before answering */
+    bool crash_after;  /* die once this answer is sent */
+    int cut;           /* FS_CUT_* */
+    int64_t cut_at;    /* answer bytes sent before the cut */
+    int64_t garbage;   /* send this many random bytes instead, then close */
+    int64_t body_rate; /* bytes/s for the answer, 0 = full speed */
+    int64_t read_rate; /* bytes/s for the request body, 0 = full speed */
+    bool close;        /* close the connection after the answer */
     bool health_malformed;
-    int64_t health_errors, health_total;  /* -1 = true counts */
-    uint32_t kinds;          /* bit (1 << FS_FK_*) for each fault applied */
+    int64_t health_errors, health_total; /* -1 = true counts */
+    uint32_t kinds;                      /* bit (1 << FS_FK_*) for each fault applied */
 } fs_action;
 
 enum { FS_CUT_NONE, FS_CUT_RESET, FS_CUT_TRUNCATE };
 
 typedef struct fs_request_info {
-    uint64_t seq;            /* 1 for the first request the process saw */
-    uint64_t scoped_seq;     /* the same count among requests in scope (0: not in scope) */
-    bool health;             /* GET /healthcheck */
+    uint64_t seq;        /* 1 for the first request the process saw */
+    uint64_t scoped_seq; /* the same count among requests in scope (0: not in scope) */
+    bool health;         /* GET /healthcheck */
     const char *method;
     size_t method_len;
     const char *target;
     size_t target_len;
-    int64_t uptime_ms;       /* ms since start, for flapping */
+    int64_t uptime_ms; /* ms since start, for flapping */
 } fs_request_info;
 
 /* The defaults: no fault at all. */

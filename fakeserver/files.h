@@ -25,10 +25,10 @@ int fs_file_open_read(int dirfd, const char *name, int *fd, uint64_t *size);
 
 typedef struct fs_put {
     int dirfd;
-    int fd;                 /* the temporary file, -1 when none */
+    int fd; /* the temporary file, -1 when none */
     char tmp[64];
     char name[FS_NAME_MAX + 1];
-    int mode;               /* mode to give the new file (the old one's, or -1) */
+    int mode; /* mode to give the new file (the old one's, or -1) */
 } fs_put;
 
 /* Starts a PUT: 0 with the temporary file open, or 403/500 (p->fd is -1 then). */

@@ -28,12 +28,17 @@ static void skip_ws(cursor *c)
         c->pos++;
 }
 
-static int peek(cursor *c) { return c->pos < c->len ? (unsigned char)c->s[c->pos] : -1; }
+static int peek(cursor *c)
+{
+    return c->pos < c->len ? (unsigned char)c->s[c->pos] : -1;
+}
 
 static int hexval(int ch)
 {
-    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+    return ch >= '0' && ch <= '9'   ? ch - '0'
+           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                    : -1;
 }
 
 static int read_string(cursor *c, char *out)

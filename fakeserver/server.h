@@ -36,15 +36,15 @@ typedef struct fs_worker {
     int index;
     lb_loop *loop;
     pthread_t thread;
-    pthread_mutex_t lock;    /* guards pending and stop */
-    int *pending;            /* accepted fds waiting to be adopted */
+    pthread_mutex_t lock; /* guards pending and stop */
+    int *pending;         /* accepted fds waiting to be adopted */
     size_t npending, cap;
     int stop;
-    int parked_wake;         /* set by another thread: retry parked connections */
-    fs_conn *conns;          /* live connections (doubly linked) */
-    fs_conn *dead;           /* closed, freed before the loop sleeps */
-    fs_faults faults;        /* this worker's copy of the faults ... */
-    uint64_t faults_gen;     /* ... as of this generation (UINT64_MAX: none yet) */
+    int parked_wake;     /* set by another thread: retry parked connections */
+    fs_conn *conns;      /* live connections (doubly linked) */
+    fs_conn *dead;       /* closed, freed before the loop sleeps */
+    fs_faults faults;    /* this worker's copy of the faults ... */
+    uint64_t faults_gen; /* ... as of this generation (UINT64_MAX: none yet) */
 } fs_worker;
 
 struct fs_server {
@@ -57,25 +57,25 @@ struct fs_server {
     atomic_uint_fast64_t generation_seen; /* generation, readable without the lock */
     atomic_uint_fast64_t seq;
     atomic_uint_fast64_t scoped_seq; /* requests that were in the faults' scope */
-    atomic_int inflight;      /* requests holding a capacity slot */
-    atomic_int parked;        /* connections waiting for a slot */
+    atomic_int inflight;             /* requests holding a capacity slot */
+    atomic_int parked;               /* connections waiting for a slot */
     int64_t start_ms;
     fs_counters counters;
     int nworkers;
     fs_worker *workers;
     unsigned next_worker;
-    lb_loop *loop;            /* the dispatcher's */
-    int listen_fd;            /* -1 while refusing */
+    lb_loop *loop; /* the dispatcher's */
+    int listen_fd; /* -1 while refusing */
     int port;
-    int listen_mask;          /* LB_EV_READ, or 0 while stalling */
+    int listen_mask; /* LB_EV_READ, or 0 while stalling */
     int control_fd;
     int control_port;
     int signal_fd;
-    atomic_int listen_dirty;   /* a worker changed the faults: re-apply listener faults */
+    atomic_int listen_dirty; /* a worker changed the faults: re-apply listener faults */
     lb_timer crash_timer;
-    lb_timer accept_timer;     /* resumes accepting after EMFILE */
-    void *control;            /* control.c's state */
-    void *timeline;           /* timeline.c's state */
+    lb_timer accept_timer; /* resumes accepting after EMFILE */
+    void *control;         /* control.c's state */
+    void *timeline;        /* timeline.c's state */
 };
 
 /* Current faults, copied under the lock. */

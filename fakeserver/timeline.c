@@ -18,7 +18,7 @@
 #define TL_LINE_MAX 1024
 
 typedef struct tl_step {
-    int64_t when;           /* ms after start, or a request count */
+    int64_t when; /* ms after start, or a request count */
     int line;
     char text[TL_LINE_MAX]; /* the action: "reset a=1 ..." */
 } tl_step;
@@ -107,9 +107,9 @@ static int parse_line(tl_state *st, char *line, int lineno, char *err, size_t er
         return -1;
     }
     bool timed = !strcmp(kw, "at");
-    bool bad = timed ? parse_time(when, &step.when) < 0
-                     : strcmp(kw, "after") || sscanf(when, "%" SCNd64, &step.when) != 1 ||
-                           step.when < 0;
+    bool bad =
+        timed ? parse_time(when, &step.when) < 0
+              : strcmp(kw, "after") || sscanf(when, "%" SCNd64, &step.when) != 1 || step.when < 0;
     if (bad) {
         snprintf(err, errlen, "bad '%s %s' (want 'at 1500', 'at 1.5s', 'at 200ms' or 'after N')",
                  kw, when);
@@ -223,14 +223,16 @@ void fs_timeline_on_request(fs_server *s, uint64_t seq)
     pthread_mutex_lock(&s->faults_lock);
     while (st->next_counted < st->ncounted && (uint64_t)st->counted[st->next_counted].when < seq) {
         char err[200];
-        if (fs_timeline_apply_text(&s->faults, st->counted[st->next_counted].text, err, sizeof(err)) == 0)
+        if (fs_timeline_apply_text(&s->faults, st->counted[st->next_counted].text, err,
+                                   sizeof(err)) == 0)
             changed = true;
         st->next_counted++;
     }
     if (changed)
         atomic_store(&s->generation_seen, ++s->generation);
     atomic_store(&st->threshold, st->next_counted < st->ncounted
-                                     ? (uint64_t)st->counted[st->next_counted].when : UINT64_MAX);
+                                     ? (uint64_t)st->counted[st->next_counted].when
+                                     : UINT64_MAX);
     pthread_mutex_unlock(&s->faults_lock);
     if (changed) {
         atomic_store(&s->listen_dirty, 1);

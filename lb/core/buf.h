@@ -16,12 +16,27 @@ typedef struct lb_buf {
     size_t start, end, cap;
 } lb_buf;
 
-#define LB_BUF_INIT {NULL, 0, 0, 0}
+#define LB_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
 
-static inline char *lb_buf_head(const lb_buf *b) { return b->data + b->start; }
-static inline size_t lb_buf_len(const lb_buf *b) { return b->end - b->start; }
-static inline char *lb_buf_tail(const lb_buf *b) { return b->data + b->end; }
-static inline size_t lb_buf_room(const lb_buf *b) { return b->cap - b->end; }
+static inline char *lb_buf_head(const lb_buf *b)
+{
+    return b->data + b->start;
+}
+static inline size_t lb_buf_len(const lb_buf *b)
+{
+    return b->end - b->start;
+}
+static inline char *lb_buf_tail(const lb_buf *b)
+{
+    return b->data + b->end;
+}
+static inline size_t lb_buf_room(const lb_buf *b)
+{
+    return b->cap - b->end;
+}
 
 /* Ensures at least min_room bytes of tail room. Returns 0, or -1 on ENOMEM (buffer intact). */
 int lb_buf_reserve(lb_buf *b, size_t min_room);

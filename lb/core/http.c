@@ -545,19 +545,19 @@ int lb_http_response_framing(const lb_http_response *res, const char *method, si
 /* ---- chunked transfer coding ------------------------------------------------------- */
 
 enum {
-    CH_SIZE,    /* hex digits of a chunk size (c->digits so far, value in remaining) */
-    CH_SIZE_WS, /* whitespace after the size: only ';' or more whitespace may follow */
-    CH_EXT,     /* after ';': whitespace, then an extension name (c->digits counts the line) */
-    CH_EXT_NAME,     /* in an extension name (a token) */
-    CH_EXT_NAME_WS,  /* whitespace after a name: '=', ';' or the line end may follow */
-    CH_EXT_VAL,      /* after '=': whitespace, then a token or a quoted string */
-    CH_EXT_TOKEN,    /* in a token value */
-    CH_EXT_QUOTED,   /* in a quoted-string value */
-    CH_EXT_ESCAPE,   /* after a backslash in a quoted string */
-    CH_EXT_VAL_WS,   /* after a value: whitespace, then ';' or the line end */
-    CH_SIZE_LF, /* the LF of the chunk-size line */
-    CH_DATA,    /* c->remaining bytes of chunk data */
-    CH_DATA_CR, /* the CRLF after chunk data */
+    CH_SIZE,        /* hex digits of a chunk size (c->digits so far, value in remaining) */
+    CH_SIZE_WS,     /* whitespace after the size: only ';' or more whitespace may follow */
+    CH_EXT,         /* after ';': whitespace, then an extension name (c->digits counts the line) */
+    CH_EXT_NAME,    /* in an extension name (a token) */
+    CH_EXT_NAME_WS, /* whitespace after a name: '=', ';' or the line end may follow */
+    CH_EXT_VAL,     /* after '=': whitespace, then a token or a quoted string */
+    CH_EXT_TOKEN,   /* in a token value */
+    CH_EXT_QUOTED,  /* in a quoted-string value */
+    CH_EXT_ESCAPE,  /* after a backslash in a quoted string */
+    CH_EXT_VAL_WS,  /* after a value: whitespace, then ';' or the line end */
+    CH_SIZE_LF,     /* the LF of the chunk-size line */
+    CH_DATA,        /* c->remaining bytes of chunk data */
+    CH_DATA_CR,     /* the CRLF after chunk data */
     CH_DATA_LF,
     CH_TRAILER_START, /* start of a trailer line or the final CRLF */
     CH_TRAILER_NAME,

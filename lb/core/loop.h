@@ -30,8 +30,8 @@ typedef void lb_timer_fn(lb_loop *loop, lb_timer *timer, void *data);
 
 /* An intrusive timer: embed it, lb_timer_init() it once, start/stop it freely. */
 struct lb_timer {
-    int64_t when_ms;  /* absolute monotonic deadline while active */
-    int heap_index;   /* -1 while inactive */
+    int64_t when_ms; /* absolute monotonic deadline while active */
+    int heap_index;  /* -1 while inactive */
     lb_timer_fn *fn;
     void *data;
 };
@@ -60,7 +60,10 @@ void lb_timer_init(lb_timer *timer, lb_timer_fn *fn, void *data);
 void lb_timer_start(lb_loop *loop, lb_timer *timer, int64_t ms);
 /* Disarms the timer; safe on an inactive timer. */
 void lb_timer_stop(lb_loop *loop, lb_timer *timer);
-static inline int lb_timer_active(const lb_timer *timer) { return timer->heap_index >= 0; }
+static inline int lb_timer_active(const lb_timer *timer)
+{
+    return timer->heap_index >= 0;
+}
 
 /* A hook run once per round after events and timers, before the loop sleeps again:
  * the place to free objects marked for closing. */

@@ -28,16 +28,16 @@ int main(void)
         "5;a=b\t\r\nhello\r\n0\r\n\r\n",
     };
     static const char *bad[] = {
-        "5;\r\nhello\r\n0\r\n\r\n",            /* empty name */
-        "5;=b\r\nhello\r\n0\r\n\r\n",          /* empty name before '=' */
-        "5;a=\r\nhello\r\n0\r\n\r\n",          /* '=' without a value */
-        "5;a=\"b\r\nhello\r\n0\r\n\r\n",       /* unterminated quoted string */
-        "5;a b\r\nhello\r\n0\r\n\r\n",         /* two names without ';' */
-        "5;a@b\r\nhello\r\n0\r\n\r\n",         /* '@' is not a token byte */
-        "5;a=b\"c\"\r\nhello\r\n0\r\n\r\n",    /* a quote inside a token */
-        "5;a=\"b\"c\r\nhello\r\n0\r\n\r\n",    /* bytes after a quoted string */
-        "5;a\nhello\r\n0\r\n\r\n",             /* bare LF ends the line */
-        "5;a=\"\x01\"\r\nhello\r\n0\r\n\r\n",  /* control byte in a quoted string */
+        "5;\r\nhello\r\n0\r\n\r\n",              /* empty name */
+        "5;=b\r\nhello\r\n0\r\n\r\n",            /* empty name before '=' */
+        "5;a=\r\nhello\r\n0\r\n\r\n",            /* '=' without a value */
+        "5;a=\"b\r\nhello\r\n0\r\n\r\n",         /* unterminated quoted string */
+        "5;a b\r\nhello\r\n0\r\n\r\n",           /* two names without ';' */
+        "5;a@b\r\nhello\r\n0\r\n\r\n",           /* '@' is not a token byte */
+        "5;a=b\"c\"\r\nhello\r\n0\r\n\r\n",      /* a quote inside a token */
+        "5;a=\"b\"c\r\nhello\r\n0\r\n\r\n",      /* bytes after a quoted string */
+        "5;a\nhello\r\n0\r\n\r\n",               /* bare LF ends the line */
+        "5;a=\"\x01\"\r\nhello\r\n0\r\n\r\n",    /* control byte in a quoted string */
         "5;a=\"x\\\x7f\"\r\nhello\r\n0\r\n\r\n", /* DEL escaped */
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)

@@ -7,8 +7,8 @@
 
 static fs_request_info req(uint64_t seq)
 {
-    fs_request_info r = {.seq = seq, .method = "GET", .method_len = 3, .target = "/a",
-                         .target_len = 2};
+    fs_request_info r = {
+        .seq = seq, .method = "GET", .method_len = 3, .target = "/a", .target_len = 2};
     return r;
 }
 
@@ -33,7 +33,8 @@ int main(void)
     CHECK(fs_faults_set(&f, "delay", "12x", err, sizeof(err)) == -1);
     CHECK(fs_faults_set(&f, "refuse", "true", err, sizeof(err)) == 0 && f.refuse);
     CHECK(fs_faults_set(&f, "refuse", "maybe", err, sizeof(err)) == -1);
-    CHECK(fs_faults_set(&f, "scope", "others", err, sizeof(err)) == 0 && f.scope == FS_SCOPE_OTHERS);
+    CHECK(fs_faults_set(&f, "scope", "others", err, sizeof(err)) == 0 &&
+          f.scope == FS_SCOPE_OTHERS);
     CHECK(fs_faults_set(&f, "scope", "some", err, sizeof(err)) == -1);
     CHECK(fs_faults_known("refuse") == 2 && fs_faults_known("delay") == 1 && !fs_faults_known("x"));
 

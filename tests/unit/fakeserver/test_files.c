@@ -8,7 +8,10 @@
 #include "check.h"
 #include "files.h"
 
-static int valid(const char *t) { return fs_name_valid(t, strlen(t)); }
+static int valid(const char *t)
+{
+    return fs_name_valid(t, strlen(t));
+}
 
 int main(void)
 {

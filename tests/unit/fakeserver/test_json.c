@@ -30,10 +30,22 @@ int main(void)
     CHECK(!strcmp(got, "a=1(1);b=x\"yA(0);c=true(2);d=(3);"));
     CHECK(parse("{\"generation\": 3, \"faults\": {\"delay\": 2}}") == 0);
     CHECK(!strcmp(got, "generation=3(1);delay=2(1);"));
-    const char *bad[] = {"", "{", "}", "[]", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":1}x",
-                         "{\"a\":{\"b\":1}}", "{\"faults\":{\"x\":{}}}", "{\"a\":\"\\q\"}",
-                         "{\"a\":\"\\u00e9\"}", "{\"a\":tru}", "{\"a\":\"unterminated}",
-                         "{a:1}", "{\"a\":1 \"b\":2}"};
+    const char *bad[] = {"",
+                         "{",
+                         "}",
+                         "[]",
+                         "{\"a\"}",
+                         "{\"a\":}",
+                         "{\"a\":1,}",
+                         "{\"a\":1}x",
+                         "{\"a\":{\"b\":1}}",
+                         "{\"faults\":{\"x\":{}}}",
+                         "{\"a\":\"\\q\"}",
+                         "{\"a\":\"\\u00e9\"}",
+                         "{\"a\":tru}",
+                         "{\"a\":\"unterminated}",
+                         "{a:1}",
+                         "{\"a\":1 \"b\":2}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         CHECK_MSG(parse(bad[i]) == -1, "accepted %s", bad[i]);
     /* bounded: the reader never needs a NUL and never reads past len */
@@ -42,7 +54,8 @@ int main(void)
     fs_faults f;
     char err[128];
     fs_faults_default(&f);
-    const char *ok = "{\"delay\": 5, \"refuse\": true, \"scope\": \"health\", \"error-rate\": 0.25}";
+    const char *ok =
+        "{\"delay\": 5, \"refuse\": true, \"scope\": \"health\", \"error-rate\": 0.25}";
     CHECK(fs_control_apply_json(&f, ok, strlen(ok), err, sizeof(err)) == 0);
     CHECK(f.delay == 5 && f.refuse && f.scope == FS_SCOPE_HEALTH && f.error_rate == 0.25);
     const char *partial = "{\"delay\": 9, \"error-rate\": 3}";

@@ -107,9 +107,13 @@ static void check_row(const row *r)
 
 static void test_defaults_and_long_options(void)
 {
-    char *argv[] = {"lb", "--queue-timeout", "3s", "--health-interval=500", "--max-body",
-                    "1048576", "--retries=0", "--eject-after", "2", "--seed", "42", "1", "2",
-                    NULL};
+    char *argv[] = {"lb",          "--queue-timeout",
+                    "3s",          "--health-interval=500",
+                    "--max-body",  "1048576",
+                    "--retries=0", "--eject-after",
+                    "2",           "--seed",
+                    "42",          "1",
+                    "2",           NULL};
     char err[128];
     lb_config c;
     CHECK(lb_config_parse(13, argv, &c, err, sizeof err) == 0);

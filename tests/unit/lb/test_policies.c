@@ -64,7 +64,7 @@ static void test_fewest(void)
     CHECK(p.ops->pick(&p, &table, none) == 1);
     unsigned char ex[NB] = {0, 1, 0, 0};
     CHECK(p.ops->pick(&p, &table, ex) == 0);
-    backs[1].sent_since = 0;                   /* load 5 */
+    backs[1].sent_since = 0; /* load 5 */
     CHECK(p.ops->pick(&p, &table, none) == 1);
     CHECK(lb_policy_fewest_better(&backs[1], &backs[0]) == 1);
     CHECK(lb_policy_fewest_better(&backs[0], &backs[1]) == 0);
