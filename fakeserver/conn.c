@@ -117,6 +117,8 @@ static void conn_close(fs_conn *c)
 {
     if (c->dead)
         return;
+    if (c->act.crash_after) /* request N's client left before its answer was done */
+        fs_server_crash(c->s, &c->faults);
     if (c->state == ST_PARKED)
         atomic_fetch_sub(&c->s->parked, 1);
     if (c->fd >= 0) {

@@ -479,8 +479,15 @@ void fs_faults_decide(const fs_faults *f, const fs_request_info *r, fs_action *a
         return;
     }
     if (scoped && f->crash_after > 0 && r->scoped_seq >= (uint64_t)f->crash_after) {
-        a->crash_after = true;
         a->kinds |= 1u << FS_FK_CRASH;
+        if (r->scoped_seq > (uint64_t)f->crash_after) {
+            /* Request N is the last one served: a later one that other workers took while
+             * N's answer was still leaving is held, never answered nor logged, until the
+             * process dies a moment later. So "after N requests" holds under concurrency. */
+            a->hang = true;
+            return;
+        }
+        a->crash_after = true;
     }
     if (r->health)
         decide_health(f, r, a);
