@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from .conftest import EXACT_500, PlanBackend, fds_back_to, start_lb
 
-SETTINGS = settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "150")), deadline=None, derandomize=False,
+SETTINGS = settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "150")),
+                    deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.function_scoped_fixture,
                                            HealthCheck.data_too_large])

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from .conftest import fds_back_to, rst_close, start_lb
 
-SETTINGS = settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "150")), deadline=None,
+SETTINGS = settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "150")),
+                    deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.function_scoped_fixture])
 SMALL = bytes(range(256)) * 4 + b"tail\n"

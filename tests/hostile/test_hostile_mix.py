@@ -17,7 +17,7 @@ from .conftest import EXACT_500, PlanBackend, fds_back_to, rst_close, start_lb
 from .test_hostile_backends import OK_ANSWER, answers, read_answer
 
 SETTINGS = settings(max_examples=max(1, int(os.environ.get("HOSTILE_EXAMPLES", "150")) // 3),
-                    deadline=None,
+                    deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.function_scoped_fixture,
                                            HealthCheck.data_too_large])
