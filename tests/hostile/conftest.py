@@ -44,6 +44,7 @@ class PlanBackend:
     def __init__(self, plans=None, lock=None):
         self.plans = {} if plans is None else plans  # may be shared by several backends
         self.early = set()  # paths answered before their request body is read
+        self.close_if_reused = set()  # paths met by a close when not first on their conn
         self.lock = lock or threading.Lock()
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -73,6 +74,7 @@ class PlanBackend:
     def _serve(self, c):
         c.settimeout(10)
         buf = b""
+        nth = 0
         try:
             while not self.stop:
                 while b"\r\n\r\n" not in buf:
@@ -90,6 +92,10 @@ class PlanBackend:
                 if path == "/healthcheck":
                     c.sendall(HEALTH)
                     continue
+                nth += 1
+                if nth > 1 and path in self.close_if_reused:
+                    c.close()  # as a server closing an idle keep-alive connection would
+                    return
                 with self.lock:
                     pieces, ending = self.plans.get(path, ([(EXACT_500, 0)], "fin"))
                     early = path in self.early

@@ -342,3 +342,37 @@ def test_101_switching_protocols_is_not_relayed_as_an_answer(procs):
         lb.assert_alive()
     finally:
         backend.close()
+
+
+def test_put_never_rides_a_pooled_connection(procs):
+    """Regression: a PUT could take an idle pooled backend connection that the backend was
+    closing at that moment (the keep-alive close race: the peek before reuse cannot see a
+    FIN still in flight). Since a PUT is never resent once sent, the client got a 500 for
+    a healthy backend (found by test_hostile_mix under load). A non-idempotent request
+    now always opens its own connection (HAProxy's http-reuse safe does the same for the
+    requests it cannot retry); GET/HEAD still reuse the pool and are resent if it fails."""
+    from .conftest import wait_for
+    backend = PlanBackend()
+    try:
+        lb = start_lb(procs, [backend.port], "--server-timeout", "1s", "-R", "50")
+        backend.plan("/a", [(OK_ANSWER, 0)], "keep")
+        assert _one(lb, "/a", len(OK_ANSWER))[0] == OK_ANSWER
+        pool = lambda: lb.stats()["backends"][0]["pool_idle"]
+        wait_for(lambda: pool() == 1, 5, "the GET's connection pooled")
+        created = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+        backend.plan("/p", [(created, 0)], "keep")
+        backend.close_if_reused.add("/p")
+        sock = socket.create_connection(("127.0.0.1", lb.port), timeout=5)
+        try:
+            sock.sendall(b"PUT /p HTTP/1.1\r\nHost: lb\r\nContent-Length: 3\r\n\r\nabc")
+            got, _ = read_answer(sock, len(created))
+        finally:
+            sock.close()
+        assert got == created
+        assert lb.stats()["pool_reuses"] == 0
+        backend.plan("/b", [(OK_ANSWER, 0)], "keep")  # a GET still takes the pool
+        assert _one(lb, "/b", len(OK_ANSWER))[0] == OK_ANSWER
+        assert lb.stats()["pool_reuses"] == 1
+        lb.assert_alive()
+    finally:
+        backend.close()
