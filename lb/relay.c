@@ -348,8 +348,8 @@ static void relay_finish(lb_client *c)
     int req_complete = c->req_done && c->pending == 0;
     /* A connection a PUT/POST opened for itself refills only an empty pool, so that
      * requests which never take from the pool cannot grow it (fds stay flat). */
-    int reusable = req_complete && !c->fwd_close && up->fr.keep_alive && !up->eof &&
-                   !up->extra && (c->idempotent || up->be->pool_len == 0);
+    int reusable = req_complete && !c->fwd_close && up->fr.keep_alive && !up->eof && !up->extra &&
+                   (c->idempotent || up->be->pool_len == 0);
     c->px->st.responses++;
     lb_backend_note_success(up->be);
     relay_detach(c);
