@@ -493,12 +493,24 @@ void relay_fail(lb_client *c, int kind)
     }
 }
 
+/* Whether a healthy backend other than the current one is left to move a request to. */
+static int another_up(const lb_client *c, const lb_backend *cur)
+{
+    const lb_backend_table *t = c->px->table;
+    for (int i = 0; i < t->n; i++)
+        if (&t->v[i] != cur && t->v[i].up && !c->tried[i])
+            return 1;
+    return 0;
+}
+
 void relay_move_off(lb_client *c)
 {
     lb_upstream *up = c->up;
     if (c->state != CL_ACTIVE || !up || up->got_bytes || !c->retain || !c->idempotent ||
         c->resp_started)
         return;
+    if (!another_up(c, up->be))
+        return; /* nowhere better: stay (the server timeout still bounds the wait) */
     relay_detach(c);
     up_close(up);
     resend(c);

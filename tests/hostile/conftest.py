@@ -44,6 +44,7 @@ class PlanBackend:
     def __init__(self, plans=None, lock=None):
         self.plans = {} if plans is None else plans  # may be shared by several backends
         self.early = set()  # paths answered before their request body is read
+        self.health = ([(HEALTH, 0)], "keep")  # (pieces, ending) for /healthcheck
         self.close_if_reused = set()  # paths met by a close when not first on their conn
         self.lock = lock or threading.Lock()
         self.sock = socket.socket()
@@ -90,7 +91,17 @@ class PlanBackend:
                 with self.lock:
                     self.requests.append(line)
                 if path == "/healthcheck":
-                    c.sendall(HEALTH)
+                    pieces, ending = self.health
+                    for data, pause in pieces:
+                        if pause:
+                            time.sleep(pause)
+                        c.sendall(data)
+                    if ending == "rst":
+                        rst_close(c)
+                        return
+                    if ending == "fin":
+                        c.close()
+                        return
                     continue
                 nth += 1
                 if nth > 1 and path in self.close_if_reused:
