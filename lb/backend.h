@@ -17,20 +17,20 @@ struct lb_upstream;
 typedef struct lb_backend {
     int index;
     lb_addr addr;
-    char name[LB_HOST_MAX + 8];  /* "host:port" as written; also the health-check Host */
-    int up;                      /* 1 healthy, 0 marked down */
-    uint64_t total, errors;      /* last reported by the backend's /healthcheck */
-    uint64_t sent_since;         /* requests sent since that report */
-    uint64_t sent_at_probe;      /* sent_since when the last probe was written */
-    int in_flight;               /* requests on it now */
-    uint64_t forwarded;          /* requests sent to it in all */
-    uint64_t failures;           /* connect failures, timeouts, resets, bad answers */
-    int consecutive_failures;    /* for passive ejection; reset by a good answer */
+    char name[LB_HOST_MAX + 8]; /* "host:port" as written; also the health-check Host */
+    int up;                     /* 1 healthy, 0 marked down */
+    uint64_t total, errors;     /* last reported by the backend's /healthcheck */
+    uint64_t sent_since;        /* requests sent since that report */
+    uint64_t sent_at_probe;     /* sent_since when the last probe was written */
+    int in_flight;              /* requests on it now */
+    uint64_t forwarded;         /* requests sent to it in all */
+    uint64_t failures;          /* connect failures, timeouts, resets, bad answers */
+    int consecutive_failures;   /* for passive ejection; reset by a good answer */
     uint64_t checks_ok, checks_failed;
-    int64_t last_check_ms;       /* monotonic time of the last judged probe (0: never) */
-    int64_t last_check_wall;     /* wall-clock seconds of the same */
-    int checked;                 /* at least one probe judged */
-    struct lb_upstream *pool;    /* idle keep-alive connections (proxy-owned) */
+    int64_t last_check_ms;    /* monotonic time of the last judged probe (0: never) */
+    int64_t last_check_wall;  /* wall-clock seconds of the same */
+    int checked;              /* at least one probe judged */
+    struct lb_upstream *pool; /* idle keep-alive connections (proxy-owned) */
     int pool_len;
 } lb_backend;
 
@@ -45,7 +45,10 @@ int lb_backend_table_init(lb_backend_table *t, const lb_config *cfg, char *err, 
 void lb_backend_table_free(lb_backend_table *t);
 
 /* The load the fewest-total rule compares: last TOTAL plus requests sent since. */
-static inline uint64_t lb_backend_load(const lb_backend *b) { return b->total + b->sent_since; }
+static inline uint64_t lb_backend_load(const lb_backend *b)
+{
+    return b->total + b->sent_since;
+}
 
 /* Records a judged health probe: healthy with its counts, or not. */
 void lb_backend_probe_result(lb_backend *b, int healthy, uint64_t errors, uint64_t total,

@@ -38,11 +38,11 @@ struct lb_checker {
     const lb_config *cfg;
     lb_checker_hooks hooks;
     lb_probe *probes;
-    int active;      /* probes of the current round not yet judged */
+    int active; /* probes of the current round not yet judged */
     int in_round;
-    int pending;     /* a round was asked for during this one */
+    int pending; /* a round was asked for during this one */
     int stopped;
-    int forwarded;   /* requests since the last R-triggered round */
+    int forwarded; /* requests since the last R-triggered round */
     uint64_t started, done;
     lb_timer interval;
 };
@@ -242,6 +242,15 @@ void lb_checker_destroy(lb_checker *c)
     free(c);
 }
 
-uint64_t lb_checker_rounds_started(const lb_checker *c) { return c->started; }
-uint64_t lb_checker_rounds_done(const lb_checker *c) { return c->done; }
-int lb_checker_round_in_flight(const lb_checker *c) { return c->in_round; }
+uint64_t lb_checker_rounds_started(const lb_checker *c)
+{
+    return c->started;
+}
+uint64_t lb_checker_rounds_done(const lb_checker *c)
+{
+    return c->done;
+}
+int lb_checker_round_in_flight(const lb_checker *c)
+{
+    return c->in_round;
+}

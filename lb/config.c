@@ -42,7 +42,10 @@ static const char usage_text[] =
     "                         clients (that header is not forwarded; off)\n"
     "  Durations are milliseconds, or take an ms or s suffix.\n";
 
-const char *lb_config_usage(void) { return usage_text; }
+const char *lb_config_usage(void)
+{
+    return usage_text;
+}
 
 void lb_config_defaults(lb_config *out)
 {
@@ -220,8 +223,8 @@ static int set_option(const opt_def *o, const char *value, lb_config *cfg)
         *(int *)field = (int)v;
         return 0;
     case OPT_U64:
-        if (parse_u64(value, o->offset == offsetof(lb_config, seed) ? UINT32_MAX : UINT64_MAX,
-                      &v) < 0)
+        if (parse_u64(value, o->offset == offsetof(lb_config, seed) ? UINT32_MAX : UINT64_MAX, &v) <
+            0)
             return -1;
         if (o->offset == offsetof(lb_config, seed))
             cfg->seed = (uint32_t)v;

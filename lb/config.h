@@ -20,9 +20,9 @@ typedef struct lb_backend_spec {
 } lb_backend_spec;
 
 typedef struct lb_config {
-    int listen_port;        /* 0..65535; 0 binds an ephemeral port */
-    int parallel;           /* -N: requests proxied at once (default 4) */
-    int every;              /* -R: health-check round after every R forwarded requests (5) */
+    int listen_port; /* 0..65535; 0 binds an ephemeral port */
+    int parallel;    /* -N: requests proxied at once (default 4) */
+    int every;       /* -R: health-check round after every R forwarded requests (5) */
     int nbackends;
     lb_backend_spec backends[LB_MAX_BACKENDS];
     char policy[32];        /* --policy: fewest (default), rr, leastconn, p2c */

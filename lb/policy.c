@@ -10,7 +10,10 @@
 #include <time.h>
 
 static const lb_policy_ops *const registry[] = {
-    &lb_policy_fewest, &lb_policy_rr, &lb_policy_leastconn, &lb_policy_p2c,
+    &lb_policy_fewest,
+    &lb_policy_rr,
+    &lb_policy_leastconn,
+    &lb_policy_p2c,
 };
 
 int lb_policy_init(lb_policy *p, const char *name, uint32_t seed)

@@ -22,8 +22,8 @@ typedef struct lb_policy_ops {
 
 struct lb_policy {
     const lb_policy_ops *ops;
-    uint32_t rr_next;  /* round robin cursor */
-    uint64_t rng;      /* xorshift state for p2c */
+    uint32_t rr_next; /* round robin cursor */
+    uint64_t rng;     /* xorshift state for p2c */
 };
 
 extern const lb_policy_ops lb_policy_fewest;    /* policy_fewest.c: the course rule */

@@ -207,8 +207,7 @@ void px_client_close(lb_client *c)
 static void client_flush_reply(lb_client *c)
 {
     while (c->reply_off < c->reply_len) {
-        ssize_t n = send(c->fd, c->reply + c->reply_off, c->reply_len - c->reply_off,
-                         MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, c->reply + c->reply_off, c->reply_len - c->reply_off, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 return;
@@ -268,9 +267,9 @@ static void set_method(lb_client *c, const lb_http_request *req)
     memcpy(c->method, req->method, n);
     c->method[n] = '\0';
     c->method_len = req->method_len < sizeof c->method ? n : 0;
-    c->idempotent = c->method_len && (strcmp(c->method, "GET") == 0 ||
-                                      strcmp(c->method, "HEAD") == 0 ||
-                                      strcmp(c->method, "OPTIONS") == 0);
+    c->idempotent =
+        c->method_len && (strcmp(c->method, "GET") == 0 || strcmp(c->method, "HEAD") == 0 ||
+                          strcmp(c->method, "OPTIONS") == 0);
 }
 
 /* --backend-keepalive: removes a lone `Connection: close` field from an HTTP/1.1 head in
@@ -505,8 +504,8 @@ static void pause_accept(lb_proxy *px, int64_t ms)
 
 static void maybe_resume_accept(lb_proxy *px)
 {
-    if (px->paused && px->accepting && !px->draining &&
-        px->st.clients_now < px->cfg->max_conns && !lb_timer_active(&px->resume_timer)) {
+    if (px->paused && px->accepting && !px->draining && px->st.clients_now < px->cfg->max_conns &&
+        !lb_timer_active(&px->resume_timer)) {
         px->paused = 0;
         px_set_mask(px, px->listen_fd, LB_EV_READ);
     }
@@ -597,9 +596,15 @@ error:
     return NULL;
 }
 
-void lb_proxy_set_checker(lb_proxy *px, lb_checker *checker) { px->checker = checker; }
+void lb_proxy_set_checker(lb_proxy *px, lb_checker *checker)
+{
+    px->checker = checker;
+}
 
-int lb_proxy_port(const lb_proxy *px) { return lb_net_local_port(px->listen_fd); }
+int lb_proxy_port(const lb_proxy *px)
+{
+    return lb_net_local_port(px->listen_fd);
+}
 
 void lb_proxy_start_accepting(lb_proxy *px)
 {

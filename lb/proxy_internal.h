@@ -16,11 +16,11 @@
 #include "proxy.h"
 #include "queue.h"
 
-#define LB_WINDOW 16384          /* relay window per direction, and the pooled block size */
+#define LB_WINDOW 16384 /* relay window per direction, and the pooled block size */
 #define LB_MAX_RESPONSE_HEAD 65536
-#define LB_POOL_IDLE_MS 30000    /* an idle pooled backend connection is closed after this */
-#define LB_LINGER_MS 1000        /* reading the rest of a refused request before closing */
-#define LB_FREE_BLOCKS 1024      /* buffer blocks kept for reuse */
+#define LB_POOL_IDLE_MS 30000 /* an idle pooled backend connection is closed after this */
+#define LB_LINGER_MS 1000     /* reading the rest of a refused request before closing */
+#define LB_FREE_BLOCKS 1024   /* buffer blocks kept for reuse */
 
 enum { CL_IDLE, CL_QUEUED, CL_ACTIVE, CL_REPLY, CL_LINGER, CL_CLOSED };
 enum { UP_CONNECTING, UP_ACTIVE, UP_IDLE, UP_CLOSED };
@@ -33,7 +33,7 @@ struct lb_upstream {
     lb_backend *be;
     int fd;
     int state;
-    int reused;           /* taken from the pool for this request */
+    int reused; /* taken from the pool for this request */
     lb_buf in;
     lb_timer timer;
     lb_client *client;
@@ -41,8 +41,8 @@ struct lb_upstream {
     lb_upstream *zombie_next;
     /* response framing */
     int head_done, done, eof, got_bytes, extra;
-    int64_t last_io_ms;   /* last progress with the backend (server timeout) */
-    size_t parsed_len;    /* bytes after pending an INCOMPLETE head parse already saw */
+    int64_t last_io_ms; /* last progress with the backend (server timeout) */
+    size_t parsed_len;  /* bytes after pending an INCOMPLETE head parse already saw */
     lb_http_framing fr;
     lb_chunked ch;
     uint64_t body_left;
@@ -55,7 +55,7 @@ struct lb_client {
     int state;
     lb_buf in;
     lb_timer timer;
-    lb_client *next, *prev;       /* every client */
+    lb_client *next, *prev; /* every client */
     lb_client *zombie_next;
     lb_queue_node qnode;
     lb_upstream *up;
@@ -97,7 +97,7 @@ struct lb_proxy {
     lb_client *clients;
     lb_queue queue;
     int in_flight;
-    int retry_tokens;   /* see retry_budget_take in relay.c */
+    int retry_tokens; /* see retry_budget_take in relay.c */
     lb_timer dispatch_timer;
     lb_client *zombies;
     lb_upstream *up_zombies;
@@ -143,9 +143,9 @@ enum { RELAY_CONNECT_FAILED, RELAY_RESET, RELAY_TIMEOUT, RELAY_BAD_RESPONSE };
 
 /* upstream.c */
 lb_upstream *up_connect(lb_proxy *px, lb_backend *be);
-/* An idle connection to be, or NULL. With check_alive, a connection that already saw EOF
- * is dropped first (one MSG_PEEK recv) for requests that must not be resent. */
-lb_upstream *up_pool_take(lb_proxy *px, lb_backend *be, int check_alive);
+/* An idle connection to be, or NULL. Only requests that may be resent take one (relay.c):
+ * a pooled connection the backend is closing right now costs them a resend, never an error. */
+lb_upstream *up_pool_take(lb_proxy *px, lb_backend *be);
 void up_pool_put(lb_upstream *up);
 void up_close(lb_upstream *up);
 void up_pool_flush(lb_proxy *px, lb_backend *be);

@@ -26,7 +26,13 @@ void lb_queue_push(lb_queue *q, lb_queue_node *n);
 lb_queue_node *lb_queue_pop(lb_queue *q);
 /* Removes n if it is queued; harmless otherwise. */
 void lb_queue_remove(lb_queue *q, lb_queue_node *n);
-static inline int lb_queue_linked(const lb_queue_node *n) { return n->next != NULL; }
-static inline size_t lb_queue_len(const lb_queue *q) { return q->len; }
+static inline int lb_queue_linked(const lb_queue_node *n)
+{
+    return n->next != NULL;
+}
+static inline size_t lb_queue_len(const lb_queue *q)
+{
+    return q->len;
+}
 
 #endif

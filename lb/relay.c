@@ -84,7 +84,7 @@ static void relay_pick(lb_client *c)
         /* A request that cannot be resent never rides a pooled connection: the backend
          * may be closing it right now (a FIN still in flight), and then the request
          * would fail with nothing to retry. It gets a fresh connection instead. */
-        lb_upstream *up = c->idempotent ? up_pool_take(px, be, 0) : NULL;
+        lb_upstream *up = c->idempotent ? up_pool_take(px, be) : NULL;
         if (up) {
             px->st.pool_reuses++;
         } else if (!(up = up_connect(px, be))) {

@@ -69,10 +69,9 @@ static int render_backend_json(const lb_backend *b, int last, lb_buf *out)
                    "\"last_check\": %s, \"last_check_ms_ago\": %lld, \"pool_idle\": %d}%s\n",
                    b->name, state_name(b), (unsigned long long)b->total,
                    (unsigned long long)b->errors, (unsigned long long)lb_backend_load(b),
-                   b->in_flight, (unsigned long long)b->failures,
-                   (unsigned long long)b->forwarded, (unsigned long long)b->checks_ok,
-                   (unsigned long long)b->checks_failed, when, ago, b->pool_len,
-                   last ? "" : ",");
+                   b->in_flight, (unsigned long long)b->failures, (unsigned long long)b->forwarded,
+                   (unsigned long long)b->checks_ok, (unsigned long long)b->checks_failed, when,
+                   ago, b->pool_len, last ? "" : ",");
 }
 
 int lb_stats_render_json(const lb_stats_sources *src, lb_buf *out)
@@ -125,7 +124,8 @@ static int render_backend_metrics(const lb_backend_table *t, lb_buf *out)
             return -1;
         for (int i = 0; i < t->n; i++) {
             const lb_backend *b = &t->v[i];
-            unsigned long long v[] = {(unsigned long long)b->up, (unsigned long long)b->total,
+            unsigned long long v[] = {(unsigned long long)b->up,
+                                      (unsigned long long)b->total,
                                       (unsigned long long)b->errors,
                                       (unsigned long long)b->in_flight,
                                       (unsigned long long)b->forwarded,
@@ -315,7 +315,10 @@ lb_stats *lb_stats_create(lb_loop *loop, int port, const lb_stats_sources *src, 
     return s;
 }
 
-int lb_stats_port(const lb_stats *s) { return s->port; }
+int lb_stats_port(const lb_stats *s)
+{
+    return s->port;
+}
 
 void lb_stats_stop_listening(lb_stats *s)
 {

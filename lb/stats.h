@@ -17,8 +17,8 @@
 
 typedef struct lb_stats_sources {
     lb_backend_table *table;
-    lb_checker *checker;   /* may be NULL */
-    lb_proxy *proxy;       /* may be NULL */
+    lb_checker *checker; /* may be NULL */
+    lb_proxy *proxy;     /* may be NULL */
     const char *policy;
 } lb_stats_sources;
 

@@ -7,7 +7,6 @@
  * The pool is LIFO: the most recently used connection is the likeliest to be alive and warm.
  * An idle connection holds no buffer memory.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -106,18 +105,9 @@ static void pool_unlink(lb_upstream *up)
     be->pool_len--;
 }
 
-static int still_open(int fd)
+lb_upstream *up_pool_take(lb_proxy *px, lb_backend *be)
 {
-    char byte;
-    ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
-lb_upstream *up_pool_take(lb_proxy *px, lb_backend *be, int check_alive)
-{
-    lb_upstream *up;
-    while ((up = be->pool) && check_alive && !still_open(up->fd))
-        up_close(up);
+    lb_upstream *up = be->pool;
     if (!up)
         return NULL;
     pool_unlink(up);
