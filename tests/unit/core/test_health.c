@@ -5,36 +5,11 @@
  * then with eof at the end.
  */
 #include "check.h"
+#include "guard.h"
 #include "health.h"
 
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <unistd.h>
-
-#define S(lit) lit, sizeof(lit) - 1
-
-static char *guard_page_end;
-static size_t guard_page_size;
-
-static void guard_init(void)
-{
-    guard_page_size = (size_t)sysconf(_SC_PAGESIZE);
-    char *base =
-        mmap(NULL, 4 * guard_page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED || mprotect(base + 3 * guard_page_size, guard_page_size, PROT_NONE)) {
-        perror("guard page");
-        exit(2);
-    }
-    guard_page_end = base + 3 * guard_page_size;
-}
-
-static const char *guard_place(const char *s, size_t len)
-{
-    if (len > 3 * guard_page_size)
-        exit(2);
-    memcpy(guard_page_end - len, s, len);
-    return guard_page_end - len;
-}
 
 typedef struct body_case {
     const char *s;

@@ -6,38 +6,13 @@
  * and every hostile input at every prefix, which must answer INCOMPLETE or INVALID.
  */
 #include "check.h"
+#include "guard.h"
 #include "http.h"
 
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
-#define S(lit) lit, sizeof(lit) - 1
 #define MAX_FIELDS 16
-
-static char *guard_page_end;
-static size_t guard_page_size;
-
-static void guard_init(void)
-{
-    guard_page_size = (size_t)sysconf(_SC_PAGESIZE);
-    char *base =
-        mmap(NULL, 2 * guard_page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED || mprotect(base + guard_page_size, guard_page_size, PROT_NONE)) {
-        perror("guard page");
-        exit(2);
-    }
-    guard_page_end = base + guard_page_size;
-}
-
-/* Copies s[0, len) so that it ends at the unreadable page. */
-static const char *guard_place(const char *s, size_t len)
-{
-    if (len > guard_page_size)
-        exit(2);
-    memcpy(guard_page_end - len, s, len);
-    return guard_page_end - len;
-}
 
 static int parse_req(const char *s, size_t len, lb_http_request *req, lb_http_header *h)
 {
