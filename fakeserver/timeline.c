@@ -15,7 +15,7 @@
 #include <string.h>
 
 #define TL_MAX_STEPS 1024
-#define TL_LINE_MAX 1024
+#define TL_LINE_MAX FS_TIMELINE_LINE_MAX
 
 typedef struct tl_step {
     int64_t when; /* ms after start, or a request count */
@@ -59,17 +59,20 @@ int fs_timeline_apply_text(fs_faults *f, const char *text, char *err, size_t err
     return 0;
 }
 
-/* "1500", "1500ms", "1.5s" -> ms. Returns 0 or -1. */
+/* "1500", "1500ms", "1.5s" -> ms. Returns 0 or -1. Times beyond a thousand years (and NaN,
+ * infinities) are refused: converting them to int64_t would be undefined behaviour. */
 static int parse_time(const char *t, int64_t *ms)
 {
     char *end;
     errno = 0;
     double v = strtod(t, &end);
-    if (errno || end == t || v < 0)
+    if (errno || end == t || !(v >= 0))
         return -1;
     if (!strcmp(end, "s"))
         v *= 1000;
     else if (*end && strcmp(end, "ms"))
+        return -1;
+    if (!(v <= 3.2e13)) /* about 1000 years in ms */
         return -1;
     *ms = (int64_t)(v + 0.5);
     return 0;
@@ -81,47 +84,57 @@ static int cmp_step(const void *a, const void *b)
     return x->when < y->when ? -1 : x->when > y->when ? 1 : x->line - y->line;
 }
 
-static int parse_line(tl_state *st, char *line, int lineno, char *err, size_t errlen)
+int fs_timeline_parse_line(const char *text, fs_timeline_line *out, char *err, size_t errlen)
 {
-    char *hash = strchr(line, '#');
-    if (hash)
-        *hash = '\0';
+    char line[TL_LINE_MAX];
+    snprintf(line, sizeof(line), "%s", text);
+    line[strcspn(line, "#\r\n")] = '\0'; /* a comment runs to the end of the line */
     char kw[16], when[32];
     int used = 0;
     if (sscanf(line, " %15s %31s %n", kw, when, &used) < 2) {
         for (char *p = line; *p; p++)
-            if (!strchr(" \t\r\n", *p)) {
+            if (!strchr(" \t", *p)) {
                 snprintf(err, errlen, "expected 'at TIME ...' or 'after N ...'");
                 return -1;
             }
         return 0; /* blank */
     }
-    tl_step step = {.line = lineno};
-    snprintf(step.text, sizeof(step.text), "%s", line + used);
-    step.text[strcspn(step.text, "\r\n")] = '\0';
+    snprintf(out->text, sizeof(out->text), "%s", line + used);
     fs_faults scratch;
     fs_faults_default(&scratch);
     char why[200];
-    if (fs_timeline_apply_text(&scratch, step.text, why, sizeof(why)) < 0) {
+    if (fs_timeline_apply_text(&scratch, out->text, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "%s", why);
         return -1;
     }
-    bool timed = !strcmp(kw, "at");
-    bool bad =
-        timed ? parse_time(when, &step.when) < 0
-              : strcmp(kw, "after") || sscanf(when, "%" SCNd64, &step.when) != 1 || step.when < 0;
+    out->timed = !strcmp(kw, "at");
+    bool bad = out->timed ? parse_time(when, &out->when) < 0
+                          : strcmp(kw, "after") || sscanf(when, "%" SCNd64, &out->when) != 1 ||
+                                out->when < 0;
     if (bad) {
         snprintf(err, errlen, "bad '%s %s' (want 'at 1500', 'at 1.5s', 'at 200ms' or 'after N')",
                  kw, when);
         return -1;
     }
-    tl_step *arr = timed ? st->timed : st->counted;
-    size_t *n = timed ? &st->ntimed : &st->ncounted;
+    return 1;
+}
+
+static int parse_line(tl_state *st, const char *line, int lineno, char *err, size_t errlen)
+{
+    fs_timeline_line parsed;
+    int rc = fs_timeline_parse_line(line, &parsed, err, errlen);
+    if (rc <= 0)
+        return rc;
+    tl_step *arr = parsed.timed ? st->timed : st->counted;
+    size_t *n = parsed.timed ? &st->ntimed : &st->ncounted;
     if (*n >= TL_MAX_STEPS) {
         snprintf(err, errlen, "more than %d steps", TL_MAX_STEPS);
         return -1;
     }
-    arr[(*n)++] = step;
+    tl_step *step = &arr[(*n)++];
+    step->when = parsed.when;
+    step->line = lineno;
+    memcpy(step->text, parsed.text, sizeof(step->text));
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #ifndef FS_TIMELINE_H
 #define FS_TIMELINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,19 @@ int fs_timeline_start(fs_server *s, const char *path, char *err, size_t errlen);
 void fs_timeline_stop(fs_server *s);
 /* Worker side: applies count steps due before request seq. Cheap when none is due. */
 void fs_timeline_on_request(fs_server *s, uint64_t seq);
+#define FS_TIMELINE_LINE_MAX 1024
+
+/* One parsed line of a timeline file. */
+typedef struct fs_timeline_line {
+    bool timed; /* "at TIME" (when in ms after start), else "after N" (when = N) */
+    int64_t when;
+    char text[FS_TIMELINE_LINE_MAX]; /* the action, checked: "reset a=1 b=2" */
+} fs_timeline_line;
+
+/* Parses one line of a timeline file (up to its first newline; longer than
+ * FS_TIMELINE_LINE_MAX - 1 is cut). Returns 1 with out set, 0 for a blank or comment line,
+ * or -1 with a one-line reason in err. Pure. */
+int fs_timeline_parse_line(const char *line, fs_timeline_line *out, char *err, size_t errlen);
 /* Parses one step's action text ("reset a=1 b=2") onto f. Returns 0 or -1. Pure but for f. */
 int fs_timeline_apply_text(fs_faults *f, const char *text, char *err, size_t errlen);
 
