@@ -17,6 +17,8 @@ import urllib.request
 
 import pytest
 
+from harness.listener import Listener
+
 EXACT_500 = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
 HEALTH = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n0\n0"
 
@@ -40,22 +42,15 @@ def rst_close(sock):
     sock.close()
 
 
-class PlanBackend:
+class PlanBackend(Listener):
     def __init__(self, plans=None, lock=None):
         self.plans = {} if plans is None else plans  # may be shared by several backends
         self.early = set()  # paths answered before their request body is read
         self.health = ([(HEALTH, 0)], "keep")  # (pieces, ending) for /healthcheck
         self.close_if_reused = set()  # paths met by a close when not first on their conn
         self.lock = lock or threading.Lock()
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(256)
-        self.port = self.sock.getsockname()[1]
-        self.stop = False
         self.requests = []
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
+        super().__init__(backlog=256)
 
     def plan(self, path, pieces, ending="fin", early=False):
         with self.lock:
@@ -63,16 +58,7 @@ class PlanBackend:
             if early:
                 self.early.add(path)
 
-    def _accept(self):
-        self.sock.settimeout(0.1)
-        while not self.stop:
-            try:
-                c, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
+    def serve(self, c):
         c.settimeout(10)
         buf = b""
         nth = 0
@@ -144,10 +130,25 @@ class PlanBackend:
             buf += d
         return buf[need:]
 
-    def close(self):
-        self.stop = True
-        self.thread.join(2)
-        self.sock.close()
+READ_LIMIT = 4.0  # > --server-timeout 1s: a hang shows as a test failure, not a wait
+
+
+def read_until(sock, want=None, more_after=None):
+    """Reads until the close, or until `want` bytes arrived (and, with more_after, on while
+    the bytes end with it). Returns (bytes, closed); a timeout returns closed=False."""
+    sock.settimeout(READ_LIMIT)
+    out = b""
+    while want is None or len(out) < want or (more_after and out.endswith(more_after)):
+        try:
+            d = sock.recv(65536)
+        except ConnectionResetError:
+            return out, True
+        except socket.timeout:
+            return out, False
+        if not d:
+            return out, True
+        out += d
+    return out, False
 
 
 def stats(port):

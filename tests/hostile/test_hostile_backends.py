@@ -21,14 +21,13 @@ import socket
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from .conftest import EXACT_500, PlanBackend, fds_back_to, start_lb
+from .conftest import EXACT_500, PlanBackend, fds_back_to, read_until, start_lb
 
 SETTINGS = settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "150")),
                     deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.function_scoped_fixture,
                                            HealthCheck.data_too_large])
-READ_LIMIT = 4.0  # > --server-timeout 1s: a hang shows as a test failure, not a wait
 
 TOKEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-",
                 min_size=1, max_size=12)
@@ -159,20 +158,8 @@ def answers(draw):
 
 
 def read_answer(sock, want_len=None):
-    """Reads until the close, or until want_len bytes arrived; returns (bytes, closed)."""
-    sock.settimeout(READ_LIMIT)
-    out = b""
-    while want_len is None or len(out) < want_len or out.endswith(EXACT_500):
-        try:
-            d = sock.recv(65536)
-        except ConnectionResetError:
-            return out, True
-        except socket.timeout:
-            return out, False
-        if not d:
-            return out, True
-        out += d
-    return out, False
+    """Reads want_len bytes (on past an exact 500, which a close follows) or to the close."""
+    return read_until(sock, want_len, more_after=EXACT_500)
 
 
 OK_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond"

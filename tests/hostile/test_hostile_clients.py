@@ -14,7 +14,7 @@ import time
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from .conftest import fds_back_to, rst_close, start_lb
+from .conftest import fds_back_to, read_until, rst_close, start_lb
 
 SETTINGS = settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "150")),
                     deadline=None, database=None,
@@ -22,7 +22,6 @@ SETTINGS = settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "150")),
                                            HealthCheck.function_scoped_fixture])
 SMALL = bytes(range(256)) * 4 + b"tail\n"
 BIG_LEN = 512 * 1024
-READ_LIMIT = 4.0
 
 
 def answer_for(req):
@@ -63,22 +62,6 @@ def split_send(sock, data, cuts, pause):
             if pause:
                 time.sleep(pause)
             last = c
-
-
-def read_until(sock, want=None):
-    sock.settimeout(READ_LIMIT)
-    out = b""
-    while want is None or len(out) < want:
-        try:
-            d = sock.recv(65536)
-        except ConnectionResetError:
-            return out, True
-        except socket.timeout:
-            return out, False
-        if not d:
-            return out, True
-        out += d
-    return out, False
 
 
 RESP = re.compile(rb"HTTP/1\.1 [1-5]\d\d [^\r\n]*\r\n((?:[!-9;-~]+:[^\r\n]*\r\n)*)\r\n")

@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+from harness.listener import Listener
+
 SCALE = float(os.environ.get("TEST_TIMEOUT_SCALE", "1"))
 EXACT_500 = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
 
@@ -73,38 +75,22 @@ def raw_exchange(port, data, timeout=10.0):
         s.close()
 
 
-class SilentBackend:
+class SilentBackend(Listener):
     """Accepts connections and never answers (reads and drops what it gets)."""
 
-    def __init__(self, answer=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"):
-        self.answer = answer
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
+    def __init__(self):
         self.conns = []
         self.accepted = 0
-        self.stop = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def _run(self):
-        self.sock.settimeout(0.1)
-        while not self.stop:
-            try:
-                c, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            self.accepted += 1
-            self.conns.append(c)
+    def on_accept(self, conn):
+        self.accepted += 1
+        self.conns.append(conn)
 
     def close(self):
-        self.stop = True
-        self.thread.join(2)
+        super().close()
         for c in self.conns:
             c.close()
-        self.sock.close()
 
 
 class Rig:
@@ -190,33 +176,18 @@ def course_requests(logpath):
     return out
 
 
-class RecordingBackend:
+class RecordingBackend(Listener):
     """A keep-alive HTTP/1.1 backend in a thread: answers every GET head with 200 `ok`
     (and /healthcheck with `0\\n0`), and records, per connection, the bytes of the
     non-health requests it got."""
 
     def __init__(self, answer=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"):
         self.answer = answer  # sent for every non-health request
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
         self.lock = threading.Lock()
         self.conns = []  # bytearray per connection that carried a request
-        self.stop = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self):
-        self.sock.settimeout(0.1)
-        while not self.stop:
-            try:
-                c, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
+    def serve(self, c):
         buf, record = b"", None
         c.settimeout(0.2)
         while not self.stop:
@@ -245,7 +216,3 @@ class RecordingBackend:
     def received(self):
         with self.lock:
             return [bytes(r) for r in self.conns]
-
-    def close(self):
-        self.stop = True
-        self.sock.close()
