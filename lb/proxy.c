@@ -288,15 +288,9 @@ static int strip_connection_close(lb_client *c, const lb_http_request *req, int 
     }
     if (!found || req->major != 1 || req->minor != 1)
         return head_len;
-    char *base = lb_buf_head(&c->in);
-    const char *eol = memchr(found->value + found->value_len, '\n',
-                             (size_t)(base + head_len - (found->value + found->value_len)));
-    if (!eol)
-        return head_len;
-    size_t from = (size_t)(found->name - base), to = (size_t)(eol + 1 - base);
-    memmove(base + from, base + to, lb_buf_len(&c->in) - to);
-    c->in.end -= to - from;
-    return head_len - (int)(to - from);
+    size_t removed = lb_http_remove_field(lb_buf_head(&c->in), lb_buf_len(&c->in), found);
+    c->in.end -= removed;
+    return head_len - (int)removed;
 }
 
 /* Parses a head from the buffer; returns 1 with the request set up, 0 for "need more",

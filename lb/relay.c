@@ -279,14 +279,10 @@ static int set_connection_close(lb_upstream *up, const lb_http_response *res, in
         const lb_http_header *h = &res->headers[i];
         if (!lb_http_token_eq(h->name, h->name_len, "connection"))
             continue;
-        size_t from = (size_t)(h->name - head);
-        size_t value_end = (size_t)(h->value - head) + h->value_len;
-        const char *lf = memchr(head + value_end, '\n', len - value_end);
-        size_t to = (size_t)(lf - head) + 1; /* the parser guarantees the line's CRLF */
-        memmove(head + from, head + to, total - to);
-        len -= to - from;
-        total -= to - from;
-        up->in.end -= to - from;
+        size_t removed = lb_http_remove_field(head, total, h);
+        len -= removed;
+        total -= removed;
+        up->in.end -= removed;
     }
     size_t n = sizeof close_field - 1, at = up->pending + len - 2;
     if (lb_buf_reserve(&up->in, n) < 0)

@@ -222,6 +222,16 @@ int lb_http_parse_request(const char *buf, size_t len, lb_http_request *req,
     return rc;
 }
 
+size_t lb_http_remove_field(char *buf, size_t len, const lb_http_header *h)
+{
+    size_t from = (size_t)(h->name - buf);
+    size_t value_end = (size_t)(h->value - buf) + h->value_len;
+    const char *lf = memchr(buf + value_end, '\n', len - value_end);
+    size_t to = (size_t)(lf - buf) + 1; /* a parsed field always ends in CRLF */
+    memmove(buf + from, buf + to, len - to);
+    return to - from;
+}
+
 int lb_http_head_may_progress(const char *buf, size_t prev_len, size_t len)
 {
     return prev_len < len && memchr(buf + prev_len, '\n', len - prev_len) != NULL;

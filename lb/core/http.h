@@ -116,6 +116,11 @@ const lb_http_header *lb_http_find_header(const lb_http_header *headers, size_t 
 /* Case-insensitive comparison of s[0, len) with the NUL-terminated lit. */
 int lb_http_token_eq(const char *s, size_t len, const char *lit);
 
+/* Removes the whole line of field h (name through its CRLF) from buf[0, len), where h was
+ * parsed from that buffer, moving the bytes after it down. Returns the line's length, which
+ * the caller subtracts from its head and buffer lengths. */
+size_t lb_http_remove_field(char *buf, size_t len, const lb_http_header *h);
+
 /* Chunked transfer coding, scanned incrementally. The state is the caller's; the functions
  * are pure in (state, bytes). Chunk sizes are 1 to 16 hex digits, extensions may follow a
  * ';', trailer fields are checked like header fields, and every line ends in CRLF. */
