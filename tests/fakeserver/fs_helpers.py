@@ -44,6 +44,14 @@ class Server:
             return st, b.decode(errors="replace")
 
 
+def poll_until(predicate, timeout=10.0, what="condition"):
+    """Polls predicate every 10 ms until it is true; fails after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
 def request_bytes(method, target, body=b"", headers=None):
     lines = [f"{method} {target} HTTP/1.1"]
     hdrs = dict(headers or {})

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from fs_helpers import Reader, exact, raw_exchange, recv_exact, request_bytes
+from fs_helpers import Reader, exact, poll_until, raw_exchange, recv_exact, request_bytes
 from harness.process import scaled
 
 BODY = bytes(range(256)) * 4  # 1024 bytes
@@ -189,10 +189,12 @@ def test_capacity_wait_serialises(start):
 
 def test_capacity_refuse_503(start):
     srv = start("--capacity", "1", "--capacity-mode", "refuse", "--delay", "400",
-                files={"f": BODY})
+                "--control-port", "0", files={"f": BODY})
     first = srv.connect()
     first.sendall(GET)
-    time.sleep(0.1)  # let the first request take the slot (its delay keeps it 0.4 s)
+    # the first request holds the only slot (its delay keeps it there 0.4 s)
+    poll_until(lambda: srv.ctl("GET", "/counters")[1]["inflight"] == 1, scaled(5),
+               "the first request in flight")
     st = srv.request("GET", "/f")[0]
     assert st == 503
     assert Reader(first).response()[0] == 200

@@ -11,7 +11,10 @@ from .conftest import request, scaled, wait_for
 QUIET = ["-R", "100000", "--health-interval", "600s"]
 
 
-def run_concurrently(port, paths, results, stagger=0.05):
+def run_concurrently(rig, paths, results):
+    """Starts one client thread per path, each only once the balancer has parsed the one
+    before (its /stats `requests` count), so the arrival order is the list's order."""
+    port, arrived = rig.port, rig.stats()["requests"]
     threads = []
     for i, path in enumerate(paths):
         def go(i=i, path=path):
@@ -24,7 +27,8 @@ def run_concurrently(port, paths, results, stagger=0.05):
         t = threading.Thread(target=go)
         t.start()
         threads.append(t)
-        time.sleep(stagger)  # fixes the arrival order; the queue keeps it
+        arrived += 1
+        wait_for(lambda n=arrived: rig.stats()["requests"] >= n, what=f"request {i} to arrive")
     return threads
 
 
@@ -33,7 +37,7 @@ def test_requests_beyond_n_wait_in_fifo_order(rig):
     rig.balancer(*QUIET, "-N", "1", "0", str(a.port))
     wait_for(lambda: rig.states() == ["up"], what="up")
     results = [None] * 4
-    for t in run_concurrently(rig.port, ["/f"] * 4, results):
+    for t in run_concurrently(rig, ["/f"] * 4, results):
         t.join(scaled(20))
     assert all(r[0] == 200 and r[1] == b"hello\n" for r in results), results
     finished = [r[3] for r in results]
@@ -48,7 +52,7 @@ def test_queue_timeout_gives_503(rig):
     rig.balancer(*QUIET, "-N", "1", "--queue-timeout", "300", "0", str(a.port))
     wait_for(lambda: rig.states() == ["up"], what="up")
     results = [None] * 2
-    for t in run_concurrently(rig.port, ["/f", "/f"], results, stagger=0.1):
+    for t in run_concurrently(rig, ["/f", "/f"], results):
         t.join(scaled(20))
     assert results[0][0] == 200
     assert results[1][0] == 503
@@ -61,7 +65,7 @@ def test_sigterm_drains_requests_in_flight(rig):
     wait_for(lambda: rig.states() == ["up"], what="up")
     idle = socket.create_connection(("127.0.0.1", rig.port))  # an idle keep-alive client
     results = [None]
-    threads = run_concurrently(rig.port, ["/f"], results)
+    threads = run_concurrently(rig, ["/f"], results)
     wait_for(lambda: rig.stats()["in_flight"] == 1, what="request in flight")
     rig.lb.signal(signal.SIGTERM)
     idle.settimeout(scaled(5))
@@ -92,7 +96,7 @@ def test_drain_is_bounded(rig):
     rig.balancer(*QUIET, "--drain-timeout", "300", "0", str(a.port))
     wait_for(lambda: rig.states() == ["up"], what="up")
     results = [None]
-    threads = run_concurrently(rig.port, ["/f"], results)
+    threads = run_concurrently(rig, ["/f"], results)
     wait_for(lambda: rig.stats()["in_flight"] == 1, what="request in flight")
     t0 = time.monotonic()
     rig.lb.signal(signal.SIGTERM)
