@@ -20,16 +20,17 @@ typedef struct lb_proxy lb_proxy;
 
 /* Counters for /stats and /metrics; monotonic unless named "now". */
 typedef struct lb_proxy_counters {
-    uint64_t accepted;    /* client connections */
-    uint64_t requests;    /* request heads parsed */
-    uint64_t responses;   /* responses relayed completely */
-    uint64_t replies_500; /* the contract's 500: no backend accepted or answered */
-    uint64_t replies_4xx; /* requests refused (unframeable, limits, timeouts) */
-    uint64_t replies_503; /* queue timeouts and queue overflow */
-    uint64_t retries;     /* requests sent again to another backend */
-    uint64_t pool_reuses; /* requests sent on a pooled backend connection */
-    uint64_t aborted;     /* client connections closed mid-answer */
-    uint64_t queued;      /* requests that had to wait beyond -N */
+    uint64_t accepted;      /* client connections */
+    uint64_t requests;      /* request heads parsed */
+    uint64_t responses;     /* responses relayed completely */
+    uint64_t replies_500;   /* the contract's 500: no backend accepted or answered */
+    uint64_t replies_4xx;   /* requests refused (unframeable, limits, timeouts) */
+    uint64_t replies_503;   /* queue timeouts and queue overflow */
+    uint64_t retries;       /* requests sent again to another backend */
+    uint64_t pool_reuses;   /* requests sent on a pooled backend connection */
+    uint64_t aborted;       /* client connections closed mid-answer */
+    uint64_t queued;        /* requests that had to wait beyond -N */
+    uint64_t spliced_bytes; /* response body bytes relayed by splice(2), never copied */
     int clients_now, in_flight_now, queue_now;
 } lb_proxy_counters;
 
