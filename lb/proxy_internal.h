@@ -21,6 +21,7 @@
 #define LB_POOL_IDLE_MS 30000 /* an idle pooled backend connection is closed after this */
 #define LB_LINGER_MS 1000     /* reading the rest of a refused request before closing */
 #define LB_FREE_BLOCKS 1024   /* buffer blocks kept for reuse */
+#define LB_SPARE_CLIENTS 1024 /* client structs kept for reuse */
 
 enum { CL_IDLE, CL_QUEUED, CL_ACTIVE, CL_REPLY, CL_LINGER, CL_CLOSED };
 enum { UP_CONNECTING, UP_ACTIVE, UP_IDLE, UP_CLOSED };
@@ -100,6 +101,8 @@ struct lb_proxy {
     int retry_tokens; /* see retry_budget_take in relay.c */
     lb_timer dispatch_timer;
     lb_client *zombies;
+    lb_client *spare_clients; /* freed clients kept for reuse (LB_SPARE_CLIENTS at most) */
+    int nspare_clients;
     lb_upstream *up_zombies;
     char **blocks;
     int nblocks;
