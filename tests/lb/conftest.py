@@ -8,7 +8,6 @@ import http.client
 import json
 import os
 import socket
-import threading
 import time
 
 import pytest
@@ -174,45 +173,3 @@ def course_requests(logpath):
         elif line.startswith("FAIL: "):
             out.append(line)
     return out
-
-
-class RecordingBackend(Listener):
-    """A keep-alive HTTP/1.1 backend in a thread: answers every GET head with 200 `ok`
-    (and /healthcheck with `0\\n0`), and records, per connection, the bytes of the
-    non-health requests it got."""
-
-    def __init__(self, answer=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"):
-        self.answer = answer  # sent for every non-health request
-        self.lock = threading.Lock()
-        self.conns = []  # bytearray per connection that carried a request
-        super().__init__()
-
-    def serve(self, c):
-        buf, record = b"", None
-        c.settimeout(0.2)
-        while not self.stop:
-            try:
-                chunk = c.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            if not chunk:
-                break
-            buf += chunk
-            while b"\r\n\r\n" in buf:
-                head, buf = buf.split(b"\r\n\r\n", 1)
-                if head.startswith(b"GET /healthcheck "):
-                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n0\n0")
-                    continue
-                with self.lock:
-                    if record is None:
-                        record = bytearray()
-                        self.conns.append(record)
-                    record += head + b"\r\n\r\n"
-                c.sendall(self.answer)
-        c.close()
-
-    def received(self):
-        with self.lock:
-            return [bytes(r) for r in self.conns]

@@ -2,7 +2,9 @@
 toward the backend so the backend connection is pooled (the client still gets its close)."""
 import pytest
 
-from .conftest import RecordingBackend, raw_exchange, wait_for
+from harness.recorder import RecordingBackend
+
+from .conftest import raw_exchange
 
 REQ = b"GET /x HTTP/1.1\r\nHost: lb\r\nConnection: close\r\nX-Tag: %d\r\n\r\n"
 
@@ -18,8 +20,9 @@ def test_default_forwards_connection_close_unchanged(rig, backend):
     rig.balancer("0", str(backend.port))
     for i in range(2):
         assert raw_exchange(rig.port, REQ % i).endswith(b"\r\n\r\nok")
-    wait_for(lambda: len(backend.received()) == 2, what="two backend connections")
-    assert backend.received() == [REQ % 0, REQ % 1]
+    backend.wait_for(lambda: len(backend.received_by_conn()) == 2, 10,
+                     what="two backend connections")
+    assert backend.received_by_conn() == [REQ % 0, REQ % 1]
     assert rig.stats()["pool_reuses"] == 0
 
 
@@ -30,7 +33,7 @@ def test_backend_keepalive_strips_it_and_reuses_the_connection(rig, backend):
         answer = raw_exchange(rig.port, REQ % i)
         assert answer == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
     stripped = b"".join(b"GET /x HTTP/1.1\r\nHost: lb\r\nX-Tag: %d\r\n\r\n" % i for i in range(3))
-    assert backend.received() == [stripped]
+    assert backend.received_by_conn() == [stripped]
     assert rig.stats()["pool_reuses"] == 2
 
 

@@ -1,6 +1,6 @@
 """Fixtures for the hostile-client suites: a recording backend behind a real balancer.
 
-`cluster(opts)` starts one RecordingBackend and a balancer (project binary, via the
+`cluster(opts)` starts one harness.recorder.RecordingBackend and a balancer (project binary, via the
 harness's `procs`, so sanitizer reports fail the test) in front of it. Its helpers state
 the two halves of every assertion in issue 8: what the client got, and what the backend got.
 """
@@ -8,7 +8,9 @@ import itertools
 
 import pytest
 
-from .rawhttp import OK_ANSWER, RecordingBackend, connect, exchange, read_one_response, scaled
+from harness.recorder import OK_ANSWER, RecordingBackend
+
+from .rawhttp import connect, exchange, read_one_response, scaled
 
 _seq = itertools.count()
 
@@ -65,7 +67,7 @@ class Cluster:
         finally:
             sock.close()
         assert answer == OK_ANSWER, f"answer {answer!r} for {raw!r}"
-        got = self.backend.wait_received(lambda d: d == raw, scaled(5))
+        got = self.backend.wait_received(lambda d: d == raw, 5)
         assert got == raw, f"backend got {got!r}\nexpected     {raw!r}"
 
 
@@ -83,6 +85,8 @@ def cluster(procs):
     yield make
     for b in made:
         b.close()
+    for b in made:
+        assert not b.errors(), f"the backend's answer function raised: {b.errors()}"
 
 
 def refused_or_forwarded(cl, raw):
@@ -108,6 +112,6 @@ def refused_or_forwarded(cl, raw):
         return "refused"
     assert res.data.startswith(OK_ANSWER) and res.data.count(b"HTTP/1.") == 1, \
         f"neither refused nor forwarded once: {res!r} for {raw!r}"
-    got = cl.backend.wait_received(lambda d: d == raw, scaled(5))
+    got = cl.backend.wait_received(lambda d: d == raw, 5)
     assert got == raw, f"backend got {got!r}, client sent {raw!r}"
     return "forwarded"

@@ -112,7 +112,8 @@ def test_idle_keepalive_connection_is_closed_after_the_idle_timeout(cluster):
 
 def test_max_conns_pauses_the_listener_and_resumes(cluster):
     from .lbopts import MAX_CONNS
-    from .rawhttp import OK_ANSWER, connect, read_one_response, scaled
+    from harness.recorder import OK_ANSWER
+    from .rawhttp import connect, read_one_response, scaled
     cl = cluster([opt(MAX_CONNS, 5)])
     held = [connect(cl.port) for _ in range(5)]
     extra = None
@@ -137,7 +138,8 @@ def test_fd_exhaustion_is_survived(procs):
     crash or spin; once the flood is gone it serves again."""
     import shutil
     from harness.process import bin_path
-    from .rawhttp import RecordingBackend, connect, scaled
+    from harness.recorder import RecordingBackend
+    from .rawhttp import connect, scaled
     from .conftest import Cluster
     prlimit = shutil.which("prlimit")
     if not prlimit:
@@ -172,7 +174,8 @@ def test_memory_exhaustion_is_survived(procs):
     import shutil
     import pytest
     from harness.process import bin_path, under_valgrind
-    from .rawhttp import RecordingBackend, connect, read_one_response, OK_ANSWER, scaled
+    from harness.recorder import OK_ANSWER, RecordingBackend
+    from .rawhttp import connect, read_one_response, scaled
     lb_bin = bin_path("loadbalancer")
     with open(lb_bin, "rb") as f:
         if b"__asan_init" in f.read():

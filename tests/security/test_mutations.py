@@ -91,7 +91,7 @@ def test_two_hundred_mutated_answers_are_relayed_or_cut_never_patched(cluster):
     table = [mutate(rng, rng.choice(ANSWERS)) for _ in range(200)]
 
     def answer(req):
-        m = re.match(rb"GET /m(\d+) ", req)
+        m = re.match(rb"GET /m(\d+) ", req.raw)
         if m:
             return (table[int(m.group(1))], "close")
         return b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"

@@ -8,7 +8,7 @@ from .rawhttp import connect, read_until_close, scaled
 
 
 def _echo_path(req):
-    path = req.split(b" ", 2)[1]
+    path = req.target.encode("latin-1")
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(path), path)
 
 
