@@ -8,8 +8,10 @@
  * frees everything and exits 0 with no fd left open.
  * With --threads N, each thread is a complete balancer (loop, backend table, policy,
  * checker, proxy) on its own SO_REUSEPORT listener: nothing is shared but the read-only
- * config, so no locks. Each loop checks and counts on its own; the stats port (on the
- * first loop) shows the first loop's view.
+ * config, so no locks on the request path. Each loop checks and counts on its own; the
+ * stats port is served by the first loop (this thread), which reads its own loop live and
+ * the others through snapshots each publishes from a timer (stats.c), so /stats and
+ * /metrics describe the whole process.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -121,6 +123,24 @@ static int worker_start(lb_worker *w, char *err, size_t errlen)
     return 0;
 }
 
+/* The stats port on the first loop, fed by every loop (before their threads start, as
+ * lb_stats_create arms a timer on each). */
+static int start_stats(lb_main *m, const lb_config *cfg, char *err, size_t errlen)
+{
+    lb_stats_sources *srcs = calloc((size_t)m->nworkers, sizeof *srcs);
+    if (!srcs) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < m->nworkers; i++) {
+        lb_worker *w = &m->workers[i];
+        srcs[i] = (lb_stats_sources){&w->table, w->checker, w->proxy, cfg->policy, w->loop};
+    }
+    m->stats = lb_stats_create(cfg->stats_port, srcs, m->nworkers, err, errlen);
+    free(srcs);
+    return m->stats ? 0 : -1;
+}
+
 static int start(lb_main *m, const lb_config *cfg, char *err, size_t errlen)
 {
     m->nworkers = cfg->threads;
@@ -143,12 +163,8 @@ static int start(lb_main *m, const lb_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot watch signals");
         return -1;
     }
-    if (cfg->stats_port >= 0) {
-        lb_worker *w = &m->workers[0];
-        lb_stats_sources src = {&w->table, w->checker, w->proxy, cfg->policy};
-        if (!(m->stats = lb_stats_create(first, cfg->stats_port, &src, err, errlen)))
-            return -1;
-    }
+    if (cfg->stats_port >= 0)
+        return start_stats(m, cfg, err, errlen);
     return 0;
 }
 

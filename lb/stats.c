@@ -1,12 +1,34 @@
-/* stats.c - the stats port: JSON and Prometheus views of the backend table and counters.
+/* stats.c - the stats port: JSON and Prometheus views of the backend tables and counters.
  *
  * Connections are few and short, so this file trades speed for simplicity: each reads one
  * head (at most 4 KiB), renders the whole answer into a buffer, writes it, and closes.
- * Limits: a connection lives at most STATS_DEADLINE_MS; answers are rendered fresh.
+ * Limits: a connection lives at most STATS_DEADLINE_MS.
+ *
+ * Threads. With --threads N every loop is a whole balancer that counts on its own, with
+ * plain (non-atomic) increments on its hot path. The stats port lives on the first loop,
+ * which reads its own state live. Every other loop copies its counters and backend table
+ * into its slot every LB_STATS_PUBLISH_MS, from a timer on that loop, under the slot's
+ * mutex; the stats loop sums the slots under the same mutex. So nothing on the request
+ * path changes (no lock, no atomic), the only shared memory is the slots, and a slot costs
+ * its loop one copy per period. Staleness: what another loop did at most
+ * LB_STATS_PUBLISH_MS ago (plus one round of that loop, since timers run between rounds)
+ * may be missing; the first loop is exact. A loop that stopped (drain) keeps its last copy.
+ *
+ * Aggregation over loops (with one loop every rule gives back that loop's own values, so
+ * --threads 1 answers exactly as before; new keys only are added):
+ * - counters, gauges (clients, in flight, queued), health rounds: sums;
+ * - per backend, forwarded, failures, in_flight, checks_ok/failed, pool_idle: sums;
+ *   total/errors/last_check: those of the most recent judged probe in any loop; load: that
+ *   total plus the requests each loop sent since its own last probe (an upper bound);
+ * - health: a client lands on any loop, so a backend is "up" (and lb_backend_up 1) only
+ *   when it is up in every loop; "down" once any loop judged it down; else "unknown"
+ *   (no loop judged it down, some not yet up). up_in_loops tells how many loops send to it;
+ *   up_in_loops 0 with state "down" means every loop has it down.
  */
 #include "stats.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,10 +41,47 @@
 
 #define STATS_DEADLINE_MS 5000
 #define STATS_MAX_HEAD 4096
+#define STATS_MAX_LOOPS 64 /* --threads is at most 64 */
+
+/* A backend summed over loops. */
+typedef struct stats_agg_backend {
+    lb_stats_backend_snap s; /* sums, or the values of the most recent probe */
+    uint64_t sent_since;     /* sum over loops of load - total */
+    int up_loops, down_loops;
+} stats_agg_backend;
+
+/* What /stats lists of each loop: enough to see how the kernel spread the clients. */
+typedef struct stats_agg_loop {
+    uint64_t accepted, requests, responses, rounds_done;
+    int clients_now;
+} stats_agg_loop;
+
+/* The whole process: the sum of n loop snapshots. */
+typedef struct stats_agg {
+    lb_proxy_counters c;
+    uint64_t rounds_started, rounds_done;
+    int loops, n;
+    stats_agg_backend b[LB_MAX_BACKENDS];
+    stats_agg_loop per_loop[STATS_MAX_LOOPS];
+} stats_agg;
+
+/* A loop other than the first: its sources (touched only by its thread) and the copy it
+ * publishes under lock. */
+typedef struct stats_slot {
+    lb_stats_sources src;
+    pthread_mutex_t lock;
+    int lock_ok, timer_on;
+    lb_timer timer;
+    lb_stats_snapshot snap;
+} stats_slot;
 
 struct lb_stats {
     lb_loop *loop;
-    lb_stats_sources src;
+    lb_stats_sources live; /* the first loop, the one serving the port */
+    stats_slot *slots;     /* the other loops */
+    int nslots;
+    lb_stats_snapshot scratch; /* the live loop's copy, per answer */
+    stats_agg agg;             /* per answer */
     int listen_fd;
     int port;
     struct stats_conn *conns;
@@ -49,15 +108,114 @@ static int appendf(lb_buf *out, const char *fmt, ...)
     return lb_buf_append(out, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
-static const char *state_name(const lb_backend *b)
+/* ---- snapshots and their sum ------------------------------------------------------ */
+
+void lb_stats_snapshot_take(const lb_stats_sources *src, lb_stats_snapshot *out)
 {
-    if (!b->checked && !b->up)
-        return "unknown";
-    return b->up ? "up" : "down";
+    static const lb_proxy_counters zero;
+    out->counters = src->proxy ? *lb_proxy_counters_get(src->proxy) : zero;
+    out->rounds_started = src->checker ? lb_checker_rounds_started(src->checker) : 0;
+    out->rounds_done = src->checker ? lb_checker_rounds_done(src->checker) : 0;
+    out->nbackends = src->table->n < LB_MAX_BACKENDS ? src->table->n : LB_MAX_BACKENDS;
+    for (int i = 0; i < out->nbackends; i++) {
+        const lb_backend *b = &src->table->v[i];
+        out->b[i] = (lb_stats_backend_snap){
+            .name = b->name,
+            .up = b->up,
+            .checked = b->checked,
+            .in_flight = b->in_flight,
+            .pool_idle = b->pool_len,
+            .total = b->total,
+            .errors = b->errors,
+            .load = lb_backend_load(b),
+            .forwarded = b->forwarded,
+            .failures = b->failures,
+            .checks_ok = b->checks_ok,
+            .checks_failed = b->checks_failed,
+            .last_check_ms = b->last_check_ms,
+            .last_check_wall = b->last_check_wall,
+        };
+    }
 }
 
-static int render_backend_json(const lb_backend *b, int last, lb_buf *out)
+static void agg_add_counters(lb_proxy_counters *a, const lb_proxy_counters *c)
 {
+    a->accepted += c->accepted;
+    a->requests += c->requests;
+    a->responses += c->responses;
+    a->replies_500 += c->replies_500;
+    a->replies_4xx += c->replies_4xx;
+    a->replies_503 += c->replies_503;
+    a->retries += c->retries;
+    a->pool_reuses += c->pool_reuses;
+    a->aborted += c->aborted;
+    a->queued += c->queued;
+    a->spliced_bytes += c->spliced_bytes;
+    a->clients_now += c->clients_now;
+    a->in_flight_now += c->in_flight_now;
+    a->queue_now += c->queue_now;
+}
+
+static void agg_add_backend(stats_agg_backend *a, const lb_stats_backend_snap *b)
+{
+    if (!a->s.name || (b->checked && (!a->s.checked || b->last_check_ms > a->s.last_check_ms))) {
+        a->s.name = a->s.name ? a->s.name : b->name;
+        a->s.checked = a->s.checked || b->checked;
+        a->s.total = b->total;
+        a->s.errors = b->errors;
+        a->s.last_check_ms = b->last_check_ms;
+        a->s.last_check_wall = b->last_check_wall;
+    }
+    a->up_loops += b->up ? 1 : 0;
+    a->down_loops += !b->up && b->checked ? 1 : 0;
+    a->sent_since += b->load - b->total;
+    a->s.in_flight += b->in_flight;
+    a->s.pool_idle += b->pool_idle;
+    a->s.forwarded += b->forwarded;
+    a->s.failures += b->failures;
+    a->s.checks_ok += b->checks_ok;
+    a->s.checks_failed += b->checks_failed;
+}
+
+/* Adds one loop. Every loop's table is built from the same config, so the first loop's
+ * backend count holds for all. */
+static void agg_add(stats_agg *a, const lb_stats_snapshot *s)
+{
+    if (a->loops == 0)
+        a->n = s->nbackends;
+    if (a->loops < STATS_MAX_LOOPS)
+        a->per_loop[a->loops] =
+            (stats_agg_loop){s->counters.accepted, s->counters.requests, s->counters.responses,
+                             s->rounds_done, s->counters.clients_now};
+    a->loops++;
+    agg_add_counters(&a->c, &s->counters);
+    a->rounds_started += s->rounds_started;
+    a->rounds_done += s->rounds_done;
+    for (int i = 0; i < a->n && i < s->nbackends; i++)
+        agg_add_backend(&a->b[i], &s->b[i]);
+}
+
+static void agg_finish(stats_agg *a)
+{
+    for (int i = 0; i < a->n; i++) {
+        stats_agg_backend *b = &a->b[i];
+        b->s.load = b->s.total + b->sent_since;
+        b->s.up = b->up_loops == a->loops;
+    }
+}
+
+static const char *agg_state(const stats_agg_backend *b)
+{
+    if (b->s.up)
+        return "up";
+    return b->down_loops > 0 ? "down" : "unknown";
+}
+
+/* ---- JSON ------------------------------------------------------------------------- */
+
+static int render_backend_json(const stats_agg_backend *a, int last, lb_buf *out)
+{
+    const lb_stats_backend_snap *b = &a->s;
     char when[32] = "null";
     if (b->checked)
         snprintf(when, sizeof when, "%lld", (long long)b->last_check_wall);
@@ -66,90 +224,123 @@ static int render_backend_json(const lb_backend *b, int last, lb_buf *out)
                    "    {\"address\": \"%s\", \"state\": \"%s\", \"total\": %llu, "
                    "\"errors\": %llu, \"load\": %llu, \"in_flight\": %d, \"failures\": %llu, "
                    "\"forwarded\": %llu, \"checks_ok\": %llu, \"checks_failed\": %llu, "
-                   "\"last_check\": %s, \"last_check_ms_ago\": %lld, \"pool_idle\": %d}%s\n",
-                   b->name, state_name(b), (unsigned long long)b->total,
-                   (unsigned long long)b->errors, (unsigned long long)lb_backend_load(b),
-                   b->in_flight, (unsigned long long)b->failures, (unsigned long long)b->forwarded,
+                   "\"last_check\": %s, \"last_check_ms_ago\": %lld, \"pool_idle\": %d, "
+                   "\"up_in_loops\": %d}%s\n",
+                   b->name, agg_state(a), (unsigned long long)b->total,
+                   (unsigned long long)b->errors, (unsigned long long)b->load, b->in_flight,
+                   (unsigned long long)b->failures, (unsigned long long)b->forwarded,
                    (unsigned long long)b->checks_ok, (unsigned long long)b->checks_failed, when,
-                   ago, b->pool_len, last ? "" : ",");
+                   ago, b->pool_idle, a->up_loops, last ? "" : ",");
 }
 
-int lb_stats_render_json(const lb_stats_sources *src, lb_buf *out)
+static int render_loops_json(const stats_agg *a, lb_buf *out)
 {
-    static const lb_proxy_counters zero;
-    const lb_proxy_counters *st = src->proxy ? lb_proxy_counters_get(src->proxy) : &zero;
-    unsigned long long rs = src->checker ? lb_checker_rounds_started(src->checker) : 0;
-    unsigned long long rd = src->checker ? lb_checker_rounds_done(src->checker) : 0;
-    if (appendf(out, "{\n  \"policy\": \"%s\",\n  \"backends\": [\n",
-                src->policy ? src->policy : "fewest") < 0)
-        return -1;
-    for (int i = 0; i < src->table->n; i++)
-        if (render_backend_json(&src->table->v[i], i == src->table->n - 1, out) < 0)
+    int n = a->loops < STATS_MAX_LOOPS ? a->loops : STATS_MAX_LOOPS;
+    for (int i = 0; i < n; i++) {
+        const stats_agg_loop *l = &a->per_loop[i];
+        if (appendf(out,
+                    "    {\"accepted\": %llu, \"requests\": %llu, \"responses\": %llu, "
+                    "\"clients\": %d, \"health_rounds_done\": %llu}%s\n",
+                    (unsigned long long)l->accepted, (unsigned long long)l->requests,
+                    (unsigned long long)l->responses, l->clients_now,
+                    (unsigned long long)l->rounds_done, i == n - 1 ? "" : ",") < 0)
             return -1;
-    return appendf(out,
-                   "  ],\n  \"health_rounds_started\": %llu,\n  \"health_rounds_done\": %llu,\n"
-                   "  \"clients\": %d,\n  \"in_flight\": %d,\n  \"queued_now\": %d,\n"
-                   "  \"accepted\": %llu,\n  \"requests\": %llu,\n  \"responses\": %llu,\n"
-                   "  \"replies_500\": %llu,\n  \"replies_4xx\": %llu,\n  \"replies_503\": %llu,\n"
-                   "  \"retries\": %llu,\n  \"pool_reuses\": %llu,\n  \"aborted\": %llu,\n"
-                   "  \"queued\": %llu\n}\n",
-                   rs, rd, st->clients_now, st->in_flight_now, st->queue_now,
-                   (unsigned long long)st->accepted, (unsigned long long)st->requests,
-                   (unsigned long long)st->responses, (unsigned long long)st->replies_500,
-                   (unsigned long long)st->replies_4xx, (unsigned long long)st->replies_503,
-                   (unsigned long long)st->retries, (unsigned long long)st->pool_reuses,
-                   (unsigned long long)st->aborted, (unsigned long long)st->queued);
+    }
+    return appendf(out, "  ]\n}\n");
 }
+
+static int render_json(const char *policy, const stats_agg *a, lb_buf *out)
+{
+    const lb_proxy_counters *st = &a->c;
+    if (appendf(out, "{\n  \"policy\": \"%s\",\n  \"backends\": [\n", policy ? policy : "fewest") <
+        0)
+        return -1;
+    for (int i = 0; i < a->n; i++)
+        if (render_backend_json(&a->b[i], i == a->n - 1, out) < 0)
+            return -1;
+    if (appendf(out,
+                "  ],\n  \"health_rounds_started\": %llu,\n  \"health_rounds_done\": %llu,\n"
+                "  \"clients\": %d,\n  \"in_flight\": %d,\n  \"queued_now\": %d,\n"
+                "  \"accepted\": %llu,\n  \"requests\": %llu,\n  \"responses\": %llu,\n"
+                "  \"replies_500\": %llu,\n  \"replies_4xx\": %llu,\n  \"replies_503\": %llu,\n"
+                "  \"retries\": %llu,\n  \"pool_reuses\": %llu,\n  \"aborted\": %llu,\n"
+                "  \"queued\": %llu,\n  \"spliced_bytes\": %llu,\n  \"threads\": %d,\n"
+                "  \"loops\": [\n",
+                (unsigned long long)a->rounds_started, (unsigned long long)a->rounds_done,
+                st->clients_now, st->in_flight_now, st->queue_now, (unsigned long long)st->accepted,
+                (unsigned long long)st->requests, (unsigned long long)st->responses,
+                (unsigned long long)st->replies_500, (unsigned long long)st->replies_4xx,
+                (unsigned long long)st->replies_503, (unsigned long long)st->retries,
+                (unsigned long long)st->pool_reuses, (unsigned long long)st->aborted,
+                (unsigned long long)st->queued, (unsigned long long)st->spliced_bytes,
+                a->loops) < 0)
+        return -1;
+    return render_loops_json(a, out);
+}
+
+/* ---- Prometheus ------------------------------------------------------------------- */
 
 static int metric_family(lb_buf *out, const char *name, const char *type, const char *help)
 {
     return appendf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static int render_backend_metrics(const lb_backend_table *t, lb_buf *out)
+static unsigned long long backend_metric(const stats_agg_backend *a, size_t family)
 {
-    static const struct {
-        const char *name, *type, *help;
-    } fams[] = {
-        {"lb_backend_up", "gauge", "1 if the backend is healthy"},
-        {"lb_backend_reported_total", "gauge", "TOTAL from the last health check"},
-        {"lb_backend_reported_errors", "gauge", "ERRORS from the last health check"},
-        {"lb_backend_in_flight", "gauge", "requests on the backend now"},
-        {"lb_backend_forwarded_total", "counter", "requests sent to the backend"},
-        {"lb_backend_failures_total", "counter", "failed connects, timeouts and resets"},
-        {"lb_backend_last_check_timestamp_seconds", "gauge", "wall time of the last check"},
+    const lb_stats_backend_snap *b = &a->s;
+    const unsigned long long v[] = {
+        (unsigned long long)b->up,
+        (unsigned long long)b->total,
+        (unsigned long long)b->errors,
+        (unsigned long long)b->in_flight,
+        (unsigned long long)b->forwarded,
+        (unsigned long long)b->failures,
+        (unsigned long long)b->last_check_wall,
+        (unsigned long long)a->up_loops,
     };
-    for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
-        if (metric_family(out, fams[f].name, fams[f].type, fams[f].help) < 0)
+    return v[family];
+}
+
+/* Backend families; the last one (new with --threads) is rendered after the process-wide
+ * ones so that the exposition of one loop keeps its old order. */
+static const struct {
+    const char *name, *type, *help;
+} backend_families[] = {
+    {"lb_backend_up", "gauge", "1 if the backend is healthy in every loop"},
+    {"lb_backend_reported_total", "gauge", "TOTAL from the last health check"},
+    {"lb_backend_reported_errors", "gauge", "ERRORS from the last health check"},
+    {"lb_backend_in_flight", "gauge", "requests on the backend now"},
+    {"lb_backend_forwarded_total", "counter", "requests sent to the backend"},
+    {"lb_backend_failures_total", "counter", "failed connects, timeouts and resets"},
+    {"lb_backend_last_check_timestamp_seconds", "gauge", "wall time of the last check"},
+    {"lb_backend_up_loops", "gauge", "event loops in which the backend is healthy"},
+};
+
+static int render_backend_metrics(const stats_agg *a, size_t from, size_t to, lb_buf *out)
+{
+    for (size_t f = from; f < to; f++) {
+        if (metric_family(out, backend_families[f].name, backend_families[f].type,
+                          backend_families[f].help) < 0)
             return -1;
-        for (int i = 0; i < t->n; i++) {
-            const lb_backend *b = &t->v[i];
-            unsigned long long v[] = {(unsigned long long)b->up,
-                                      (unsigned long long)b->total,
-                                      (unsigned long long)b->errors,
-                                      (unsigned long long)b->in_flight,
-                                      (unsigned long long)b->forwarded,
-                                      (unsigned long long)b->failures,
-                                      (unsigned long long)b->last_check_wall};
-            if (appendf(out, "%s{backend=\"%s\"} %llu\n", fams[f].name, b->name, v[f]) < 0)
+        for (int i = 0; i < a->n; i++)
+            if (appendf(out, "%s{backend=\"%s\"} %llu\n", backend_families[f].name, a->b[i].s.name,
+                        backend_metric(&a->b[i], f)) < 0)
                 return -1;
-        }
     }
     return 0;
 }
 
-int lb_stats_render_metrics(const lb_stats_sources *src, lb_buf *out)
+static int render_metrics(const stats_agg *a, lb_buf *out)
 {
-    static const lb_proxy_counters zero;
-    const lb_proxy_counters *st = src->proxy ? lb_proxy_counters_get(src->proxy) : &zero;
-    if (render_backend_metrics(src->table, out) < 0)
+    const lb_proxy_counters *st = &a->c;
+    const size_t nfam = sizeof backend_families / sizeof backend_families[0];
+    if (render_backend_metrics(a, 0, nfam - 1, out) < 0)
         return -1;
     const struct {
         const char *name, *type;
         unsigned long long v;
     } m[] = {
-        {"lb_health_rounds_total", "counter",
-         src->checker ? (unsigned long long)lb_checker_rounds_done(src->checker) : 0},
+        {"lb_health_rounds_total", "counter", (unsigned long long)a->rounds_done},
         {"lb_client_connections", "gauge", (unsigned long long)st->clients_now},
         {"lb_requests_in_flight", "gauge", (unsigned long long)st->in_flight_now},
         {"lb_requests_queued", "gauge", (unsigned long long)st->queue_now},
@@ -162,11 +353,42 @@ int lb_stats_render_metrics(const lb_stats_sources *src, lb_buf *out)
         {"lb_retries_total", "counter", st->retries},
         {"lb_pool_reuses_total", "counter", st->pool_reuses},
         {"lb_aborted_total", "counter", st->aborted},
+        {"lb_queued_total", "counter", st->queued},
+        {"lb_spliced_bytes_total", "counter", st->spliced_bytes},
+        {"lb_threads", "gauge", (unsigned long long)a->loops},
     };
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
         if (appendf(out, "# TYPE %s %s\n%s %llu\n", m[i].name, m[i].type, m[i].name, m[i].v) < 0)
             return -1;
-    return 0;
+    return render_backend_metrics(a, nfam - 1, nfam, out);
+}
+
+/* Sums n snapshots into a fresh aggregate (NULL on ENOMEM). */
+static stats_agg *agg_of(const lb_stats_snapshot *snaps, int n)
+{
+    stats_agg *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    for (int i = 0; i < n; i++)
+        agg_add(a, &snaps[i]);
+    agg_finish(a);
+    return a;
+}
+
+int lb_stats_render_json(const char *policy, const lb_stats_snapshot *snaps, int n, lb_buf *out)
+{
+    stats_agg *a = agg_of(snaps, n);
+    int rc = a ? render_json(policy, a, out) : -1;
+    free(a);
+    return rc;
+}
+
+int lb_stats_render_metrics(const lb_stats_snapshot *snaps, int n, lb_buf *out)
+{
+    stats_agg *a = agg_of(snaps, n);
+    int rc = a ? render_metrics(a, out) : -1;
+    free(a);
+    return rc;
 }
 
 /* ---- the server ------------------------------------------------------------------- */
@@ -205,18 +427,36 @@ static void conn_answer(stats_conn *c, int status, const char *type, lb_buf *bod
     lb_loop_set_mask(c->owner->loop, c->fd, LB_EV_WRITE);
 }
 
+/* Sums the live first loop and every slot into s->agg. Runs on the stats loop. */
+static void stats_collect(lb_stats *s)
+{
+    memset(&s->agg, 0, sizeof s->agg);
+    lb_stats_snapshot_take(&s->live, &s->scratch);
+    agg_add(&s->agg, &s->scratch);
+    for (int i = 0; i < s->nslots; i++) {
+        stats_slot *sl = &s->slots[i];
+        pthread_mutex_lock(&sl->lock);
+        agg_add(&s->agg, &sl->snap);
+        pthread_mutex_unlock(&sl->lock);
+    }
+    agg_finish(&s->agg);
+}
+
 static void conn_route(stats_conn *c, const lb_http_request *req)
 {
+    lb_stats *s = c->owner;
     lb_buf body = LB_BUF_INIT;
     int ok = -1, status = 404;
     const char *type = "text/plain";
     int get = lb_http_token_eq(req->method, req->method_len, "GET");
     if (get && lb_http_token_eq(req->target, req->target_len, "/stats")) {
-        ok = lb_stats_render_json(&c->owner->src, &body);
+        stats_collect(s);
+        ok = render_json(s->live.policy, &s->agg, &body);
         status = 200;
         type = "application/json";
     } else if (get && lb_http_token_eq(req->target, req->target_len, "/metrics")) {
-        ok = lb_stats_render_metrics(&c->owner->src, &body);
+        stats_collect(s);
+        ok = render_metrics(&s->agg, &body);
         status = 200;
         type = "text/plain; version=0.0.4";
     } else {
@@ -292,27 +532,62 @@ static void stats_accept(lb_loop *loop, int fd, int events, void *data)
     }
 }
 
-lb_stats *lb_stats_create(lb_loop *loop, int port, const lb_stats_sources *src, char *err,
-                          size_t errlen)
+/* Runs on the slot's own loop: publishes a fresh copy, then again after the period. */
+static void slot_publish(lb_loop *loop, lb_timer *timer, void *data)
+{
+    stats_slot *sl = data;
+    pthread_mutex_lock(&sl->lock);
+    lb_stats_snapshot_take(&sl->src, &sl->snap);
+    pthread_mutex_unlock(&sl->lock);
+    lb_timer_start(loop, timer, LB_STATS_PUBLISH_MS);
+}
+
+/* One slot per loop but the first; each publishes once now (its loop does not run yet). */
+static int stats_slots_start(lb_stats *s, const lb_stats_sources *srcs, int n)
+{
+    if (n <= 1)
+        return 0;
+    if (!(s->slots = calloc((size_t)n - 1, sizeof *s->slots)))
+        return -1;
+    for (int i = 1; i < n; i++) {
+        stats_slot *sl = &s->slots[i - 1];
+        sl->src = srcs[i];
+        if (pthread_mutex_init(&sl->lock, NULL) != 0)
+            return -1;
+        sl->lock_ok = 1;
+        s->nslots = i;
+        lb_timer_init(&sl->timer, slot_publish, sl);
+        slot_publish(sl->src.loop, &sl->timer, sl);
+        sl->timer_on = 1;
+    }
+    return 0;
+}
+
+lb_stats *lb_stats_create(int port, const lb_stats_sources *srcs, int n, char *err, size_t errlen)
 {
     lb_stats *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    s->loop = loop;
-    s->src = *src;
+    s->loop = srcs[0].loop;
+    s->live = srcs[0];
     s->listen_fd = lb_net_listen(NULL, port, 128, 0, err, errlen);
-    if (s->listen_fd < 0 || lb_loop_watch(loop, s->listen_fd, LB_EV_READ, stats_accept, s) < 0) {
-        if (s->listen_fd >= 0) {
-            snprintf(err, errlen, "cannot watch the stats listener");
-            close(s->listen_fd);
-        }
-        free(s);
-        return NULL;
+    if (s->listen_fd < 0)
+        goto fail;
+    if (lb_loop_watch(s->loop, s->listen_fd, LB_EV_READ, stats_accept, s) < 0) {
+        snprintf(err, errlen, "cannot watch the stats listener");
+        goto fail;
     }
     s->port = lb_net_local_port(s->listen_fd);
+    if (stats_slots_start(s, srcs, n) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     return s;
+fail:
+    lb_stats_destroy(s);
+    return NULL;
 }
 
 int lb_stats_port(const lb_stats *s)
@@ -336,5 +611,13 @@ void lb_stats_destroy(lb_stats *s)
     lb_stats_stop_listening(s);
     while (s->conns)
         conn_close(s->conns);
+    for (int i = 0; i < s->nslots; i++) {
+        stats_slot *sl = &s->slots[i];
+        if (sl->timer_on)
+            lb_timer_stop(sl->src.loop, &sl->timer);
+        if (sl->lock_ok)
+            pthread_mutex_destroy(&sl->lock);
+    }
+    free(s->slots);
     free(s);
 }
