@@ -13,10 +13,15 @@
  * its loop one copy per period. Staleness: what another loop did at most
  * LB_STATS_PUBLISH_MS ago (plus one round of that loop, since timers run between rounds)
  * may be missing; the first loop is exact. A loop that stopped (drain) keeps its last copy.
+ * Why a timer and a mutex: relaxed atomic stores would have meant rewriting every increment
+ * in proxy.c and relay.c, and the before-sleep hook belongs to proxy.c; the mutex is taken
+ * once per period by its loop and once per answer by the stats loop, never per request, and
+ * a copy of a whole loop under it is consistent (requests >= responses within a loop).
  *
  * Aggregation over loops (with one loop every rule gives back that loop's own values, so
  * --threads 1 answers exactly as before; new keys only are added):
- * - counters, gauges (clients, in flight, queued), health rounds: sums;
+ * - counters, gauges (clients, in flight, queued), health rounds: sums; "loops" also
+ *   lists each loop's own accepted/requests/responses/clients/rounds (the kernel's spread);
  * - per backend, forwarded, failures, in_flight, checks_ok/failed, pool_idle: sums;
  *   total/errors/last_check: those of the most recent judged probe in any loop; load: that
  *   total plus the requests each loop sent since its own last probe (an upper bound);
