@@ -151,3 +151,30 @@ def test_one_thread_keeps_the_old_document(rig):
                             "health_rounds_done": st["health_rounds_done"]}]
     m = metrics(rig)
     assert m[("lb_threads", None)] == 1 and m[("lb_requests_total", None)] == 1
+
+
+def test_backend_down_in_one_loop_only_is_not_up(rig):
+    """No periodic checks: a killed backend is found down by each loop's own failed connect,
+    one loop at a time, which shows the in-between state: down, yet up in the other loop."""
+    threads = 2
+    a, b = rig.fakeserver(), rig.fakeserver()
+    rig.balancer(*QUIET, "--policy", "rr", "--threads", str(threads), "0", str(a.port),
+                 str(b.port))
+    wait_all_up(rig, threads)
+    a.kill()
+    assert a.wait(scaled(5)) is not None
+    seen = []
+    for sent in range(1, 200):
+        assert request(rig.port, "GET", "/f")[:2] == (200, b"hello\n")  # b answers a retry
+        st = wait_for(lambda: settled(rig, sent), what=f"/stats to count {sent} requests")
+        ba = st["backends"][0]
+        assert ba["failures"] == threads - ba["up_in_loops"]  # one failed connect per loop
+        seen.append(ba["up_in_loops"])
+        if ba["up_in_loops"] == 1:
+            assert ba["state"] == "down" and st["backends"][1]["state"] == "up"
+            m = metrics(rig)
+            assert m[("lb_backend_up", ba["address"])] == 0
+            assert m[("lb_backend_up_loops", ba["address"])] == 1
+        if ba["up_in_loops"] == 0:
+            break
+    assert seen[-1] == 0 and 1 in seen, seen
