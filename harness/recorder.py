@@ -21,7 +21,7 @@ reading and the tuple closes the backend's side right after the reply. The defau
 Framing is lenient on purpose (the backend answers legal requests; it never judges hostile
 ones, since whatever reaches it is already what the test looks at): Content-Length, chunked
 (last Transfer-Encoding coding), otherwise no body. Bytes that never make a whole request
-are recorded, not answered.
+are recorded, not answered; so are requests that arrive after the backend closed its side.
 
 Thread safety: one lock guards every record; accessors return snapshots (bytes, lists).
 `Conn.data` and `Conn.requests` are snapshots too. `wait_for()` and `wait_received()` are
@@ -42,7 +42,6 @@ PROBE_RE = re.compile(rb"\AGET /healthcheck HTTP/1\.1\r\nHost: [^\r\n]*\r\n\r\n\
 OK_BODY = b"ok"
 OK_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
-CLOSE = "close"
 
 
 def health_answer(errors=0, total=0):
@@ -230,7 +229,7 @@ class RecordingBackend(Listener):
         return req, probe
 
     def _reply(self, conn, req):
-        """Sends answer(req); returns False when the backend closed its side."""
+        """Sends answer(req); returns False when it closed the backend's side."""
         try:
             reply = self.answer(req)
         except Exception as exc:  # noqa: BLE001 - reported through errors(), conn closed
@@ -249,7 +248,7 @@ class RecordingBackend(Listener):
         return not close_after
 
     def _serve(self, conn):
-        pending, peer_closed = b"", False
+        pending, peer_closed, answering = b"", False, True
         try:
             while True:
                 chunk = conn.sock.recv(65536)
@@ -261,11 +260,14 @@ class RecordingBackend(Listener):
                 while (end := request_end(pending)) is not None:
                     raw, pending = pending[:end], pending[end:]
                     req, probe = self._framed(conn, raw)
+                    if not answering:  # our side is closed: record, never answer
+                        continue
                     if probe:
                         conn.sock.sendall(health_answer(*self.health))
                         conn.sock.shutdown(socket.SHUT_WR)
+                        answering = False
                     else:
-                        self._reply(conn, req)
+                        answering = self._reply(conn, req)
         except OSError:  # a reset, or a send to a peer that left
             peer_closed = True
         except Exception:  # noqa: BLE001 - answer() raised: in errors(), connection dropped
@@ -287,7 +289,7 @@ class RecordingBackend(Listener):
             if self._closing:
                 return
             self._closing = True
-        Listener.close(self)
+        super().close()
         with self.cond:
             conns = list(self._conns)
         for c in conns:
@@ -348,9 +350,10 @@ class RecordingBackend(Listener):
             return list(self._errors)
 
     def wait_for(self, predicate, timeout=10.0, what="condition"):
-        """Polls predicate() (no arguments; it may use the accessors) on every arrival and
-        close, at least every 0.1 s, until it returns a true value (returned) or timeout
-        (scaled) seconds pass: AssertionError naming what."""
+        """Polls predicate() on every arrival and close, at least every 0.1 s, until it
+        returns a true value (returned) or timeout (scaled) seconds pass: AssertionError
+        naming what. predicate takes no arguments, runs under the lock (it may call the
+        accessors) and must not block."""
         limit = scaled(timeout)
         deadline = time.monotonic() + limit
         with self.cond:

@@ -174,11 +174,16 @@ def test_answer_none_keeps_reading_and_close_tuple_closes(recorder):
         s.sendall(b"GET /quiet HTTP/1.1\r\n\r\n")
         rec.wait_for(lambda: len(rec.requests()) == 1, 5, what="the quiet request")
         assert_silent(s)
-        s.sendall(b"GET /last HTTP/1.1\r\n\r\n")
+        s.sendall(b"GET /last HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n")
         assert read_to_eof(s) == OK_ANSWER  # the answer, then the backend's FIN
+        # the request after the close is recorded, not answered, and the connection is
+        # not taken for one the peer closed
+        rec.wait_for(lambda: len(rec.requests()) == 3, 5, what="the request after the close")
+        assert not rec.connections()[0].wait_closed(0.1)
     finally:
         s.close()
-    assert [r.target for r in rec.requests()] == ["/quiet", "/last"]
+    assert [r.target for r in rec.requests()] == ["/quiet", "/last", "/after"]
+    assert rec.connections()[0].wait_closed(5)
 
 
 def test_an_answer_function_that_raises_is_reported_and_drops_the_connection(recorder):
@@ -214,7 +219,7 @@ def test_a_probe_connection_is_answered_closed_and_left_out(recorder):
 @pytest.mark.parametrize("first", [
     b"GET /f HTTP/1.1\r\nHost: lb\r\n\r\n",  # an exact probe after a request
     b"",                                      # a probe with one field too many
-])
+], ids=["after_a_request", "one_field_too_many"])
 def test_a_healthcheck_that_is_not_the_whole_connection_is_an_ordinary_request(recorder, first):
     rec = recorder()
     probe = PROBE if first else b"GET /healthcheck HTTP/1.1\r\nHost: h\r\nX: 1\r\n\r\n"
@@ -239,11 +244,16 @@ def test_mark_and_received_since_follow_arrival_order_across_connections(recorde
         m = rec.mark()
         b.sendall(b"GET /b1 HTTP/1.1\r\n\r\n")
         read_exactly(b, len(OK_ANSWER))
+        probe = connect(rec.port)
+        probe.sendall(PROBE)
+        assert read_to_eof(probe) == health_answer(0, 0)
+        probe.close()
         a.sendall(b"GET /a2 HTTP/1.1\r\n\r\n")
         read_exactly(a, len(OK_ANSWER))
     finally:
         a.close()
         b.close()
+    assert rec.probes() == 1  # and its bytes are in neither record below
     assert rec.received_since(m) == b"GET /b1 HTTP/1.1\r\n\r\nGET /a2 HTTP/1.1\r\n\r\n"
     # received() groups by connection in accept order, received_since() by arrival
     assert rec.received() == (b"GET /a1 HTTP/1.1\r\n\r\nGET /a2 HTTP/1.1\r\n\r\n"
