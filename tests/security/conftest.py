@@ -1,8 +1,9 @@
 """Fixtures for the hostile-client suites: a recording backend behind a real balancer.
 
-`cluster(opts)` starts one harness.recorder.RecordingBackend and a balancer (project binary, via the
-harness's `procs`, so sanitizer reports fail the test) in front of it. Its helpers state
-the two halves of every assertion in issue 8: what the client got, and what the backend got.
+`cluster(opts)` starts one RecordingBackend (harness/recorder.py) and a balancer (project
+binary, via the harness's `procs`, so sanitizer reports fail the test) in front of it. Its
+helpers state the two halves of every assertion in issue 8: what the client got, and what
+the backend got. A backend whose answer function raised fails the test at teardown.
 """
 import itertools
 
