@@ -5,6 +5,9 @@
  * read from that side. Client buffer layout during a request:
  *     [kept: written to the backend, retained for a retry][pending: ready to write][rest]
  * Backend buffer layout: [pending: response bytes ready for the client][rest: unparsed].
+ * While an answer's body is spliced (relay.c), the buffer is empty and pending counts the
+ * bytes in the connection's pipe instead: they too are ready for the client, so every
+ * rule that reads pending (masks, client_stalls) holds for both paths.
  * Freeing is deferred to the loop's before-sleep hook (zombie lists), so a pointer held
  * during one callback stays valid until the callback returns.
  */
@@ -21,6 +24,15 @@
 #define LB_POOL_IDLE_MS 30000 /* an idle pooled backend connection is closed after this */
 #define LB_LINGER_MS 1000     /* reading the rest of a refused request before closing */
 #define LB_FREE_BLOCKS 1024   /* buffer blocks kept for reuse */
+#define LB_FREE_PIPES 64      /* empty splice pipes kept for reuse (see relay.c) */
+/* The splice relay (relay.c explains and justifies both figures). The #ifndef lets a
+ * benchmark build compare them (-DLB_SPLICE_MIN=...); UINT64_MAX turns splicing off. */
+#ifndef LB_SPLICE_MIN
+#define LB_SPLICE_MIN (64 * 1024) /* body bytes still to come for an answer to be spliced */
+#endif
+#ifndef LB_PIPE_SIZE
+#define LB_PIPE_SIZE (256 * 1024) /* asked with F_SETPIPE_SZ; bounds bytes held per answer */
+#endif
 #define LB_SPARE_CLIENTS 1024 /* client structs kept for reuse */
 
 enum { CL_IDLE, CL_QUEUED, CL_ACTIVE, CL_REPLY, CL_LINGER, CL_CLOSED };
@@ -28,6 +40,12 @@ enum { UP_CONNECTING, UP_ACTIVE, UP_IDLE, UP_CLOSED };
 
 typedef struct lb_client lb_client;
 typedef struct lb_upstream lb_upstream;
+
+/* A pipe of the splice relay: read end, write end, capacity in bytes. */
+typedef struct lb_pipe {
+    int rd, wr;
+    int cap;
+} lb_pipe;
 
 struct lb_upstream {
     lb_proxy *px;
@@ -47,7 +65,13 @@ struct lb_upstream {
     lb_http_framing fr;
     lb_chunked ch;
     uint64_t body_left;
+    uint64_t body_seen; /* body bytes of a close-delimited answer so far */
     size_t pending;
+    /* splice relay (relay.c): the pipe is valid only while splicing */
+    int splicing;  /* the body moves backend -> pipe -> client; pending = bytes in the pipe */
+    int pipe_full; /* the pipe took no more: the backend is not read until the client is */
+    int no_splice; /* this answer stays on the copy path (splice refused, no pipe) */
+    lb_pipe pipe;
 };
 
 struct lb_client {
@@ -106,6 +130,9 @@ struct lb_proxy {
     lb_upstream *up_zombies;
     char **blocks;
     int nblocks;
+    lb_pipe pipes[LB_FREE_PIPES]; /* empty pipes for reuse (upstream.c) */
+    int npipes;
+    int splice_off; /* the kernel has no splice (ENOSYS): copy every answer */
     lb_http_header *headers;
     int draining;
     volatile int drain_requested; /* set from another thread (--threads) */
@@ -154,5 +181,11 @@ void up_close(lb_upstream *up);
 void up_pool_flush(lb_proxy *px, lb_backend *be);
 void up_reset_response(lb_upstream *up);
 void up_free_zombies(lb_proxy *px);
+/* Gives up a pipe for splicing (from the free list, or a new one sized LB_PIPE_SIZE when
+ * the kernel allows). Returns 0, or -1 when no pipe can be had (the copy path then serves). */
+int up_pipe_take(lb_upstream *up);
+/* Ends splicing: an empty pipe (pending == 0) goes back to the free list, one that still
+ * holds bytes is closed with them (a side failed). pending is left to the caller. */
+void up_pipe_put(lb_upstream *up);
 
 #endif

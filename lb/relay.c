@@ -11,18 +11,34 @@
  * balancer does not tunnel upgraded connections), body bytes are counted, and only
  * the bytes of this response are written to the client, byte for byte.
  * Backpressure: each side is read only while the buffer toward the other has room
- * (LB_WINDOW); masks are recomputed by px_update_masks after every step.
+ * (LB_WINDOW); masks are recomputed by px_update_masks after every step (relay_masks).
+ * Splice: once the head and the bytes read with it have been written and the buffer is
+ * empty, the rest of a body framed by Content-Length with at least LB_SPLICE_MIN bytes to
+ * come (or of a close-delimited body that already filled a window) moves backend -> pipe
+ * -> client with splice(2) and never enters user space. Chunked bodies are copied (they
+ * must be scanned), and so are small answers: the 1 KiB keep-alive path is untouched. The
+ * pipe is lent for one answer from the proxy's free list (upstream.c); pending then counts
+ * its bytes, so the masks and the stall rule read it as they read buffered bytes. Framing
+ * stays exact: a splice asks for at most body_left bytes, and one peek at the end keeps a
+ * connection whose backend sent more out of the pool. Backpressure: the backend is read only
+ * while the pipe has room (pipe_full, applied by relay_masks), the client is written whenever
+ * it holds bytes. Failure rules are those of the copy path (a pipe holding bytes is closed
+ * with the failed connection). EINVAL/ENOSYS from splice send the answer back to the copy
+ * path, the pipe's bytes read back into the buffer first.
  * Deadline: the backend connection's timer, restarted on every byte of progress with the
  * backend (--server-timeout). Failure rules: see relay_fail.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "net.h"
 #include "proxy_internal.h"
 
 static void relay_pick(lb_client *c);
+static void relay_masks(lb_client *c);
 
 lb_upstream *relay_detach(lb_client *c)
 {
@@ -96,7 +112,7 @@ static void relay_pick(lb_client *c)
         if (up->state == UP_ACTIVE)
             relay_connected(c);
         else
-            px_update_masks(c);
+            relay_masks(c);
         return;
     }
 }
@@ -203,7 +219,7 @@ void relay_push_request(lb_client *c)
     }
     if (c->retain && !c->req_done && lb_buf_len(&c->in) >= LB_WINDOW)
         drop_retention(c);
-    px_update_masks(c);
+    relay_masks(c);
 }
 
 void relay_client_readable(lb_client *c)
@@ -220,7 +236,7 @@ void relay_client_readable(lb_client *c)
         if (n == 0) {
             c->rd_eof = 1; /* answer, serve what is buffered, then close */
         }
-        px_update_masks(c);
+        relay_masks(c);
         return;
     }
     if (n <= 0) { /* the client left before its request was whole */
@@ -231,7 +247,7 @@ void relay_client_readable(lb_client *c)
     if (c->up && c->up->state == UP_ACTIVE)
         relay_push_request(c);
     else
-        px_update_masks(c);
+        relay_masks(c);
 }
 
 static void body_step(lb_upstream *up, size_t avail, const char *p, int *bad)
@@ -256,6 +272,7 @@ static void body_step(lb_upstream *up, size_t avail, const char *p, int *bad)
     }
     case LB_BODY_CLOSE:
         up->pending += avail;
+        up->body_seen += avail;
         up->done = up->eof;
         break;
     default:
@@ -341,6 +358,7 @@ static int parse_response(lb_client *c, lb_upstream *up)
 static void relay_finish(lb_client *c)
 {
     lb_upstream *up = c->up;
+    up_pipe_put(up); /* a spliced answer's pipe, empty now, goes back to the free list */
     int req_complete = c->req_done && c->pending == 0;
     /* A connection a PUT/POST opened for itself refills only an empty pool, so that
      * requests which never take from the pool cannot grow it (fds stay flat). */
@@ -359,11 +377,173 @@ static void relay_finish(lb_client *c)
     px_client_request_done(c, req_complete && c->keep_alive && up->fr.kind != LB_BODY_CLOSE);
 }
 
+/* ---- the splice path -------------------------------------------------------------- */
+
+/* px_update_masks, plus the one state it cannot see: a full pipe. The backend is then not
+ * read until the client has taken bytes (level-triggered epoll would otherwise report the
+ * backend readable again and again while splice has nowhere to put its bytes). */
+static void relay_masks(lb_client *c)
+{
+    px_update_masks(c);
+    lb_upstream *up = c->up;
+    if (up && up->splicing && up->pipe_full && c->state == CL_ACTIVE)
+        px_set_mask(c->px, up->fd, c->pending > 0 ? LB_EV_WRITE : 0);
+}
+
+/* Whether the rest of this answer's body, none of which was read yet, should be spliced:
+ * a Content-Length body with at least LB_SPLICE_MIN bytes to come, or a close-delimited
+ * one that already filled a window (a small one would pay for a pipe for nothing). */
+static int splice_wanted(const lb_upstream *up)
+{
+    if (!up->head_done || up->done || up->eof || up->no_splice || up->px->splice_off)
+        return 0;
+    if (up->fr.kind == LB_BODY_LENGTH)
+        return up->body_left >= LB_SPLICE_MIN;
+    return up->fr.kind == LB_BODY_CLOSE && up->body_seen >= LB_WINDOW;
+}
+
+/* Splicing starts only with an empty buffer, so the buffered bytes (head and body start)
+ * always reach the client before the pipe's. */
+static void splice_begin(lb_upstream *up)
+{
+    if (up_pipe_take(up) < 0) {
+        up->no_splice = 1; /* no pipe (fds exhausted): this answer is copied */
+        return;
+    }
+    up->splicing = 1;
+    up->pipe_full = 0;
+}
+
+/* splice refused the pair (EINVAL, or ENOSYS: no splice at all): the bytes already in the
+ * pipe are read back into the buffer and the answer goes on by copy. Returns 0, or -1 when
+ * they cannot be recovered (the caller closes the client). */
+static int splice_unwind(lb_client *c, int err)
+{
+    lb_upstream *up = c->up;
+    size_t n = up->pending, got = 0;
+    if (err == ENOSYS)
+        c->px->splice_off = 1;
+    if (n > 0 && lb_buf_reserve(&up->in, n) < 0)
+        return -1;
+    while (got < n) {
+        ssize_t r = read(up->pipe.rd, lb_buf_tail(&up->in), n - got);
+        if (r <= 0 && !(r < 0 && errno == EINTR))
+            return -1;
+        if (r > 0) {
+            lb_buf_commit(&up->in, (size_t)r);
+            got += (size_t)r;
+        }
+    }
+    up->pending = 0;
+    up_pipe_put(up); /* empty now: back to the free list */
+    up->pending = n;
+    up->no_splice = 1;
+    return 0;
+}
+
+static void splice_flush(lb_client *c)
+{
+    lb_upstream *up = c->up;
+    while (up->pending > 0) {
+        ssize_t n =
+            splice(up->pipe.rd, NULL, c->fd, NULL, up->pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            break;
+        if (n < 0 && (errno == EINVAL || errno == ENOSYS) && splice_unwind(c, errno) == 0) {
+            relay_flush_response(c);
+            return;
+        }
+        if (n <= 0) {
+            c->px->st.aborted++;
+            px_client_close(c); /* the client went away: the pipe is closed with the backend */
+            return;
+        }
+        c->resp_started = 1;
+        up->pending -= (size_t)n;
+        up->pipe_full = 0;
+        c->px->st.spliced_bytes += (uint64_t)n;
+    }
+    if (up->done && up->pending == 0) {
+        relay_finish(c);
+        return;
+    }
+    relay_masks(c);
+}
+
+/* The body is whole. Bytes a backend sent past it are never read by splice, and would sit
+ * in the socket of a pooled connection, to be taken for the answer to the next request sent
+ * on it (at once, by a pipelined one). The copy path sees such bytes in its read; here one
+ * peek per spliced answer looks: data, EOF or an error keep the connection out of the pool. */
+static void splice_peek_beyond(lb_upstream *up)
+{
+    char byte;
+    if (recv(up->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 || errno != EAGAIN)
+        up->extra = 1;
+}
+
+/* Moves at most what the framing still expects (never a byte of what follows the answer)
+ * and at most what the pipe has room for. One splice per readiness, as the copy path does
+ * one read: the client's write follows at once. */
+static void splice_readable(lb_client *c)
+{
+    lb_upstream *up = c->up;
+    size_t want = up->pending < (size_t)up->pipe.cap ? (size_t)up->pipe.cap - up->pending : 0;
+    if (up->fr.kind == LB_BODY_LENGTH && up->body_left < want)
+        want = (size_t)up->body_left;
+    if (want == 0 || up->pipe_full || up->done) {
+        splice_flush(c);
+        return;
+    }
+    ssize_t n = splice(up->fd, NULL, up->pipe.wr, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        /* Nothing came: the socket is empty, or the pipe has no free slot left (a slot
+         * holds one socket fragment, so bytes alone do not tell). With bytes in the pipe the
+         * latter is assumed and the backend waits for the client's progress. */
+        up->pipe_full = errno == EAGAIN && up->pending > 0;
+        splice_flush(c);
+        return;
+    }
+    if (n < 0 && (errno == EINVAL || errno == ENOSYS)) {
+        if (splice_unwind(c, errno) < 0) {
+            c->px->st.aborted++;
+            px_client_close(c);
+            return;
+        }
+        relay_flush_response(c); /* on by copy; the next readiness reads into the buffer */
+        return;
+    }
+    if (n <= 0) { /* EOF or reset, as on the copy path: ends a close-delimited body */
+        up->eof = 1;
+        up->done = up->fr.kind == LB_BODY_CLOSE;
+        if (!up->done) {
+            relay_fail(c, RELAY_RESET); /* cut short: the client's connection is closed */
+            return;
+        }
+    } else {
+        up->last_io_ms = lb_now_ms();
+        up->pending += (size_t)n;
+        if (up->fr.kind == LB_BODY_LENGTH) {
+            up->body_left -= (uint64_t)n;
+            up->done = up->body_left == 0;
+            if (up->done)
+                splice_peek_beyond(up);
+        }
+        up->pipe_full = up->pending >= (size_t)up->pipe.cap;
+    }
+    splice_flush(c);
+}
+
+/* ---- the copy path ---------------------------------------------------------------- */
+
 void relay_flush_response(lb_client *c)
 {
     lb_upstream *up = c->up;
     if (!up)
         return;
+    if (up->splicing) {
+        splice_flush(c);
+        return;
+    }
     while (up->pending > 0) {
         ssize_t n = send(c->fd, lb_buf_head(&up->in), up->pending, MSG_NOSIGNAL);
         if (n < 0) {
@@ -389,14 +569,21 @@ void relay_flush_response(lb_client *c)
         c->nodelay = 1;
         lb_net_set_nodelay(c->fd);
     }
-    if (up->pending == 0 && lb_buf_len(&up->in) == 0)
+    if (up->pending == 0 && lb_buf_len(&up->in) == 0) {
         px_buf_put(c->px, &up->in);
-    px_update_masks(c);
+        if (splice_wanted(up))
+            splice_begin(up); /* the rest of a large body: backend -> pipe -> client */
+    }
+    relay_masks(c);
 }
 
 void relay_upstream_readable(lb_client *c)
 {
     lb_upstream *up = c->up;
+    if (up->splicing) {
+        splice_readable(c);
+        return;
+    }
     size_t limit = up->head_done ? LB_WINDOW : LB_MAX_RESPONSE_HEAD;
     ssize_t n = px_read(c->px, &up->in, up->fd, limit);
     if (n < 0 && errno == EAGAIN)

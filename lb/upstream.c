@@ -6,7 +6,12 @@
  * means it is no longer usable and it is closed) -> CLOSED (freed before the loop sleeps).
  * The pool is LIFO: the most recently used connection is the likeliest to be alive and warm.
  * An idle connection holds no buffer memory.
+ * Splice pipes (relay.c) are lent to a connection for one answer and come back empty to
+ * the proxy's free list (LB_FREE_PIPES, no allocation per answer), or are closed when they
+ * still hold bytes; the free list is closed whenever the last client is gone, so an idle
+ * balancer, and lb_proxy_destroy (which closes every client first), holds no pipe.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -62,8 +67,9 @@ static void up_timeout(lb_loop *loop, lb_timer *timer, void *data)
 void up_reset_response(lb_upstream *up)
 {
     up->head_done = up->done = up->eof = up->got_bytes = up->extra = 0;
-    up->body_left = 0;
+    up->body_left = up->body_seen = 0;
     up->pending = 0;
+    up->pipe_full = up->no_splice = 0;
     up->parsed_len = 0;
     lb_chunked_init(&up->ch);
 }
@@ -151,6 +157,7 @@ void up_close(lb_upstream *up)
         up->client->up = NULL;
     up->client = NULL;
     up->state = UP_CLOSED;
+    up_pipe_put(up);
     lb_timer_stop(px->loop, &up->timer);
     lb_loop_unwatch(px->loop, up->fd);
     close(up->fd);
@@ -165,8 +172,53 @@ void up_pool_flush(lb_proxy *px, lb_backend *be)
         up_close(be->pool);
 }
 
+int up_pipe_take(lb_upstream *up)
+{
+    lb_proxy *px = up->px;
+    if (px->npipes > 0) {
+        up->pipe = px->pipes[--px->npipes];
+        return 0;
+    }
+    int fds[2];
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
+        return -1;
+    /* Over the per-user pipe quota the kernel refuses the size (EPERM) and the pipe keeps
+     * what it got: ask for that instead of guessing. */
+    int cap = fcntl(fds[1], F_SETPIPE_SZ, LB_PIPE_SIZE);
+    if (cap < 0)
+        cap = fcntl(fds[1], F_GETPIPE_SZ);
+    if (cap <= 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    up->pipe = (lb_pipe){.rd = fds[0], .wr = fds[1], .cap = cap};
+    return 0;
+}
+
+void up_pipe_put(lb_upstream *up)
+{
+    lb_proxy *px = up->px;
+    if (!up->splicing)
+        return;
+    up->splicing = 0;
+    up->pipe_full = 0;
+    if (up->pending == 0 && px->npipes < LB_FREE_PIPES) {
+        px->pipes[px->npipes++] = up->pipe;
+    } else {
+        close(up->pipe.rd);
+        close(up->pipe.wr);
+    }
+    up->pipe = (lb_pipe){.rd = -1, .wr = -1, .cap = 0};
+}
+
 void up_free_zombies(lb_proxy *px)
 {
+    while (!px->clients && px->npipes > 0) {
+        lb_pipe *p = &px->pipes[--px->npipes];
+        close(p->rd);
+        close(p->wr);
+    }
     while (px->up_zombies) {
         lb_upstream *up = px->up_zombies;
         px->up_zombies = up->zombie_next;
