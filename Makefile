@@ -29,7 +29,7 @@ valgrind-build:
 # Everything: unit tests and fuzz-corpus replay under ASan+UBSan, then the pytest suites
 # (cluster scenarios included) against the sanitized binaries.
 test: asan
-	@ci/deps.sh test
+	@ci/deps.sh test browser
 	@ci/test.sh $(ASAN_BUILD)
 
 test-cluster: asan

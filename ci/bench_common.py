@@ -259,8 +259,10 @@ def _wrk_process(argv, seconds):
 
 
 def run_wrk(port, seconds, conns, cpu=None, close=False, script=None, script_args=(),
-            watch_pid=None, timeout_s=None, server_cpu=None, load_pids=()):
-    """Runs wrk against 127.0.0.1:port/file1k; measures watch_pid's CPU over the run."""
+            watch_pid=None, timeout_s=None, server_cpu=None, load_pids=(), colocated=False):
+    """Runs wrk against 127.0.0.1:port/file1k; measures watch_pid's CPU over the run.
+    colocated: the load_pids (backends) run on server_cpu, so their CPU time there is not
+    "other processes" in foreign_pct."""
     argv = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency",
             "--timeout", "%ds" % (timeout_s or 5)]
     if close:
@@ -279,7 +281,8 @@ def run_wrk(port, seconds, conns, cpu=None, close=False, script=None, script_arg
     b0 = sum(cpu_ticks(x) for x in load_pids)
     p, wrk_cpu_s = _wrk_process(argv, seconds)
     wall = time.monotonic() - w0
-    load_cpu_s = wrk_cpu_s + (sum(cpu_ticks(x) for x in load_pids) - b0) / CLK_TCK
+    backends_s = (sum(cpu_ticks(x) for x in load_pids) - b0) / CLK_TCK
+    load_cpu_s = wrk_cpu_s + backends_s
     s1 = cpu_busy_ticks()
     res = parse_wrk(p.stdout)
     res["cpu_busy_pct"] = {c: round(100.0 * (s1[c][0] - s0[c][0])
@@ -298,10 +301,11 @@ def run_wrk(port, seconds, conns, cpu=None, close=False, script=None, script_arg
         res["cpu_us_per_req"] = round(1e6 * cpu_s / res["requests"], 2) if res["requests"] else None
         res["rss_kib"] = rss_kib(watch_pid)
         if server_cpu is not None and server_cpu in res["cpu_busy_pct"]:
-            # Busy time on the server's core that was not the server's: other processes
-            # of this machine competing with it (about 0 on a quiet machine).
-            res["foreign_pct"] = round(max(0.0, res["cpu_busy_pct"][server_cpu]
-                                           - res["cpu_pct"]), 1)
+            # Busy time on the server's core that was not the server's (nor its backends'
+            # when they share the core): other processes of this machine competing with
+            # it (about 0 on a quiet machine).
+            mine = res["cpu_pct"] + (100.0 * backends_s / wall if colocated else 0.0)
+            res["foreign_pct"] = round(max(0.0, res["cpu_busy_pct"][server_cpu] - mine), 1)
     if p.returncode != 0 or not res["requests"]:
         res["wrk_output"] = p.stdout[-1500:]
     return res
@@ -321,7 +325,7 @@ def build_light_client(rundir):
 
 
 def run_light(exe, port, seconds, conns, cpu=None, watch_pid=None, server_cpu=None,
-              load_pids=()):
+              load_pids=(), colocated=False):
     """Like run_wrk, with ci/bench_load.c as the client (keep-alive only)."""
     argv = priority_prefix() + [exe, str(port), "/" + FILE_NAME, str(conns), str(seconds)]
     if cpu is not None:
@@ -332,7 +336,8 @@ def run_light(exe, port, seconds, conns, cpu=None, watch_pid=None, server_cpu=No
     p, client_cpu_s = _wrk_process(argv, seconds)
     wall = time.monotonic() - w0
     s1 = cpu_busy_ticks()
-    load_cpu_s = client_cpu_s + (sum(cpu_ticks(x) for x in load_pids) - b0) / CLK_TCK
+    backends_s = (sum(cpu_ticks(x) for x in load_pids) - b0) / CLK_TCK
+    load_cpu_s = client_cpu_s + backends_s
     f = p.stdout.split()
     d = dict(zip(f[::2], f[1::2])) if len(f) % 2 == 0 else {}
     n = int(d.get("requests", 0))
@@ -350,8 +355,8 @@ def run_light(exe, port, seconds, conns, cpu=None, watch_pid=None, server_cpu=No
         res["cpu_us_per_req"] = round(1e6 * cpu_s / n, 2) if n else None
         res["rss_kib"] = rss_kib(watch_pid)
         if server_cpu is not None and server_cpu in res["cpu_busy_pct"]:
-            res["foreign_pct"] = round(max(0.0, res["cpu_busy_pct"][server_cpu]
-                                           - res["cpu_pct"]), 1)
+            mine = res["cpu_pct"] + (100.0 * backends_s / wall if colocated else 0.0)
+            res["foreign_pct"] = round(max(0.0, res["cpu_busy_pct"][server_cpu] - mine), 1)
     if p.returncode != 0 or not n:
         res["wrk_output"] = p.stdout[-1500:]
     return res

@@ -65,11 +65,17 @@ def table(data):
                % (m.get("Model name"), m.get("cpus"), m.get("Hypervisor vendor", "bare metal"),
                   m.get("kernel"), m.get("haproxy"), m.get("nginx")))
     c = data["config"]
-    out.append("Backends: %s; wrk -t1 -c%d, %d s per run, %d rounds, medians; proxy on CPU %d, "
-               "wrk + backends on CPU %d; servers and wrk run under `%s`; load average before "
-               "the run %s." % (c["backends"], c["conns"], c["seconds"], c["rounds"],
-                                c["proxy_cpu"], c["load_cpu"], c.get("sched", "?"),
-                                " ".join(c.get("loadavg_before", []))))
+    if c.get("backend_cpu", c["load_cpu"]) == c["proxy_cpu"]:
+        where = "proxy + backends on CPU %d, wrk alone on CPU %d" % (c["proxy_cpu"], c["load_cpu"])
+    else:
+        where = "proxy alone on CPU %d, wrk + backends on CPU %d" % (c["proxy_cpu"], c["load_cpu"])
+    out.append("Backends: %s; wrk -t1 -c%d, %d s per run, %d rounds, medians; %s (layout %s); "
+               "servers and wrk run under `%s`; load average before the run %s.%s"
+               % (c["backends"], c["conns"], c["seconds"], c["rounds"], where,
+                  c.get("layout", "split"), c.get("sched", "?"),
+                  " ".join(c.get("loadavg_before", [])),
+                  " HAProxy and nginx with deferred accept (BENCH_PEER_DEFER=1)."
+                  if c.get("peer_defer") else ""))
     for mode, summ in data["summary"].items():
         ratios = data["ratios"].get(mode, {})
         out.append("")

@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """ci/bench_run.py BUILD_DIR - `make bench`: our balancer against HAProxy and nginx.
 
-Layout of a run (2 cores): the proxy under test runs on CPU 0; wrk and the three backends
-(one nginx process serving a 1 KiB file on three ports, or three fakeservers with
-BENCH_BACKENDS=fakeserver) share CPU 1. "nginx direct" is a separate nginx origin on CPU 0,
-the ceiling of what one core serves with no proxy in between.
+Layout of a run (2 cores), BENCH_LAYOUT:
+ - tier (default): the server tier, i.e. the proxy under test and the three backends (one
+   nginx process serving a 1 KiB file on three ports, or three fakeservers with
+   BENCH_BACKENDS=fakeserver), shares CPU 0; wrk has CPU 1 to itself, so the client is
+   never the limit and what a proxy costs shows up as requests/s of the tier;
+ - split: the proxy alone on CPU 0, wrk and the backends share CPU 1 (then wrk and the
+   backends, not the proxy, are the limit of every efficient proxy).
+"nginx direct" is a separate nginx origin on CPU 0, the ceiling of what one core serves
+with no proxy in between.
 
 Phases:
  1. idle memory: BENCH_IDLE (10000) keep-alive client connections, each after one request,
@@ -34,6 +39,10 @@ import bench_report  # noqa: E402
 import bench_servers as bs  # noqa: E402
 
 PROXY_CPU, LOAD_CPU = 0, 1
+LAYOUT = os.environ.get("BENCH_LAYOUT", "tier")
+if LAYOUT not in ("tier", "split"):
+    sys.exit("bench: BENCH_LAYOUT must be tier or split, not %r" % LAYOUT)
+BACKEND_CPU = PROXY_CPU if LAYOUT == "tier" else LOAD_CPU
 DELAY_LUA = """
 local lo, hi = 5, 15
 function init(args)
@@ -67,11 +76,11 @@ BACKEND_PIDS = []  # whose CPU counts as the load side's, with wrk's
 def start_backends(procs, rundir, docroot, build_dir):
     kind = os.environ.get("BENCH_BACKENDS", "nginx")
     if kind == "fakeserver":
-        started = [bs.start_fakeserver(procs, build_dir, docroot, LOAD_CPU, workers=1,
+        started = [bs.start_fakeserver(procs, build_dir, docroot, BACKEND_CPU, workers=1,
                                        name="backend-fs%d" % i) for i in range(3)]
         ports = [p.port for p in started]
     else:
-        started = [bs.start_nginx_origin(procs, rundir, docroot, LOAD_CPU, nports=3,
+        started = [bs.start_nginx_origin(procs, rundir, docroot, BACKEND_CPU, nports=3,
                                          name="backend-nginx")]
         ports = started[0].ports
     BACKEND_PIDS[:] = [p.pid for p in started]
@@ -82,7 +91,8 @@ def start_targets(procs, rundir, docroot, build_dir, backends, only=None):
     """Starts every target (or only the named one); returns {name: Proc}."""
     makers = {
         "nginx-direct": lambda: bs.start_nginx_origin(procs, rundir, docroot, PROXY_CPU,
-                                                      name="nginx-direct"),
+                                                      name="nginx-direct",
+                                                      deferred=bs.peer_defer()),
         "haproxy": lambda: bs.start_haproxy(procs, rundir, backends, PROXY_CPU),
         "nginx-proxy": lambda: bs.start_nginx_proxy(procs, rundir, backends, PROXY_CPU),
         "ours": lambda: bs.start_ours(procs, build_dir, backends, PROXY_CPU,
@@ -127,10 +137,12 @@ def quiet_run(proc, seconds, conns, retries=None, light=None, **kw):
     for attempt in range(retries + 1):
         if light:
             res = bc.run_light(light, proc.port, seconds, conns, cpu=LOAD_CPU,
-                               watch_pid=proc.pid, server_cpu=PROXY_CPU, load_pids=BACKEND_PIDS)
+                               watch_pid=proc.pid, server_cpu=PROXY_CPU, load_pids=BACKEND_PIDS,
+                               colocated=BACKEND_CPU == PROXY_CPU)
         else:
             res = bc.run_wrk(proc.port, seconds, conns, cpu=LOAD_CPU, watch_pid=proc.pid,
-                             server_cpu=PROXY_CPU, load_pids=BACKEND_PIDS, **kw)
+                             server_cpu=PROXY_CPU, load_pids=BACKEND_PIDS,
+                             colocated=BACKEND_CPU == PROXY_CPU, **kw)
         res["attempts"] = attempt + 1
         if best is None or res.get("foreign_pct", 0) < best.get("foreign_pct", 0):
             best = res
@@ -192,7 +204,8 @@ def main():
     cfg = {"seconds": env_int("BENCH_TIME", 5), "rounds": env_int("BENCH_ROUNDS", 3),
            "conns": env_int("BENCH_CONNS", 64), "idle": env_int("BENCH_IDLE", default_idle()),
            "eq_conns": env_int("BENCH_EQ_CONNS", 100), "eq_delay_ms": "5..15 (mean 10)",
-           "proxy_cpu": PROXY_CPU, "load_cpu": LOAD_CPU, "rundir": rundir,
+           "proxy_cpu": PROXY_CPU, "load_cpu": LOAD_CPU, "backend_cpu": BACKEND_CPU,
+           "layout": LAYOUT, "peer_defer": bs.peer_defer(), "rundir": rundir,
            "sched": " ".join(bc.priority_prefix()) or "default",
            "loadavg_before": open("/proc/loadavg").read().split()[:3]}
     procs = bc.Procs(rundir)

@@ -58,7 +58,7 @@ NGINX_PROXY_SERVER = """
     keepalive_timeout 120s;
   }}
   server {{
-    listen 127.0.0.1:{port} backlog=4096;
+    listen 127.0.0.1:{port} backlog=4096{deferred};
     location / {{
       proxy_pass http://backends;
       proxy_http_version 1.1;
@@ -87,7 +87,7 @@ defaults
   timeout queue 10s
 
 frontend fe
-  bind 127.0.0.1:{port} backlog 4096
+  bind 127.0.0.1:{port} backlog 4096{defer}
   default_backend be
 
 backend be
@@ -96,6 +96,12 @@ backend be
   http-check send hdr Host 127.0.0.1
 {servers}
 """
+
+
+def peer_defer():
+    """BENCH_PEER_DEFER=1: HAProxy and nginx get the deferred accept ours has by default
+    (HAProxy `defer-accept`, nginx `deferred`), to show what that option alone is worth."""
+    return os.environ.get("BENCH_PEER_DEFER", "") not in ("", "0")
 
 
 def _nginx(procs, name, rundir, body, cpu):
@@ -111,10 +117,11 @@ NGINX_FILE_CACHE = "    open_file_cache max=64 inactive=60s;\n    open_file_cach
 
 
 def start_nginx_origin(procs, rundir, docroot, cpu, nports=1, name="nginx-origin",
-                       file_cache=True):
+                       file_cache=True, deferred=False):
     """One nginx process serving docroot on nports ports; .ports lists them."""
     ports = [free_port() for _ in range(nports)]
-    listens = "\n".join("    listen 127.0.0.1:%d backlog=4096;" % p for p in ports)
+    listens = "\n".join("    listen 127.0.0.1:%d backlog=4096%s;"
+                        % (p, " deferred" if deferred else "") for p in ports)
     body = NGINX_ORIGIN_SERVER.format(listens=listens, docroot=docroot,
                                       cache=NGINX_FILE_CACHE if file_cache else "")
     proc = _nginx(procs, name, rundir, body, cpu)
@@ -127,7 +134,8 @@ def start_nginx_origin(procs, rundir, docroot, cpu, nports=1, name="nginx-origin
 def start_nginx_proxy(procs, rundir, backends, cpu, name="nginx-proxy"):
     port = free_port()
     servers = "\n".join("    server 127.0.0.1:%d max_fails=0;" % b for b in backends)
-    body = NGINX_PROXY_SERVER.format(port=port, servers=servers)
+    body = NGINX_PROXY_SERVER.format(port=port, servers=servers,
+                                     deferred=" deferred" if peer_defer() else "")
     proc = _nginx(procs, name, rundir, body, cpu)
     wait_http(proc, port)
     proc.port = port
@@ -150,7 +158,8 @@ def start_haproxy(procs, rundir, backends, cpu, balance="roundrobin", name="hapr
     conf = os.path.join(rundir, name + ".cfg")
     with open(conf, "w") as f:
         f.write(HAPROXY_CFG.format(port=port, balance=balance, servers=servers,
-                                   maxconn=haproxy_maxconn()))
+                                   maxconn=haproxy_maxconn(),
+                                   defer=" defer-accept" if peer_defer() else ""))
     proc = procs.start(name, ["haproxy", "-db", "-f", conf], cpu=cpu)
     wait_http(proc, port)
     proc.port = port

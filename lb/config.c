@@ -40,6 +40,7 @@ static const char usage_text[] =
     "  --threads N            event loops, each on its own SO_REUSEPORT listener (1)\n"
     "  --backend-keepalive    pool backend connections also for `Connection: close`\n"
     "                         clients (that header is not forwarded; off)\n"
+    "  --defer-accept=0|1     accept a connection once its first bytes arrived (1)\n"
     "  Durations are milliseconds, or take an ms or s suffix.\n";
 
 const char *lb_config_usage(void)
@@ -72,6 +73,7 @@ void lb_config_defaults(lb_config *out)
     out->retries = 1;
     out->eject_after = 5;
     out->threads = 1;
+    out->defer_accept = 1;
 }
 
 /* Formats the reason into err. Messages quote the user's words, which may hold any byte:
@@ -200,6 +202,7 @@ static const opt_def options[] = {
     {"eject-after", OPT_INT, OFF(eject_after), 0},
     {"seed", OPT_U64, OFF(seed), 0},
     {"backend-keepalive", OPT_FLAG, OFF(backend_keepalive), 0},
+    {"defer-accept", OPT_FLAG, OFF(defer_accept), 0},
     {"threads", OPT_INT, OFF(threads), 1},
 };
 #undef OFF

@@ -48,6 +48,8 @@ typedef struct lb_config {
     int backend_keepalive;  /* --backend-keepalive (off): drop a request's exact
                              * `Connection: close` toward the backend so its connection
                              * can be pooled; the client's connection still closes */
+    int defer_accept;       /* --defer-accept (on): TCP_DEFER_ACCEPT on the listener, a
+                             * connection is accepted once its first bytes arrived */
 } lb_config;
 
 /* Fills out with defaults. */

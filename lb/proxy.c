@@ -185,9 +185,7 @@ void px_client_close(lb_client *c)
     release_slot(c);
     lb_queue_remove(&px->queue, &c->qnode);
     lb_timer_stop(px->loop, &c->timer);
-    if (c->watched)
-        lb_loop_unwatch(px->loop, c->fd);
-    close(c->fd);
+    lb_loop_close(px->loop, c->fd); /* no epoll_ctl(DEL): the close removes it */
     c->fd = -1;
     c->state = CL_CLOSED;
     if (c->prev)
@@ -467,9 +465,22 @@ static void client_timeout(lb_loop *loop, lb_timer *timer, void *data)
 
 /* ---- the listener ----------------------------------------------------------------- */
 
+/* A client struct: a spare one when there is one (a connection per request then costs no
+ * allocation), else a new one. Zeroed either way. */
+static lb_client *client_alloc(lb_proxy *px)
+{
+    lb_client *c = px->spare_clients;
+    if (!c)
+        return calloc(1, sizeof *c);
+    px->spare_clients = c->zombie_next;
+    px->nspare_clients--;
+    memset(c, 0, sizeof *c);
+    return c;
+}
+
 static void client_new(lb_proxy *px, int fd)
 {
-    lb_client *c = calloc(1, sizeof *c);
+    lb_client *c = client_alloc(px);
     if (!c) {
         close(fd);
         return;
@@ -542,7 +553,13 @@ static void before_sleep(lb_loop *loop, void *data)
         px->zombies = c->zombie_next;
         px_buf_put(px, &c->in);
         lb_buf_free(&c->in);
-        free(c);
+        if (px->nspare_clients < LB_SPARE_CLIENTS) {
+            c->zombie_next = px->spare_clients;
+            px->spare_clients = c;
+            px->nspare_clients++;
+        } else {
+            free(c);
+        }
     }
     up_free_zombies(px);
 }
@@ -574,6 +591,11 @@ lb_proxy *lb_proxy_create(lb_loop *loop, const lb_config *cfg, lb_backend_table 
     px->listen_fd = lb_net_listen(NULL, cfg->listen_port, 4096, cfg->threads > 1, err, errlen);
     if (px->listen_fd < 0)
         goto error;
+    /* Deferred accept: the accept and the first read happen in one wake-up, and the
+     * client's handshake ACK wakes nobody. A connection that stays silent is accepted
+     * about a second later anyway and then meets --header-timeout as before. */
+    if (cfg->defer_accept)
+        lb_net_set_defer_accept(px->listen_fd, 1);
     if (lb_loop_watch(loop, px->listen_fd, 0, listener_io, px) < 0) {
         snprintf(err, errlen, "cannot watch the listener");
         close(px->listen_fd);
@@ -673,6 +695,11 @@ void lb_proxy_destroy(lb_proxy *px)
     lb_timer_stop(px->loop, &px->dispatch_timer);
     lb_timer_stop(px->loop, &px->resume_timer);
     lb_timer_stop(px->loop, &px->drain_timer);
+    while (px->spare_clients) {
+        lb_client *c = px->spare_clients;
+        px->spare_clients = c->zombie_next;
+        free(c);
+    }
     while (px->nblocks > 0)
         free(px->blocks[--px->nblocks]);
     free(px->blocks);

@@ -155,6 +155,15 @@ void lb_loop_unwatch(lb_loop *loop, int fd)
     loop->slots[fd] = (loop_slot){0};
 }
 
+void lb_loop_close(lb_loop *loop, int fd)
+{
+    if (fd < 0)
+        return;
+    if (fd < loop->max_fds)
+        loop->slots[fd] = (loop_slot){0};
+    close(fd);
+}
+
 /* ---- timers: a binary min-heap on when_ms ---------------------------------------- */
 
 void lb_timer_init(lb_timer *timer, lb_timer_fn *fn, void *data)

@@ -54,6 +54,10 @@ int lb_loop_set_mask(lb_loop *loop, int fd, int mask);
 int lb_loop_mask(const lb_loop *loop, int fd);
 /* Stops watching fd. Safe for fds not watched. Call it before close(). */
 void lb_loop_unwatch(lb_loop *loop, int fd);
+/* Stops watching fd and closes it, without the epoll_ctl(DEL) of lb_loop_unwatch: closing
+ * the last reference to a file removes it from the epoll set. Only for fds that have no
+ * other reference (no dup, no fork). Safe for fds not watched. */
+void lb_loop_close(lb_loop *loop, int fd);
 
 void lb_timer_init(lb_timer *timer, lb_timer_fn *fn, void *data);
 /* (Re)arms the timer to fire after ms milliseconds (0: on the next round). */

@@ -162,6 +162,11 @@ int lb_net_set_nodelay(int fd)
     return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+int lb_net_set_defer_accept(int fd, int seconds)
+{
+    return setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof(seconds));
+}
+
 void lb_net_close_reset(int fd)
 {
     struct linger lg = {.l_onoff = 1, .l_linger = 0};

@@ -39,6 +39,9 @@ int lb_net_connect_result(int fd);
 
 int lb_net_set_nonblock(int fd);
 int lb_net_set_nodelay(int fd);
+/* TCP_DEFER_ACCEPT on a listener: a connection is handed to accept() once its first bytes
+ * arrived, or after about `seconds` (the kernel then accepts it anyway). 0, or -1/errno. */
+int lb_net_set_defer_accept(int fd, int seconds);
 /* Closes fd so that the peer sees RST (SO_LINGER with a zero timeout). */
 void lb_net_close_reset(int fd);
 /* Formats addr as "host:port" into out. Returns out. */

@@ -1,5 +1,6 @@
 """The queue beyond -N (FIFO, never refused before the queue timeout, 503 after it) and the
 SIGTERM/SIGINT drain (requests in flight finish, no new connection, exit 0)."""
+import http.client
 import os
 import signal
 import socket
@@ -63,7 +64,13 @@ def test_sigterm_drains_requests_in_flight(rig):
     a = rig.fakeserver("--delay", "700", "--scope", "others")
     rig.balancer(*QUIET, "0", str(a.port))
     wait_for(lambda: rig.states() == ["up"], what="up")
-    idle = socket.create_connection(("127.0.0.1", rig.port))  # an idle keep-alive client
+    # An idle keep-alive client: one answered request (/healthcheck is not delayed), then
+    # silence. (A connection that never sent a byte is not a client yet: with the deferred
+    # accept it waits in the kernel, not in the balancer.)
+    conn = http.client.HTTPConnection("127.0.0.1", rig.port, timeout=scaled(5))
+    conn.request("GET", "/healthcheck")
+    assert conn.getresponse().read() is not None
+    idle = conn.sock
     results = [None]
     threads = run_concurrently(rig, ["/f"], results)
     wait_for(lambda: rig.stats()["in_flight"] == 1, what="request in flight")

@@ -1,4 +1,5 @@
-/* Unit tests for loop.c: timer ordering, stop/restart, fd readiness and unwatch safety. */
+/* Unit tests for loop.c: timer ordering, stop/restart, fd readiness, unwatch safety and
+ * lb_loop_close. */
 #include "check.h"
 #include "loop.h"
 
@@ -74,6 +75,41 @@ static void test_fd_events(void)
     lb_loop_destroy(loop);
 }
 
+static int closed_reads;
+
+static void on_reused(lb_loop *loop, int fd, int events, void *data)
+{
+    char c;
+    CHECK(read(fd, &c, 1) == 1 && c == 'z');
+    closed_reads++;
+    lb_loop_stop(loop);
+}
+
+/* lb_loop_close forgets the fd without epoll_ctl(DEL): the close itself removes the
+ * registration, so the same descriptor number can be watched again (EPOLL_CTL_ADD would
+ * fail with EEXIST if the old registration had survived) and only the new one fires. */
+static void test_close_then_reuse(void)
+{
+    lb_loop *loop = lb_loop_create(0);
+    int p[2], q[2];
+    CHECK(pipe(p) == 0);
+    CHECK(lb_loop_watch(loop, p[0], LB_EV_READ, on_second, NULL) == 0);
+    int number = p[0];
+    lb_loop_close(loop, p[0]);
+    CHECK(lb_loop_mask(loop, number) == 0);
+    CHECK(pipe(q) == 0);
+    CHECK(q[0] == number); /* the lowest free descriptor */
+    CHECK(lb_loop_watch(loop, q[0], LB_EV_READ, on_reused, NULL) == 0);
+    second_called = 0;
+    CHECK(write(q[1], "z", 1) == 1);
+    CHECK(lb_loop_run(loop) == 0);
+    CHECK(closed_reads == 1 && second_called == 0);
+    lb_loop_close(loop, -1); /* harmless */
+    lb_loop_unwatch(loop, q[0]);
+    close(p[1]), close(q[0]), close(q[1]);
+    lb_loop_destroy(loop);
+}
+
 static void on_wake_check(lb_loop *loop, void *data)
 {
     if (++*(int *)data == 2)
@@ -95,6 +131,7 @@ int main(void)
 {
     test_timer_order();
     test_fd_events();
+    test_close_then_reuse();
     test_wake();
     return CHECK_RESULT();
 }

@@ -34,6 +34,8 @@ static const row rows[] = {
     {"--backend-keepalive 5 6", 0, 5, 4, 5, 1, "127.0.0.1", 6},
     {"5 --backend-keepalive=1 6", 0, 5, 4, 5, 1, "127.0.0.1", 6},
     {"--threads 2 5 6", 0, 5, 4, 5, 1, "127.0.0.1", 6},
+    {"--defer-accept=0 5 6", 0, 5, 4, 5, 1, "127.0.0.1", 6},
+    {"5 6 --defer-accept", 0, 5, 4, 5, 1, "127.0.0.1", 6},
     {"-h", 1, 0, 0, 0, 0, NULL, 0},
     {"--help 1 2", 1, 0, 0, 0, 0, NULL, 0},
     {"", -1, 0, 0, 0, 0, NULL, 0},
@@ -66,6 +68,7 @@ static const row rows[] = {
     {"--server-timeout 5m 1 2", -1, 0, 0, 0, 0, NULL, 0},
     {"--stats-port 1234 1234 8080", -1, 0, 0, 0, 0, NULL, 0},
     {"--backend-keepalive=yes 1 2", -1, 0, 0, 0, 0, NULL, 0},
+    {"--defer-accept=2 1 2", -1, 0, 0, 0, 0, NULL, 0},
     {"--threads 0 1 2", -1, 0, 0, 0, 0, NULL, 0},
     {"--threads 65 1 2", -1, 0, 0, 0, 0, NULL, 0},
 };
@@ -126,6 +129,16 @@ static void test_defaults_and_long_options(void)
     CHECK(c.connect_timeout_ms == 1000 && c.server_timeout_ms == 5000);
     CHECK(c.health_timeout_ms == 1000 && c.stats_port == -1);
     CHECK(strcmp(c.policy, "fewest") == 0);
+    CHECK(c.defer_accept == 1);
+}
+
+static void test_flags(void)
+{
+    char *off[] = {"lb", "--defer-accept=0", "--backend-keepalive", "1", "2", NULL};
+    char err[128];
+    lb_config c;
+    CHECK(lb_config_parse(5, off, &c, err, sizeof err) == 0);
+    CHECK(c.defer_accept == 0 && c.backend_keepalive == 1);
 }
 
 static void test_too_many_backends(void)
@@ -147,6 +160,7 @@ int main(void)
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         check_row(&rows[i]);
     test_defaults_and_long_options();
+    test_flags();
     test_too_many_backends();
     return CHECK_RESULT();
 }
