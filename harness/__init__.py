@@ -8,6 +8,7 @@ from .process import Process, ProcessError, bin_path, repo_root, scaled, timeout
 from .cluster import (PYFAKE, PYPROXY, Backend, Balancer, Cluster, ControlError,
                       ControlUnavailable, backend_entry,
                       http_request, is_up, port_accepts, wait_for)
+from .recorder import RecordingBackend
 from .traffic import (DOCUMENTED_ERRORS, ERROR_500, Report, Request, Result, Traffic, Workload,
                       check, default_files, make_body, parse_course_log, parse_course_logs)
 
@@ -16,4 +17,4 @@ __all__ = ["Process", "ProcessError", "bin_path", "repo_root", "scaled", "timeou
            "backend_entry", "http_request", "is_up", "port_accepts", "wait_for",
            "DOCUMENTED_ERRORS", "ERROR_500", "Report", "Request", "Result", "Traffic",
            "Workload", "check", "default_files", "make_body", "parse_course_log",
-           "parse_course_logs"]
+           "parse_course_logs", "RecordingBackend"]

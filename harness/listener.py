@@ -4,7 +4,8 @@
 thread. Each accepted connection goes to `on_accept(conn)`, which by default serves it on a
 thread of its own with `serve(conn)`; a subclass overrides one or the other. A subclass sets
 its own state first and calls `Listener.__init__` last, because the loop starts at once.
-`close()` stops the loop (it polls every 0.1 s) and closes the listening socket.
+`close()` stops the loop (shutting the listening socket down wakes its accept at once)
+and closes the listening socket.
 """
 import socket
 import threading
@@ -38,5 +39,9 @@ class Listener:
 
     def close(self):
         self.stop = True
+        try:  # wakes a blocked accept() at once (Linux: EINVAL) instead of its 0.1 s poll
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.thread.join(2)
         self.sock.close()
