@@ -28,10 +28,10 @@
 /* The splice relay (relay.c explains and justifies both figures). The #ifndef lets a
  * benchmark build compare them (-DLB_SPLICE_MIN=...); UINT64_MAX turns splicing off. */
 #ifndef LB_SPLICE_MIN
-#define LB_SPLICE_MIN (64 * 1024) /* body bytes still to come for an answer to be spliced */
+#define LB_SPLICE_MIN (16 * 1024) /* body bytes still to come for an answer to be spliced */
 #endif
 #ifndef LB_PIPE_SIZE
-#define LB_PIPE_SIZE (256 * 1024) /* asked with F_SETPIPE_SZ; bounds bytes held per answer */
+#define LB_PIPE_SIZE (64 * 1024) /* asked with F_SETPIPE_SZ; bounds bytes held per answer */
 #endif
 #define LB_SPARE_CLIENTS 1024 /* client structs kept for reuse */
 
