@@ -511,3 +511,75 @@ def test_server_timeout_applies_while_splicing_and_progress_restarts_it(rig, scr
     assert 0.5 <= took < scaled(4), took
     st = rig.stats()
     assert st["aborted"] == 1 and st["responses"] == 1
+
+
+SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+/* splice(2) that fails with SHIM_SPLICE_ERRNO in one direction (SHIM_SPLICE_FAIL: "in" for
+ * socket -> pipe, "out" for pipe -> socket) once SHIM_SPLICE_AFTER calls in it went through. */
+ssize_t splice(int fd_in, loff_t *off_in, int fd_out, loff_t *off_out, size_t len,
+               unsigned int flags)
+{
+    static ssize_t (*real)(int, loff_t *, int, loff_t *, size_t, unsigned int);
+    static int calls;
+    if (!real)
+        real = (ssize_t(*)(int, loff_t *, int, loff_t *, size_t, unsigned int))dlsym(
+            RTLD_NEXT, "splice");
+    const char *mode = getenv("SHIM_SPLICE_FAIL");
+    struct stat st;
+    int from_pipe = fstat(fd_in, &st) == 0 && S_ISFIFO(st.st_mode);
+    if (mode && (mode[0] == 'i') != from_pipe && ++calls > atoi(getenv("SHIM_SPLICE_AFTER"))) {
+        errno = atoi(getenv("SHIM_SPLICE_ERRNO"));
+        return -1;
+    }
+    return real(fd_in, off_in, fd_out, off_out, len, flags);
+}
+"""
+
+
+@pytest.mark.parametrize("mode,after,err", [("in", 0, "EINVAL"), ("in", 0, "ENOSYS"),
+                                            ("in", 6, "EINVAL"), ("out", 0, "EINVAL"),
+                                            ("out", 6, "EINVAL")])
+def test_splice_refused_falls_back_to_copy(rig, tmp_path, mode, after, err):
+    """splice(2) refusing the pair (EINVAL; ENOSYS: no splice at all), from the first call
+    or after some went through, on the backend side or the client side (the pipe's bytes
+    are then read back): every answer still arrives whole, by copy. A preloaded shim makes
+    splice fail; it is built here with the system compiler."""
+    import errno as errno_mod
+    import os
+    import shutil
+    import subprocess
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        pytest.skip("no C compiler for the splice shim")
+    src, so = tmp_path / "shim.c", tmp_path / "shim.so"
+    src.write_text(SHIM)
+    subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(so), str(src), "-ldl"], check=True)
+    files = {"big": payload(3 * MIB + 17, 10), "small": b"small\n"}
+    a = rig.fakeserver(files=files, log=False)
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    env = {"LD_PRELOAD": str(so), "SHIM_SPLICE_FAIL": mode, "SHIM_SPLICE_AFTER": str(after),
+           "SHIM_SPLICE_ERRNO": str(getattr(errno_mod, err)),
+           # an ASan build wants its runtime first among the preloads
+           "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
+    rig.lb = rig.procs.start(["loadbalancer", "--stats-port", "0", *QUIET, "0", str(a.port)],
+                             name="lb", env=env)
+    wait_for(lambda: rig.states() == ["up"], what="backend up")
+    conn = http.client.HTTPConnection("127.0.0.1", rig.port, timeout=scaled(30))
+    for path in ("/big", "/small", "/big", "/big"):
+        conn.request("GET", path)
+        r = conn.getresponse()
+        data = r.read()
+        assert r.status == 200 and sha(data) == sha(files[path[1:]]), path
+    conn.close()
+    st = rig.stats()
+    assert st["aborted"] == 0 and st["responses"] == 4
+    if "spliced_bytes" in st:  # none when refused at once; some before a later refusal
+        assert (st["spliced_bytes"] > 0) == (after > 0), st["spliced_bytes"]
