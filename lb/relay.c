@@ -398,9 +398,9 @@ static void relay_masks(lb_client *c)
  * the copy path: 8 KiB to come 15.6 vs 15.1 us (even), 16 KiB 16.5 vs 18.3, 32 KiB 17.6 vs
  * 23.5, 48 KiB 16.9 vs 28.1, 112 KiB 21.9 vs 54.3. Copying costs 0.4-0.5 us per KiB,
  * splicing about 0.1; from 16 KiB on, splicing wins. Why 64 KiB pipes (LB_PIPE_SIZE): at
- * 1 MiB, 256 KiB pipes cost 8-15% more CPU per answer than 64 KiB ones (bigger sends, no
- * fewer wake-ups), 1 MiB pipes more still, and the per-user pipe quota (16384 pages by
- * default) holds 1024 pipes of 64 KiB but only 256 of 256 KiB. */
+ * 1 MiB, 256 KiB pipes cost 8-15% more CPU per answer than 64 KiB ones in the same runs
+ * and 1 MiB pipes more still (not profiled further), and the per-user pipe quota (16384
+ * pages by default) holds 1024 pipes of 64 KiB but only 256 of 256 KiB. */
 static int splice_wanted(const lb_upstream *up)
 {
     if (!up->head_done || up->done || up->eof || up->no_splice || up->px->splice_off)
