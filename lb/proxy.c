@@ -95,7 +95,7 @@ static int upstream_mask(const lb_client *c, const lb_upstream *up)
     if (c->pending > 0)
         m |= LB_EV_WRITE;
     size_t limit = up->head_done ? LB_WINDOW : LB_MAX_RESPONSE_HEAD;
-    if (!up->done && !up->eof && lb_buf_len(&up->in) < limit)
+    if (!up->done && !up->eof && !up->pipe_full && lb_buf_len(&up->in) < limit)
         m |= LB_EV_READ;
     return m;
 }
@@ -185,6 +185,11 @@ void px_client_close(lb_client *c)
     release_slot(c);
     lb_queue_remove(&px->queue, &c->qnode);
     lb_timer_stop(px->loop, &c->timer);
+    /* Bytes sent with MSG_MORE go out with the FIN. shutdown() first, not close() alone:
+     * a close with unread bytes in the socket (a client that sent on after its
+     * `Connection: close`) would reset the connection and drop queued bytes unsent. */
+    if (c->corked)
+        shutdown(c->fd, SHUT_WR);
     lb_loop_close(px->loop, c->fd); /* no epoll_ctl(DEL): the close removes it */
     c->fd = -1;
     c->state = CL_CLOSED;

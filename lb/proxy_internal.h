@@ -106,6 +106,7 @@ struct lb_client {
     int rd_eof;         /* the client shut its sending side */
     int watched;        /* registered with the loop (done lazily: see px_update_masks) */
     int nodelay;        /* TCP_NODELAY set (lazily: see relay_flush_response) */
+    int corked;         /* bytes sent with MSG_MORE wait for the FIN (see px_client_close) */
     const char *reply;
     size_t reply_len, reply_off;
 };

@@ -355,6 +355,16 @@ static int parse_response(lb_client *c, lb_upstream *up)
     return 0;
 }
 
+/* Whether the client's connection goes on after this answer (else it is closed). The
+ * client's connection is the client's: a backend that closes after a framed answer does
+ * not close it (HAProxy's http-keep-alive). An answer delimited by the close is the
+ * exception: the client can only see its end as our close. */
+static int client_continues(const lb_client *c, const lb_upstream *up)
+{
+    return c->req_done && c->pending == 0 && c->keep_alive && up->fr.kind != LB_BODY_CLOSE &&
+           !c->px->draining;
+}
+
 static void relay_finish(lb_client *c)
 {
     lb_upstream *up = c->up;
@@ -371,10 +381,7 @@ static void relay_finish(lb_client *c)
         up_pool_put(up);
     else
         up_close(up);
-    /* The client's connection is the client's: a backend that closes after a framed
-     * answer does not close it (HAProxy's http-keep-alive). An answer delimited by the
-     * close is the exception: the client can only see its end as our close. */
-    px_client_request_done(c, req_complete && c->keep_alive && up->fr.kind != LB_BODY_CLOSE);
+    px_client_request_done(c, client_continues(c, up));
 }
 
 /* ---- the splice path -------------------------------------------------------------- */
@@ -552,8 +559,13 @@ void relay_flush_response(lb_client *c)
         splice_flush(c);
         return;
     }
+    /* The last bytes on a connection that closes after them go with MSG_MORE: they stay
+     * queued until px_client_close's shutdown sends them with the FIN in one segment, and
+     * the client wakes once, for the answer and the end together. */
+    int more = up->done && !client_continues(c, up) ? MSG_MORE : 0;
     while (up->pending > 0) {
-        ssize_t n = send(c->fd, lb_buf_head(&up->in), up->pending, MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, lb_buf_head(&up->in), up->pending, MSG_NOSIGNAL | more);
+        c->corked |= more && n > 0;
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 break;

@@ -3,6 +3,7 @@ may shut its sending side once its request is out. Each request is routed on its
 every answer comes back whole, once, in order."""
 import re
 import socket
+import threading
 
 from .rawhttp import connect, read_until_close, scaled
 
@@ -50,3 +51,31 @@ def test_half_closed_client_still_gets_its_answer(cluster):
         sock.close()
     assert data == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", data
     assert closed
+
+
+def test_bytes_sent_after_connection_close_do_not_cost_the_answer(cluster):
+    """A client that sends on after its `Connection: close` request (RFC 9112 9.6 says it
+    must not) leaves unread bytes in the balancer's socket when the balancer closes. A bare
+    close() would then reset the connection and drop what was still queued; the balancer
+    shuts its side first, so the answer arrives whole with its FIN, and the extra bytes
+    never reach the backend."""
+    release = threading.Event()
+
+    def held(req):
+        release.wait(scaled(10))  # answers once the client's extra bytes are in
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst"
+
+    cl = cluster(answer=held)
+    sock = connect(cl.port)
+    try:
+        sock.sendall(b"GET /first HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n")
+        cl.backend.wait_for(lambda: len(cl.backend.requests()) == 1, what="/first forwarded")
+        sock.sendall(b"GET /second HTTP/1.1\r\nHost: lb\r\n\r\n")
+        release.set()
+        data, closed = read_until_close(sock, scaled(10))
+    finally:
+        sock.close()
+    assert data == b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nfirst" \
+        or data == b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst", data
+    assert closed
+    assert [r.target for r in cl.backend.requests()] == ["/first"]
