@@ -159,8 +159,7 @@ void up_close(lb_upstream *up)
     up->state = UP_CLOSED;
     up_pipe_put(up);
     lb_timer_stop(px->loop, &up->timer);
-    lb_loop_unwatch(px->loop, up->fd);
-    close(up->fd);
+    lb_loop_close(px->loop, up->fd); /* no epoll_ctl(DEL): the close removes it */
     up->fd = -1;
     up->zombie_next = px->up_zombies;
     px->up_zombies = up;
