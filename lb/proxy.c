@@ -13,7 +13,13 @@
  * before a backend is chosen; what cannot be framed is refused and nothing is forwarded.
  * Slots are released at once but handed to queued requests from a zero timer, so a chain
  * of immediate failures never recurses through the whole queue.
- * Memory: buffers are LB_WINDOW blocks from a free list; an idle client holds none.
+ * Memory: buffers are LB_WINDOW blocks from a free list; an idle client holds none. Closed
+ * client structs are kept for reuse (at most LB_SPARE_CLIENTS, a few hundred KiB after a
+ * burst), so a connection per request allocates nothing.
+ * Listener: TCP_DEFER_ACCEPT unless --defer-accept=0 (a connection arrives with its
+ * request); closing skips epoll_ctl(DEL) (lb_loop_close), and a connection whose last
+ * answer was sent with MSG_MORE (relay.c) is shut down first so answer and FIN leave
+ * together.
  */
 #include <errno.h>
 #include <stdio.h>
