@@ -2,27 +2,33 @@
 """ci/soak.py - a seeded chaos run through the balancer, then a report (issue 8, `make soak`).
 
     soak.py --bin DIR [--requests N] [--seed S] [--clients C] [--fault-rate F] [--kills K]
-            [--rss-slack-mb M] [--report FILE]
+            [--large-share L] [--rss-slack-mb M] [--report FILE]
 
 Three tests/reliability/backend.py processes in chaos mode (each request, from the seed and
 its sequence number: reset or close before any byte, truncation half way through the body,
 a short delay, with probability F) sit behind the balancer. C client threads send N requests
 (GET 85 %, HEAD 5 %, PUT 10 %, each with a unique path; half the clients keep connections
-alive). A chaos thread strikes a backend K times at seeded points: SIGKILL and a restart on its
+alive). A share L of the GETs and HEADs (default 0.1) asks for a large answer: a `/L-` path
+(a body of about 16 KiB to 600 KiB by Content-Length, which the balancer relays by splice
+from 16 KiB still to come) or, one in four, a `/C-` path (the same body close-delimited);
+the faults above strike them as they strike small ones, so a truncation or a kill lands in
+the middle of a spliced body. A chaos thread strikes a backend K times at seeded points: SIGKILL and a restart on its
 old port, or (a --freeze-share of the time) SIGSTOP and, later, SIGCONT. Every request is classified:
 
   ok        the exact answer for its path (GET body, HEAD head, PUT 201)
   err500    the contract's exact 500
   partial   the connection closed after part of an answer, those bytes a prefix of the
             right answer (the documented "close, never patch" outcome of a truncated or
-            killed backend)
+            killed backend; for a close-delimited body, a close before its last byte)
   lost      no answer at all: a timeout, or a close before any byte
   wrong     an answer that belongs to another request, or surplus bytes
   other     any other status
 
 and PUT paths are counted in the backends' request logs (a PUT landing twice is a
 duplicate). The run passes with 0 lost, 0 wrong, 0 duplicated, and the balancer's open fds
-and RSS (from /proc/PID) flat from the 10 % sample to the end. Exit status 0 on pass.
+and RSS (from /proc/PID) flat from the 10 % sample to the end, and its idle fds back to
+their count before the run (pooled backend connections aside, by /stats: a splice pipe
+lost would show). /stats also gives spliced_bytes for the report. Exit status 0 on pass.
 """
 import argparse
 import json
@@ -39,11 +45,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "reliability"))
 
-from backend import expected_body  # noqa: E402
+from backend import answer_head, close_delimited, expected_body, is_large  # noqa: E402
 from harness.process import Process  # noqa: E402
 
 BACKEND = str(ROOT / "tests" / "reliability" / "backend.py")
 ERROR_500 = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
+
+
+def lb_stats(port):
+    """The balancer's /stats JSON."""
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=5) as r:
+        return json.loads(r.read())
+
+
+def size_class(path):
+    return "close-delimited" if close_delimited(path) else "large" if is_large(path) else "small"
 
 
 def proc_sample(pid):
@@ -76,28 +93,39 @@ def expected_answer(method, path):
     if method == "PUT":
         return b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
     body = expected_body(path)
-    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+    head = answer_head(path, len(body))
     return head if method == "HEAD" else head + body
 
 
 def read_answer(sock, method):
+    """(status, head, body, length, surplus); length None for a close-delimited body, read
+    to the close (a close before its end cannot be told from the end: the caller compares)."""
     data = b""
     while b"\r\n\r\n" not in data:
         data = recv_more(sock, data)
     head, _, body = data.partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
-    length = 0
+    length = None
     for line in head.split(b"\r\n")[1:]:
         k, _, v = line.partition(b":")
         if k.strip().lower() == b"content-length":
             length = int(v.strip())
-    want = 0 if method == "HEAD" else length
-    while len(body) < want:
-        chunk = sock.recv(65536)
+    if length is None and method != "HEAD" and status == 200:
+        parts = [body]
+        while True:
+            chunk = sock.recv(262144)
+            if not chunk:
+                return status, head + b"\r\n\r\n", b"".join(parts), None, False
+            parts.append(chunk)
+    want = 0 if method == "HEAD" else length or 0
+    parts, got = [body], len(body)
+    while got < want:
+        chunk = sock.recv(262144)
         if not chunk:
-            raise Closed(head + b"\r\n\r\n" + body)
-        body += chunk
-    return status, head + b"\r\n\r\n", body, length, len(body) > want
+            raise Closed(head + b"\r\n\r\n" + b"".join(parts))
+        parts.append(chunk)
+        got += len(chunk)
+    return status, head + b"\r\n\r\n", b"".join(parts), length, got > want
 
 
 def classify(method, path, status, head, body, length, surplus):
@@ -110,8 +138,10 @@ def classify(method, path, status, head, body, length, surplus):
     if status != 200:
         return "other"
     exp = expected_body(path)
-    if length != len(exp):
+    if head != answer_head(path, len(exp)):
         return "wrong"
+    if method == "GET" and length is None:  # close-delimited: a cut shows only as short
+        return "ok" if body == exp else "partial" if exp.startswith(body) else "wrong"
     if method == "GET" and body != exp:
         return "wrong"
     return "ok"
@@ -127,6 +157,8 @@ class Soak:
         self.lock = threading.Lock()
         self.outcomes = Counter()
         self.by_method = Counter()
+        self.by_size = Counter()
+        self.final_stats = None
         self.examples = {}
         self.samples = []
         self.lost_ids = []
@@ -145,7 +177,8 @@ class Soak:
 
     def start(self):
         self.backends = [self.start_backend(i) for i in range(3)]
-        argv = ["loadbalancer", *self.args.lb_opt, "0", *[str(b.port) for b in self.backends]]
+        argv = ["loadbalancer", *self.args.lb_opt, "--stats-port", "0", "0",
+                *[str(b.port) for b in self.backends]]
         self.lb = Process(argv, name="loadbalancer", cwd=self.work, log_dir=self.work)
         self.lb.start(timeout=60)
 
@@ -166,14 +199,18 @@ class Soak:
             return self.next_id - 1
 
     def record(self, rid, method, outcome, detail=""):
+        path = self.plan(rid)[1]
+        cls = size_class(path) if method != "PUT" else "small"
+        key = outcome if cls == "small" else f"{cls} {outcome}"
         with self.lock:
             self.done += 1
             self.outcomes[outcome] += 1
             if outcome == "lost":
                 self.lost_ids.append(rid)
             self.by_method[(method, outcome)] += 1
-            if outcome not in ("ok",) and len(self.examples.setdefault(outcome, [])) < 5:
-                self.examples[outcome].append(f"#{rid} {method}: {detail}")
+            self.by_size[(cls, outcome)] += 1
+            if outcome not in ("ok",) and len(self.examples.setdefault(key, [])) < 5:
+                self.examples[key].append(f"#{rid} {method}: {detail}")
 
     def plan(self, rid):
         """(method, path, body) of request rid: a function of (seed, rid) only."""
@@ -181,7 +218,10 @@ class Soak:
         r = rng.random()
         method = "GET" if r < 0.85 else "HEAD" if r < 0.90 else "PUT"
         body = b"p" * rng.randint(0, 2000) if method == "PUT" else b""
-        return method, f"/s{self.args.seed}-{rid}", body
+        path = f"/s{self.args.seed}-{rid}"
+        if method != "PUT" and rng.random() < self.args.large_share:
+            path = ("/C-" if rng.random() < 0.25 else "/L-") + path[1:]
+        return method, path, body
 
     def one(self, sock, rid):
         method, path, body = self.plan(rid)
@@ -190,8 +230,13 @@ class Soak:
             head += f"Content-Length: {len(body)}\r\n"
         sock.sendall(head.encode() + b"\r\n" + body)
         status, rhead, rbody, length, surplus = read_answer(sock, method)
+        detail = f"{status} {rhead[:60]!r}"
+        if length is None and method == "GET":
+            detail += f" close-delimited, {len(rbody)} body bytes"
+        # An answer that says Connection: close (a close-delimited one, or its HEAD) ends
+        # the connection: the client does not send on it again.
         return method, path, classify(method, path, status, rhead, rbody, length, surplus), \
-            f"{status} {rhead[:60]!r}"
+            detail, close_delimited(path)
 
     def client(self, idx):
         keepalive = idx % 2 == 0
@@ -203,14 +248,16 @@ class Soak:
                 break
             method = self.plan(rid)[0]
             reused = sock is not None
+            ended = False
             try:
                 if sock is None:
                     sock = socket.create_connection(("127.0.0.1", self.lb.port), timeout=10)
                 sock.settimeout(self.args.timeout)
-                method, _path, outcome, detail = self.one(sock, rid)
+                method, _path, outcome, detail, ended = self.one(sock, rid)
             except Closed as exc:
                 outcome, detail = ("partial" if exc.got else "lost"), str(exc)
                 _m, path, _b = self.plan(rid)
+                detail += f" of {len(expected_answer(method, path))}"
                 if exc.got and not expected_answer(method, path).startswith(exc.data):
                     outcome = "wrong"  # a cut answer must be a prefix: never patched
                     detail += f": {exc.data[:80]!r}"
@@ -222,7 +269,7 @@ class Soak:
                 detail += f" (on a kept-alive connection, after #{prev})"
             prev = rid
             self.record(rid, method, outcome, detail)
-            if outcome != "ok" or not keepalive:
+            if outcome != "ok" or not keepalive or ended:
                 if sock:
                     sock.close()
                 sock = None
@@ -272,17 +319,23 @@ class Soak:
                     print(f"  {self.done:>8} requests  RSS {rss} KiB  {fds} fds  "
                           f"{dict(self.outcomes)}", flush=True)
 
-    def settle(self):
-        """Open fds of the idle balancer, polled until stable (bounded)."""
+    def settle(self, base=None):
+        """(rss, open fds, pooled idle backend connections) of the idle balancer, polled
+        until the fds are stable (bounded); with base, until fds minus pooled ones are at
+        most base (pooled connections whose backend left are closed a moment later)."""
         last, same, deadline = None, 0, time.monotonic() + 10
+        pool = 0
         while time.monotonic() < deadline:
-            rss, fds = proc_sample(self.lb.pid)
+            rss, fds = proc_sample(self.lb.pid)  # before the /stats connection opens
+            stats = lb_stats(int(self.lb.ready["stats"]))
+            pool = sum(b.get("pool_idle", 0) for b in stats["backends"])
             same = same + 1 if fds == last else 0
             last = fds
-            if same >= 5:
+            if same >= 5 and (base is None or fds - pool <= base):
                 break
             time.sleep(0.1)
-        return rss, last
+        self.final_stats = stats
+        return rss, last, pool
 
     def run(self):
         self.start()
@@ -302,14 +355,15 @@ class Soak:
         for t in helpers:
             t.join(30)
         alive = self.lb.alive()
-        idle_end = self.settle() if alive else (None, None)
+        idle_end = (self.settle(idle_start[1] - idle_start[2]) if alive
+                    else (None, None, None))
         exit_status = self.stop()
         return self.report(elapsed, idle_start, idle_end, alive, exit_status)
 
     # -- the verdict ---------------------------------------------------------------------
     def where_lost(self):
         """For each lost request: the backends whose logs show it (none: never forwarded)."""
-        paths = {f"/s{self.args.seed}-{rid}": rid for rid in self.lost_ids}
+        paths = {self.plan(rid)[1]: rid for rid in self.lost_ids}
         seen = {rid: [] for rid in self.lost_ids}
         for i in range(3):
             path = self.work / f"backend{i}.requests"
@@ -343,20 +397,32 @@ class Soak:
         if first and last:
             rss_limit = first["rss_kib"] * 1.25 + self.args.rss_slack_mb * 1024
             checks["rss flat"] = last["rss_kib"] <= rss_limit
-            checks["fds flat"] = last["fds"] <= first["fds"] + self.args.clients
+            # Under load each client may hold a backend connection, and (large answers)
+            # a splice pipe of two fds, lent from a free list of empty pipes.
+            per_client = 3 if self.args.large_share > 0 else 1
+            checks["fds flat"] = last["fds"] <= first["fds"] + per_client * self.args.clients
         if idle_start[1] is not None and idle_end[1] is not None:
-            # Idle, the balancer may keep pooled backend connections (--pool-size), never
-            # more fds than it had under load at the 10 % mark.
-            checks["idle fds back"] = first is not None and idle_end[1] <= first["fds"]
+            # Idle, the balancer may keep pooled backend connections (--pool-size), and
+            # nothing else: its fds minus the pooled ones are back to what they were before
+            # the run (the free list of splice pipes is closed once no client is left).
+            checks["idle fds back"] = idle_end[1] - idle_end[2] <= idle_start[1] - idle_start[2]
+        spliced = (self.final_stats or {}).get("spliced_bytes")
+        if self.args.large_share > 0 and self.args.requests >= 1000:
+            checks["splice path met"] = bool(spliced)
         rep = {
             "requests": self.args.requests, "seed": self.args.seed, "clients": self.args.clients,
             "fault_rate": self.args.fault_rate, "seconds": round(elapsed, 1),
             "rate_per_s": round(self.done / elapsed) if elapsed else None,
             "outcomes": dict(self.outcomes), "duplicated_puts": dup,
             "by_method": {f"{m} {o}": c for (m, o), c in sorted(self.by_method.items())},
+            "by_size": {f"{k} {o}": c for (k, o), c in sorted(self.by_size.items())},
+            "large_share": self.args.large_share, "spliced_bytes": spliced,
+            "lb_stats": {k: v for k, v in (self.final_stats or {}).items()
+                         if not isinstance(v, (list, dict))},
             "kills": self.kills, "samples": self.samples,
-            "idle_start": {"rss_kib": idle_start[0], "fds": idle_start[1]},
-            "idle_end": {"rss_kib": idle_end[0], "fds": idle_end[1]},
+            "idle_start": {"rss_kib": idle_start[0], "fds": idle_start[1],
+                           "pool_idle": idle_start[2]},
+            "idle_end": {"rss_kib": idle_end[0], "fds": idle_end[1], "pool_idle": idle_end[2]},
             "rss_limit_kib": rss_limit, "balancer_exit": exit_status,
             "examples": self.examples, "lost_reached": self.where_lost(), "checks": checks, "pass": all(checks.values()),
         }
@@ -373,13 +439,19 @@ def print_report(rep):
     print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(o.items())))
     print(f"  lost {o.get('lost', 0)}, wrong {o.get('wrong', 0)}, "
           f"duplicated PUTs {rep['duplicated_puts']}")
+    print(f"  by answer size (large share {rep['large_share']}): "
+          + ", ".join(f"{k} {v}" for k, v in rep["by_size"].items()))
+    print(f"  spliced_bytes {rep['spliced_bytes']}; balancer: "
+          + ", ".join(f"{k} {rep['lb_stats'].get(k)}" for k in
+                      ("requests", "responses", "replies_500", "retries", "aborted")))
     if rep["samples"]:
         s = rep["samples"]
         first = next((x for x in s if x["done"] >= rep["requests"] // 10), s[0])
         print(f"  balancer at {first['done']} requests: RSS {first['rss_kib']} KiB, "
               f"{first['fds']} fds; at {s[-1]['done']}: RSS {s[-1]['rss_kib']} KiB, "
               f"{s[-1]['fds']} fds")
-    print(f"  idle fds before {rep['idle_start']['fds']}, after {rep['idle_end']['fds']}; "
+    print(f"  idle fds before {rep['idle_start']['fds']}, after {rep['idle_end']['fds']} "
+          f"({rep['idle_end']['pool_idle']} pooled backend connections); "
           f"balancer exit status {rep['balancer_exit']}")
     if rep["lost_reached"]:
         print("  lost requests seen by: " + ", ".join(
@@ -402,6 +474,9 @@ def main(argv=None):
     ap.add_argument("--freeze-share", type=float, default=0.3,
                     help="share of those faults that SIGSTOP a backend instead of killing it")
     ap.add_argument("--timeout", type=float, default=30.0, help="client read timeout (s)")
+    ap.add_argument("--large-share", type=float,
+                    default=float(os.environ.get("SOAK_LARGE_SHARE", 0.1)),
+                    help="share of GETs/HEADs with a large (16 KiB - 600 KiB) answer; 0: none")
     ap.add_argument("--rss-slack-mb", type=float, default=8.0)
     ap.add_argument("--lb-opt", action="append", default=[], help="extra balancer option")
     ap.add_argument("--workdir", default=None)

@@ -6,12 +6,16 @@ that tests can SIGKILL and SIGSTOP it like a real server.
                [--delay-ms MS] [--log FILE] [--health ok|fail]
 
 Serves GET/HEAD/PUT on any path with keep-alive: GET answers `expected_body(path)`, PUT
-reads its Content-Length body and answers 201. `GET /healthcheck` always gets the contract's
+reads its Content-Length body and answers 201. Paths that start with `/L-` get a large body
+(about 16 KiB to 600 KiB, `large_size(path)`, so the balancer's splice relay carries it) framed
+by Content-Length; paths that start with `/C-` get the same large body close-delimited (no
+Content-Length, `Connection: close`, then FIN). Every body is a function of the path only. `GET /healthcheck` always gets the contract's
 `ERRORS\\nTOTAL` answer (unless --health fail), so a backend can be healthy for the checker
 while it mistreats requests. Modes for every other request, after reading it whole:
   reset  RST before any byte of the answer     close  FIN before any byte
   hang   never answer (the socket stays open)  chaos  per request, from (seed, sequence):
-         reset, close, truncate (FIN half way through the body) or delay, with --fault-rate
+         reset, close, truncate (FIN half way through the answer; for a large body at a
+         seeded offset anywhere in it) or delay, with --fault-rate
 --log appends one line per request before its answer: `METHOD PATH` (flushed), which is how
 tests see where every request went and that no PUT landed twice.
 Prints `READY port=P pid=PID`.
@@ -27,10 +31,56 @@ import threading
 import time
 
 
+SPLICE_MIN = 16384  # lb/relay.c LB_SPLICE_MIN: what is left of a body after the first read
+WINDOW = 16384      # lb LB_WINDOW: the first read of an answer (head and body start)
+LARGE_PREFIXES = ("/L-", "/C-")  # large body by Content-Length, large close-delimited body
+
+
+def is_large(path):
+    return path.startswith(LARGE_PREFIXES)
+
+
+def close_delimited(path):
+    return path.startswith("/C-")
+
+
+def large_size(path):
+    """The size of a large body: a function of the path. One in eight sits within 64 bytes
+    of 16 KiB (the splice threshold as a Content-Length), one in eight within 512 bytes of
+    32 KiB (where what is left after a 16 KiB first read crosses the threshold), the rest
+    log-uniform from 20 KiB to 600 KiB."""
+    d = hashlib.sha256(b"size:" + path.encode()).digest()
+    x = int.from_bytes(d[1:9], "big")
+    if d[0] % 8 == 0:
+        return SPLICE_MIN - 64 + x % 129
+    if d[0] % 8 == 1:
+        return SPLICE_MIN + WINDOW - 512 + x % 1025
+    return int(20 * 1024 * 30 ** ((x % 1_000_000) / 1_000_000))
+
+
+def large_body(path, size):
+    """4 KiB blocks, each `PATH BLOCKNO ` then the path's digest repeated: cheap to make,
+    and a byte lost, doubled or moved shows (block numbers and the pattern's phase)."""
+    p = path.encode()
+    fill = hashlib.sha256(p).hexdigest().encode() * 64
+    blocks = [(b"%s %d " % (p, i) + fill)[:4095] + b"\n" for i in range(size // 4096 + 1)]
+    return b"".join(blocks)[:size]
+
+
 def expected_body(path):
-    """The body a GET of path answers: deterministic, path-specific, 40 to 1000 bytes."""
+    """The body a GET of path answers: deterministic, path-specific, 40 to 1000 bytes, or
+    large_size(path) bytes for a large path."""
+    if is_large(path):
+        return large_body(path, large_size(path))
     digest = hashlib.sha256(path.encode()).hexdigest().encode()
     return (path.encode() + b"\n" + digest + b"\n") * (1 + digest[0] % 8)
+
+
+def answer_head(path, body_len):
+    """The head of a 200 answer to GET/HEAD of path."""
+    if close_delimited(path):
+        return b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % body_len
 
 
 class Server:
@@ -42,17 +92,18 @@ class Server:
         self.log = open(args.log, "a", buffering=1) if args.log else None
 
     def next_action(self):
+        """(action, where): where in [0, 1) is the seeded cut point of a large truncation."""
         with self.lock:
             self.seq += 1
             self.total += 1
             seq = self.seq
         mode = self.args.mode
         if mode != "chaos":
-            return mode
+            return mode, 0.5
         rng = random.Random(self.args.seed * 1_000_003 + seq)
         if rng.random() >= self.args.fault_rate:
-            return "ok"
-        return rng.choice(["reset", "close", "truncate", "delay"])
+            return "ok", 0.5
+        return rng.choice(["reset", "close", "truncate", "delay"]), rng.random()
 
     def record(self, method, path):
         if self.log:
@@ -84,7 +135,7 @@ def read_request(sock, buf):
     return method, path, rest[:length], rest[length:]
 
 
-def answer(srv, sock, method, path, action):
+def answer(srv, sock, method, path, action, where=0.5):
     if path == "/healthcheck":
         if srv.args.health == "fail":
             sock.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
@@ -109,13 +160,18 @@ def answer(srv, sock, method, path, action):
         sock.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
         return True
     body = expected_body(path)
-    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
-    if action == "truncate":  # half the answer, then FIN (a HEAD answer has no body)
-        whole = head if method == "HEAD" else head + body
-        sock.sendall(whole[:len(whole) // 2])
+    head = answer_head(path, len(body))
+    whole = head if method == "HEAD" else head + body
+    if action == "truncate":  # part of the answer, then FIN (a HEAD answer has no body)
+        # Half of a small answer; a large one anywhere from its head's end to its last
+        # byte, so the cut lands in the first (copied) window or in the spliced rest.
+        cut = len(whole) // 2
+        if is_large(path) and method != "HEAD":
+            cut = len(head) + int(where * len(body))
+        sock.sendall(whole[:cut])
         return False
-    sock.sendall(head if method == "HEAD" else head + body)
-    return True
+    sock.sendall(whole)
+    return not close_delimited(path)
 
 
 def serve(srv, sock):
@@ -126,10 +182,10 @@ def serve(srv, sock):
             if req is None:
                 return
             method, path, _body, buf = req
-            action = "ok" if path == "/healthcheck" else srv.next_action()
+            action, where = ("ok", 0.5) if path == "/healthcheck" else srv.next_action()
             if path != "/healthcheck":
                 srv.record(method, path)
-            if not answer(srv, sock, method, path, action):
+            if not answer(srv, sock, method, path, action, where):
                 return
     except (OSError, ValueError, IndexError):
         return
