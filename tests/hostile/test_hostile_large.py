@@ -9,7 +9,8 @@ Content-Length, or once a close-delimited body filled that first window (lb/READ
   (or frames the body by the close) and sends a random prefix of it in pieces with pauses,
   then a FIN, an RST, or silence (the connection kept: the server timeout runs out). Sizes
   straddle the thresholds (16 KiB as a Content-Length; 32 KiB, where what is left after a
-  16 KiB first read crosses 16 KiB) or lie anywhere up to 600 KiB. Oracle: a whole
+  16 KiB first read crosses 16 KiB) or lie anywhere up to 600 KiB, sometimes after 1xx
+  interim answers. Oracle: a whole
   Content-Length answer is relayed exactly and the client connection serves its next
   request; a whole close-delimited one ended by FIN is relayed exactly, then the close;
   silence after a prefix gives exactly that prefix, then the close; a FIN or an RST after a
@@ -47,6 +48,9 @@ SIZES = st.one_of(st.integers(16 * KIB - 64, 16 * KIB + 64),    # Content-Length
                   st.integers(32 * KIB - 512, 32 * KIB + 512),  # 16 KiB left after the first read
                   st.integers(20 * KIB, 600 * KIB))
 PAUSES = st.sampled_from([0, 0, 0.002, 0.02])
+# 1xx answers before the final head: relayed, then the large answer's head is awaited
+INTERIM = st.sampled_from([b"", b"", b"", b"HTTP/1.1 100 Continue\r\n\r\n",
+                           b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" * 3])
 SERVER_TIMEOUT = "500ms"
 
 
@@ -135,7 +139,7 @@ def cut_plans(draw):
     framing = draw(st.sampled_from(["cl", "cl", "cl", "close"]))
     size = draw(SIZES)
     body = make_body(draw(st.integers(0, 2**32)), size)
-    head = head_for(framing, size)
+    head = draw(INTERIM) + head_for(framing, size)
     full = head + body
     # where the backend stops: anywhere in the body, often at its very end (whole)
     cut = draw(st.one_of(st.just(size), st.integers(0, size)))
@@ -216,7 +220,7 @@ SURPLUS = st.sampled_from([b"junk", b"\r\n", b"HTTP/1.1 200 OK\r\nContent-Length
 def surplus_plans(draw):
     size = draw(SIZES)
     body = make_body(draw(st.integers(0, 2**32)), size)
-    full = Blob(head_for("cl", size) + body)
+    full = Blob(draw(INTERIM) + head_for("cl", size) + body)
     surplus = draw(SURPLUS)
     # The surplus leaves in one send with the answer's last bytes (at most 1 KiB of them),
     # so it is in the socket when the body's last byte is: a surplus sent later cannot be
