@@ -85,10 +85,10 @@ def split(draw, data, max_cuts=4):
 class Harness:
     """A PlanBackend behind the balancer, its fd base and spliced_bytes at the start."""
 
-    def __init__(self, procs, *opts):
+    def __init__(self, procs, server_timeout=SERVER_TIMEOUT):
         self.backend = PlanBackend()
-        self.lb = start_lb(procs, [self.backend.port], "--server-timeout", SERVER_TIMEOUT,
-                           "-R", "50", *opts)
+        self.lb = start_lb(procs, [self.backend.port], "--server-timeout", server_timeout,
+                           "-R", "50")
         self.backend.plan("/warm", [(OK_ANSWER, 0)], "keep")
         assert self.get("/warm", len(OK_ANSWER))[0] == OK_ANSWER
         self.lb.settle()
@@ -285,7 +285,7 @@ SLOW_SETTINGS = settings(SETTINGS, max_examples=max(1, SETTINGS.max_examples // 
 
 
 def test_slow_reader_of_a_large_answer(procs):
-    h = Harness(procs)
+    h = Harness(procs, server_timeout="3s")  # slowness is tested here, not the timeout
     try:
         @SLOW_SETTINGS
         @given(plan=slow_reads())
