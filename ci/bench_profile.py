@@ -8,7 +8,12 @@ backends and pinning as `make bench`:
    Connection: close;
  - a CPU profile: `perf record -e cpu-clock -g -p PID` during a wrk run (this VM has no
    hardware counters, so sampling is on the cpu-clock software event), reported as the top
-   symbols by self time.
+   symbols by self time;
+ - a whole-machine profile (PROFILE_SYSTEM=1, the default): `perf record -a` on both CPUs
+   during a wrk run, the top (process, symbol) pairs of each CPU. A proxy changes what the
+   client and the backends pay too: that is how the cost of waking an idle core in this VM
+   (wrk in `_raw_spin_unlock_irqrestore`, an IPI per handshake ACK) was found, which the
+   proxy's own profile cannot show (see ci/BENCH.md).
 Writes bench-out/profile/<target>-{strace,perf}-<mode>.txt and a summary
 bench-out/profile/summary.txt. PROFILE_TIME (seconds per run, 4).
 Only processes started here are stopped, by PID: strace and perf get SIGINT to finish.
@@ -20,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -96,6 +102,36 @@ def perf_run(proc, outdir, name, mode, seconds):
     return {"rps_profiled": res["rps"], "top": top, "user": user, "kernel_pct": kernel}
 
 
+def system_run(proc, outdir, name, mode, seconds):
+    """perf record -a on both CPUs for most of a wrk run; the top (comm, symbol) per CPU."""
+    data = os.path.join(outdir, "%s-%s.system.data" % (name, mode))
+    res = {}
+    load = threading.Thread(target=lambda: res.update(bc.run_wrk(
+        proc.port, seconds, CONNS, cpu=bench_run.LOAD_CPU, close=(mode == "close"),
+        watch_pid=proc.pid, load_pids=bench_run.BACKEND_PIDS)))
+    load.start()
+    time.sleep(0.5)  # past wrk's connection set-up
+    subprocess.run(bc.priority_prefix() + ["perf", "record", "-e", "cpu-clock", "-a",
+                                           "-C", "%d,%d" % (bench_run.PROXY_CPU, bench_run.LOAD_CPU),
+                                           "-o", data, "--", "sleep", str(max(1, seconds - 1))],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    load.join(seconds + 30)
+    out = {"rps": res.get("rps"), "cpu_us_per_req": res.get("cpu_us_per_req"),
+           "load_us_per_req": res.get("load_us_per_req"), "cpus": {}}
+    for cpu in (bench_run.PROXY_CPU, bench_run.LOAD_CPU):
+        rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
+                              "-C", str(cpu), "--sort", "comm,symbol", "--percent-limit", "1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+        with open(os.path.join(outdir, "%s-system-%s-cpu%d.txt" % (name, mode, cpu)), "w") as f:
+            f.write(rep)
+        rows = [re.sub(r"( -)+$", "", " ".join(ln.split())) for ln in rep.splitlines()
+                if re.match(r"\s+[\d.]+%", ln)]
+        out["cpus"][cpu] = rows[:8]
+    if os.path.exists(data):
+        os.unlink(data)
+    return out
+
+
 def main():
     build_dir = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
     wanted = sys.argv[2:] or ["ours", "haproxy", "nginx-proxy"]
@@ -125,6 +161,14 @@ def main():
                 lines += ["     " + t for t in p["top"]]
                 lines.append("   user space only:")
                 lines += ["     " + t for t in p["user"]]
+                if os.environ.get("PROFILE_SYSTEM", "1") != "0":
+                    m = system_run(proc, outdir, name, mode, seconds)
+                    lines.append("   whole machine (perf -a, %s req/s; the proxy's CPU %s us/req,"
+                                 " wrk + backends %s us/req):"
+                                 % (m["rps"], m["cpu_us_per_req"], m["load_us_per_req"]))
+                    for cpu, rows in m["cpus"].items():
+                        lines.append("     CPU %d:" % cpu)
+                        lines += ["       " + r for r in rows]
     finally:
         procs.stop_all()
         if not os.environ.get("BENCH_KEEP"):
