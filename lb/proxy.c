@@ -101,6 +101,8 @@ static int upstream_mask(const lb_client *c, const lb_upstream *up)
     if (c->pending > 0)
         m |= LB_EV_WRITE;
     size_t limit = up->head_done ? LB_WINDOW : LB_MAX_RESPONSE_HEAD;
+    /* A full splice pipe: the backend is not read until the client has taken bytes
+     * (level-triggered epoll would report it readable again and again meanwhile). */
     if (!up->done && !up->eof && !up->pipe_full && lb_buf_len(&up->in) < limit)
         m |= LB_EV_READ;
     return m;

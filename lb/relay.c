@@ -11,7 +11,7 @@
  * balancer does not tunnel upgraded connections), body bytes are counted, and only
  * the bytes of this response are written to the client, byte for byte.
  * Backpressure: each side is read only while the buffer toward the other has room
- * (LB_WINDOW); masks are recomputed by px_update_masks after every step (relay_masks).
+ * (LB_WINDOW); masks are recomputed by px_update_masks after every step.
  * Splice: once the head and the bytes read with it have been written and the buffer is
  * empty, the rest of a body framed by Content-Length with at least LB_SPLICE_MIN bytes to
  * come (or of a close-delimited body that already filled a window) moves backend -> pipe
@@ -21,10 +21,10 @@
  * its bytes, so the masks and the stall rule read it as they read buffered bytes. Framing
  * stays exact: a splice asks for at most body_left bytes, and one peek at the end keeps a
  * connection whose backend sent more out of the pool. Backpressure: the backend is read only
- * while the pipe has room (pipe_full, applied by relay_masks), the client is written whenever
- * it holds bytes. Failure rules are those of the copy path (a pipe holding bytes is closed
- * with the failed connection). EINVAL/ENOSYS from splice send the answer back to the copy
- * path, the pipe's bytes read back into the buffer first.
+ * while the pipe has room (pipe_full, which upstream_mask in proxy.c honours), the client is
+ * written whenever it holds bytes. Failure rules are those of the copy path (a pipe holding
+ * bytes is closed with the failed connection). EINVAL/ENOSYS from splice send the answer
+ * back to the copy path, the pipe's bytes read back into the buffer first.
  * Deadline: the backend connection's timer, restarted on every byte of progress with the
  * backend (--server-timeout). Failure rules: see relay_fail.
  */
@@ -38,7 +38,6 @@
 #include "proxy_internal.h"
 
 static void relay_pick(lb_client *c);
-static void relay_masks(lb_client *c);
 
 lb_upstream *relay_detach(lb_client *c)
 {
@@ -112,7 +111,7 @@ static void relay_pick(lb_client *c)
         if (up->state == UP_ACTIVE)
             relay_connected(c);
         else
-            relay_masks(c);
+            px_update_masks(c);
         return;
     }
 }
@@ -219,7 +218,7 @@ void relay_push_request(lb_client *c)
     }
     if (c->retain && !c->req_done && lb_buf_len(&c->in) >= LB_WINDOW)
         drop_retention(c);
-    relay_masks(c);
+    px_update_masks(c);
 }
 
 void relay_client_readable(lb_client *c)
@@ -236,7 +235,7 @@ void relay_client_readable(lb_client *c)
         if (n == 0) {
             c->rd_eof = 1; /* answer, serve what is buffered, then close */
         }
-        relay_masks(c);
+        px_update_masks(c);
         return;
     }
     if (n <= 0) { /* the client left before its request was whole */
@@ -247,7 +246,7 @@ void relay_client_readable(lb_client *c)
     if (c->up && c->up->state == UP_ACTIVE)
         relay_push_request(c);
     else
-        relay_masks(c);
+        px_update_masks(c);
 }
 
 static void body_step(lb_upstream *up, size_t avail, const char *p, int *bad)
@@ -386,17 +385,6 @@ static void relay_finish(lb_client *c)
 
 /* ---- the splice path -------------------------------------------------------------- */
 
-/* px_update_masks, plus the one state it cannot see: a full pipe. The backend is then not
- * read until the client has taken bytes (level-triggered epoll would otherwise report the
- * backend readable again and again while splice has nowhere to put its bytes). */
-static void relay_masks(lb_client *c)
-{
-    px_update_masks(c);
-    lb_upstream *up = c->up;
-    if (up && up->splicing && up->pipe_full && c->state == CL_ACTIVE)
-        px_set_mask(c->px, up->fd, c->pending > 0 ? LB_EV_WRITE : 0);
-}
-
 /* Whether the rest of this answer's body, none of which was read yet, should be spliced:
  * a Content-Length body with at least LB_SPLICE_MIN bytes to come, or a close-delimited
  * one that already filled a window (a small one would pay for a pipe for nothing).
@@ -482,7 +470,7 @@ static void splice_flush(lb_client *c)
         relay_finish(c);
         return;
     }
-    relay_masks(c);
+    px_update_masks(c);
 }
 
 /* The body is whole. Bytes a backend sent past it are never read by splice, and would sit
@@ -594,7 +582,7 @@ void relay_flush_response(lb_client *c)
         if (splice_wanted(up))
             splice_begin(up); /* the rest of a large body: backend -> pipe -> client */
     }
-    relay_masks(c);
+    px_update_masks(c);
 }
 
 void relay_upstream_readable(lb_client *c)
