@@ -258,11 +258,52 @@ def _wrk_process(argv, seconds):
     return _Done(p.returncode, out[0] if out else ""), ru.ru_utime + ru.ru_stime
 
 
+def _measured(argv, seconds, parse, watch_pid=None, server_cpu=None, load_pids=(),
+              colocated=False):
+    """Runs a load client (argv) to the end and measures the run: parse(stdout) gives the
+    client's own figures (requests, rps, latencies, errors); added here are each CPU's busy
+    and idle share, the load side's CPU per request (client from wait4, load_pids from
+    /proc) and, with watch_pid, the server's CPU and RSS. colocated: the load_pids
+    (backends) run on server_cpu, so their CPU time there is not "other processes" in
+    foreign_pct."""
+    t0 = cpu_ticks(watch_pid) if watch_pid else 0
+    s0, b0 = cpu_busy_ticks(), sum(cpu_ticks(x) for x in load_pids)
+    w0 = time.monotonic()
+    p, client_cpu_s = _wrk_process(argv, seconds)
+    wall = time.monotonic() - w0
+    s1 = cpu_busy_ticks()
+    backends_s = (sum(cpu_ticks(x) for x in load_pids) - b0) / CLK_TCK
+    res = parse(p.stdout)
+    n = res["requests"]
+    res["cpu_busy_pct"] = {c: round(100.0 * (s1[c][0] - s0[c][0])
+                                    / max(1, s1[c][1] - s0[c][1]), 1) for c in s1 if c in s0}
+    res["cpu_idle_pct"] = {c: round(100.0 * (s1[c][2] - s0[c][2])
+                                    / max(1, s1[c][1] - s0[c][1]), 1) for c in s1 if c in s0}
+    res["wall_s"] = round(wall, 3)
+    res["wrk_exit"] = p.returncode
+    if n:
+        # the client's and the backends' CPU per request: the load side's share
+        res["load_us_per_req"] = round(1e6 * (client_cpu_s + backends_s) / n, 2)
+    if watch_pid:
+        cpu_s = (cpu_ticks(watch_pid) - t0) / CLK_TCK
+        res["cpu_pct"] = round(100.0 * cpu_s / wall, 1)
+        res["cpu_us_per_req"] = round(1e6 * cpu_s / n, 2) if n else None
+        res["rss_kib"] = rss_kib(watch_pid)
+        if server_cpu is not None and server_cpu in res["cpu_busy_pct"]:
+            # Busy time on the server's core that was not the server's (nor its backends'
+            # when they share the core): other processes of this machine competing with
+            # it (about 0 on a quiet machine).
+            mine = res["cpu_pct"] + (100.0 * backends_s / wall if colocated else 0.0)
+            res["foreign_pct"] = round(max(0.0, res["cpu_busy_pct"][server_cpu] - mine), 1)
+    if p.returncode != 0 or not n:
+        res["wrk_output"] = p.stdout[-1500:]
+    return res
+
+
 def run_wrk(port, seconds, conns, cpu=None, close=False, script=None, script_args=(),
-            watch_pid=None, timeout_s=None, server_cpu=None, load_pids=(), colocated=False):
-    """Runs wrk against 127.0.0.1:port/file1k; measures watch_pid's CPU over the run.
-    colocated: the load_pids (backends) run on server_cpu, so their CPU time there is not
-    "other processes" in foreign_pct."""
+            timeout_s=None, **measure):
+    """Runs wrk against 127.0.0.1:port/file1k, measured by _measured (watch_pid, server_cpu,
+    load_pids, colocated)."""
     argv = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency",
             "--timeout", "%ds" % (timeout_s or 5)]
     if close:
@@ -275,40 +316,7 @@ def run_wrk(port, seconds, conns, cpu=None, close=False, script=None, script_arg
     argv = priority_prefix() + argv
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu)] + argv
-    t0 = cpu_ticks(watch_pid) if watch_pid else 0
-    s0 = cpu_busy_ticks()
-    w0 = time.monotonic()
-    b0 = sum(cpu_ticks(x) for x in load_pids)
-    p, wrk_cpu_s = _wrk_process(argv, seconds)
-    wall = time.monotonic() - w0
-    backends_s = (sum(cpu_ticks(x) for x in load_pids) - b0) / CLK_TCK
-    load_cpu_s = wrk_cpu_s + backends_s
-    s1 = cpu_busy_ticks()
-    res = parse_wrk(p.stdout)
-    res["cpu_busy_pct"] = {c: round(100.0 * (s1[c][0] - s0[c][0])
-                                    / max(1, s1[c][1] - s0[c][1]), 1) for c in s1 if c in s0}
-    res["cpu_idle_pct"] = {c: round(100.0 * (s1[c][2] - s0[c][2])
-                                    / max(1, s1[c][1] - s0[c][1]), 1) for c in s1 if c in s0}
-    res["wall_s"] = round(wall, 3)
-    res["wrk_exit"] = p.returncode
-    if res["requests"]:
-        # wrk's and the backends' CPU per request: the load side's share of the pipeline
-        res["load_us_per_req"] = round(1e6 * load_cpu_s / res["requests"], 2)
-    if watch_pid:
-        ticks = cpu_ticks(watch_pid) - t0
-        cpu_s = ticks / CLK_TCK
-        res["cpu_pct"] = round(100.0 * cpu_s / wall, 1)
-        res["cpu_us_per_req"] = round(1e6 * cpu_s / res["requests"], 2) if res["requests"] else None
-        res["rss_kib"] = rss_kib(watch_pid)
-        if server_cpu is not None and server_cpu in res["cpu_busy_pct"]:
-            # Busy time on the server's core that was not the server's (nor its backends'
-            # when they share the core): other processes of this machine competing with
-            # it (about 0 on a quiet machine).
-            mine = res["cpu_pct"] + (100.0 * backends_s / wall if colocated else 0.0)
-            res["foreign_pct"] = round(max(0.0, res["cpu_busy_pct"][server_cpu] - mine), 1)
-    if p.returncode != 0 or not res["requests"]:
-        res["wrk_output"] = p.stdout[-1500:]
-    return res
+    return _measured(argv, seconds, parse_wrk, **measure)
 
 
 def build_light_client(rundir):
@@ -324,42 +332,21 @@ def build_light_client(rundir):
     return exe
 
 
-def run_light(exe, port, seconds, conns, cpu=None, watch_pid=None, server_cpu=None,
-              load_pids=(), colocated=False):
+def _parse_light(out):
+    f = out.split()
+    d = dict(zip(f[::2], f[1::2])) if len(f) % 2 == 0 else {}
+    return {"requests": int(d.get("requests", 0)), "rps": float(d.get("rps", 0)),
+            "errors": int(d.get("errors", 0)), "non2xx": 0,
+            "p50_ms": int(d["p50_us"]) / 1000.0 if "p50_us" in d else None,
+            "p99_ms": int(d["p99_us"]) / 1000.0 if "p99_us" in d else None}
+
+
+def run_light(exe, port, seconds, conns, cpu=None, **measure):
     """Like run_wrk, with ci/bench_load.c as the client (keep-alive only)."""
     argv = priority_prefix() + [exe, str(port), "/" + FILE_NAME, str(conns), str(seconds)]
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu)] + argv
-    t0 = cpu_ticks(watch_pid) if watch_pid else 0
-    s0, b0 = cpu_busy_ticks(), sum(cpu_ticks(x) for x in load_pids)
-    w0 = time.monotonic()
-    p, client_cpu_s = _wrk_process(argv, seconds)
-    wall = time.monotonic() - w0
-    s1 = cpu_busy_ticks()
-    backends_s = (sum(cpu_ticks(x) for x in load_pids) - b0) / CLK_TCK
-    load_cpu_s = client_cpu_s + backends_s
-    f = p.stdout.split()
-    d = dict(zip(f[::2], f[1::2])) if len(f) % 2 == 0 else {}
-    n = int(d.get("requests", 0))
-    res = {"requests": n, "rps": float(d.get("rps", 0)), "errors": int(d.get("errors", 0)),
-           "non2xx": 0, "p50_ms": int(d["p50_us"]) / 1000.0 if "p50_us" in d else None,
-           "p99_ms": int(d["p99_us"]) / 1000.0 if "p99_us" in d else None,
-           "wall_s": round(wall, 3), "wrk_exit": p.returncode}
-    res["cpu_busy_pct"] = {c: round(100.0 * (s1[c][0] - s0[c][0])
-                                    / max(1, s1[c][1] - s0[c][1]), 1) for c in s1 if c in s0}
-    if n:
-        res["load_us_per_req"] = round(1e6 * load_cpu_s / n, 2)
-    if watch_pid:
-        cpu_s = (cpu_ticks(watch_pid) - t0) / CLK_TCK
-        res["cpu_pct"] = round(100.0 * cpu_s / wall, 1)
-        res["cpu_us_per_req"] = round(1e6 * cpu_s / n, 2) if n else None
-        res["rss_kib"] = rss_kib(watch_pid)
-        if server_cpu is not None and server_cpu in res["cpu_busy_pct"]:
-            mine = res["cpu_pct"] + (100.0 * backends_s / wall if colocated else 0.0)
-            res["foreign_pct"] = round(max(0.0, res["cpu_busy_pct"][server_cpu] - mine), 1)
-    if p.returncode != 0 or not n:
-        res["wrk_output"] = p.stdout[-1500:]
-    return res
+    return _measured(argv, seconds, _parse_light, **measure)
 
 
 def median(values):
