@@ -297,6 +297,7 @@ static void bad_gateway(fp_conn *c)
     up_close(c);
     c->state = HS_LOCAL;
     local_answer(c, 502);
+    c->ans_close = true; /* the rest of a request body may still be on its way */
 }
 
 static void start_request(fp_conn *c, const lb_http_request *r, size_t head_len)
@@ -644,13 +645,14 @@ static void answer_done(fp_conn *c)
         lb_timer_start(c->w->loop, &c->timer, 0);
         return;
     }
-    if (!c->up_keep || !c->ans_done || cut)
+    /* an answer that came before the whole request body: both connections are mid-request */
+    if (!c->up_keep || !c->ans_done || cut || !c->req_done)
         up_close(c);
     if (c->up_fd >= 0) {
         c->up_reused = true;
         lb_loop_set_mask(c->w->loop, c->up_fd, 0); /* watched for a hang-up only */
     }
-    if (cut || c->ans_close || !c->keep_alive || c->act.close || c->client_eof) {
+    if (cut || c->ans_close || !c->keep_alive || c->act.close || c->client_eof || !c->req_done) {
         drain_close(c);
         return;
     }

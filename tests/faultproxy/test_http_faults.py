@@ -220,3 +220,35 @@ def test_unreachable_upstream_is_a_502(procs):
     from harness.faultproxy import free_port, start_proxy
     px = start_proxy(procs, free_port())
     assert request(px.port, "/f")[0] == 502
+
+
+def test_large_bodies_stream_both_ways(proxy, upstream):
+    import hashlib
+    huge = hashlib.sha256(b"seed").digest() * (8 << 15)  # 8 MiB
+    root = upstream.docroot if upstream.kind == "nginx" else upstream.log_dir.parent / "upstream"
+    (root / "huge").write_bytes(huge)
+    px = proxy()
+    with connect(px.port, timeout=30) as s:
+        r = Reader(s)
+        s.sendall(get_raw("/huge"))
+        st, _, body, _ = r.response()
+        assert st == 200 and body == huge
+        s.sendall(get_raw("/f", method="HEAD"))
+        st, hdrs, _, _ = r.response(head_only=True)
+        assert st == 200 and int(hdrs["content-length"]) == len(SMALL)
+        if upstream.kind == "fakeserver":
+            s.sendall(f"PUT /up HTTP/1.1\r\nContent-Length: {len(huge)}\r\n\r\n".encode() + huge)
+            assert r.response()[0] == 201
+            assert (root / "up").read_bytes() == huge
+
+
+def test_http10_client_gets_its_close(proxy, upstream):
+    px = proxy()
+    with connect(px.port) as s:
+        s.sendall(b"GET /f HTTP/1.0\r\n\r\n")
+        data, how = Reader(s).until_close()
+    assert how == "eof"
+    if upstream.kind == "nginx":
+        assert data.endswith(SMALL)
+    else:  # the course server accepts HTTP/1.1 only: its 400 passes through
+        assert data == b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
