@@ -64,6 +64,7 @@ struct fp_conn {
     bool dead;
     int fd, up_fd;
     bool up_connecting, up_reused, client_eof;
+    bool blocked; /* the client's socket was full: wait for writability */
     int state;
     lb_buf in, out, to_up;
     lb_timer timer;
@@ -650,7 +651,8 @@ static void answer_done(fp_conn *c)
         up_close(c);
     if (c->up_fd >= 0) {
         c->up_reused = true;
-        lb_loop_set_mask(c->w->loop, c->up_fd, 0); /* watched for a hang-up only */
+        /* an idle upstream has nothing to say: readable means it closed (or misbehaves) */
+        lb_loop_set_mask(c->w->loop, c->up_fd, LB_EV_READ);
     }
     if (cut || c->ans_close || !c->keep_alive || c->act.close || c->client_eof || !c->req_done) {
         drain_close(c);
@@ -669,6 +671,7 @@ static bool send_step(fp_conn *c)
         return false;
     if (c->sent == 0 && c->send_t0 <= c->release)
         c->send_t0 = now;
+    c->blocked = false;
     for (;;) {
         bool cut = c->act.cut != FS_CUT_NONE && c->sent >= c->act.cut_at;
         if (cut || (c->ans_done && c->framed == 0 && (c->state != HS_FORWARD || c->head_seen)))
@@ -683,8 +686,10 @@ static bool send_step(fp_conn *c)
             c->sent += w;
             continue;
         }
-        if (w < 0 && (errno == EAGAIN || errno == EINTR))
+        if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+            c->blocked = true;
             return false;
+        }
         conn_close(c);
         return false;
     }
@@ -730,11 +735,14 @@ static void set_masks(fp_conn *c)
 {
     if (c->dead)
         return;
+    /* Reading goes on while an answer is prepared (pipelined heads wait in `in`), so the
+     * mask changes only at a window's edge, not twice per request. Writability is watched
+     * only after the socket was full: pacing (delay, slow body) runs on the timer. */
     int cm = 0;
     if (!c->client_eof && lb_buf_len(&c->in) < FP_WINDOW && lb_buf_len(&c->to_up) < FP_WINDOW &&
-        (c->state == HS_HEAD || !c->req_done || c->state == HS_HANG || c->state == HS_DRAIN))
+        c->state != HS_RESET_WAIT)
         cm |= LB_EV_READ;
-    if (c->answer_ready && c->framed > 0 && lb_now_ms() >= c->release && c->state != HS_DRAIN)
+    if (c->blocked && c->state != HS_DRAIN)
         cm |= LB_EV_WRITE;
     lb_loop_set_mask(c->w->loop, c->fd, cm);
     if (c->up_fd >= 0 && c->state == HS_FORWARD) {
