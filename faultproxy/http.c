@@ -48,7 +48,7 @@
 #define FP_RESET_WAIT_MS 2000
 #define FP_EXTRA_MAX 512
 
-enum { HS_HEAD, HS_FORWARD, HS_LOCAL, HS_HANG, HS_DRAIN, HS_RESET_WAIT };
+enum { HS_HEAD, HS_PARKED, HS_FORWARD, HS_LOCAL, HS_HANG, HS_DRAIN, HS_RESET_WAIT };
 
 typedef struct fp_conn fp_conn;
 
@@ -64,7 +64,9 @@ struct fp_conn {
     bool dead;
     int fd, up_fd;
     bool up_connecting, up_reused, client_eof;
-    bool blocked; /* the client's socket was full: wait for writability */
+    bool blocked;       /* the client's socket was full: wait for writability */
+    bool has_slot;      /* holds one of the capacity fault's slots */
+    size_t parked_head; /* HS_PARKED: the head's length, still in `in` */
     int state;
     lb_buf in, out, to_up;
     lb_timer timer;
@@ -117,10 +119,23 @@ static void up_close(fp_conn *c)
     c->up_connecting = false;
 }
 
+static void slot_release(fp_conn *c)
+{
+    if (!c->has_slot)
+        return;
+    c->has_slot = false;
+    atomic_fetch_sub(&c->s->inflight, 1);
+    if (atomic_load(&c->s->parked) > 0)
+        fs_workers_kick(c->s);
+}
+
 static void conn_close(fp_conn *c)
 {
     if (c->dead)
         return;
+    if (c->state == HS_PARKED)
+        atomic_fetch_sub(&c->s->parked, 1);
+    slot_release(c);
     if (c->act.crash_after)
         fs_server_crash(c->s, &c->faults);
     up_close(c);
@@ -176,9 +191,34 @@ static int http_adopt(fs_worker *w, int fd)
     return 0;
 }
 
+static void proceed(fp_conn *c, size_t head_len);
+static bool slot_try(fs_server *s, int64_t cap);
+
+/* Retries requests parked on the capacity fault with the capacity in force now, so a freed
+ * slot, a raised capacity or a lifted one admits them (every worker is woken then). */
+static void retry_parked(fs_worker *w, fp_list *l)
+{
+    fs_faults now;
+    fp_conn *next;
+    fs_server_faults(w->srv, &now, NULL);
+    for (fp_conn *c = l->live; c; c = next) {
+        next = c->next;
+        if (c->state != HS_PARKED)
+            continue;
+        if (now.capacity > 0 && !slot_try(w->srv, now.capacity))
+            continue;
+        atomic_fetch_sub(&w->srv->parked, 1);
+        c->has_slot = now.capacity > 0;
+        proceed(c, c->parked_head);
+        pump(c);
+    }
+}
+
 static void http_before_sleep(fs_worker *w)
 {
     fp_list *l = list_of(w);
+    if (l && atomic_load(&w->srv->parked) > 0)
+        retry_parked(w, l);
     while (l && l->dead) {
         fp_conn *c = l->dead;
         l->dead = c->next;
@@ -301,38 +341,45 @@ static void bad_gateway(fp_conn *c)
     c->ans_close = true; /* the rest of a request body may still be on its way */
 }
 
-static void start_request(fp_conn *c, const lb_http_request *r, size_t head_len)
+static bool slot_try(fs_server *s, int64_t cap)
 {
-    lb_http_framing fr;
-    lb_timer_stop(c->w->loop, &c->timer);
-    c->seq = atomic_fetch_add(&c->s->seq, 1) + 1;
-    atomic_fetch_add(&c->s->counters.requests, 1);
-    reset_answer(c);
-    c->method_len = r->method_len < sizeof(c->method) ? r->method_len : sizeof(c->method) - 1;
-    memcpy(c->method, r->method, c->method_len);
-    c->method[c->method_len] = '\0';
-    c->health = r->method_len == 3 && !memcmp(r->method, "GET", 3) && r->target_len == 12 &&
-                !memcmp(r->target, "/healthcheck", 12);
-    bool framed = lb_http_request_framing(r, &fr) == 0;
-    decide(c, r);
+    int cur = atomic_load(&s->inflight);
+    while (cur < cap)
+        if (atomic_compare_exchange_weak(&s->inflight, &cur, cur + 1))
+            return true;
+    return false;
+}
+
+/* The capacity fault, as in the fakeserver: health checks exempt; beyond it a request
+ * waits (parked, its connection not read further) or gets a 503 without the upstream. */
+static bool admit(fp_conn *c)
+{
+    int64_t cap = c->faults.capacity;
+    if (cap <= 0 || c->health)
+        return true;
+    if (slot_try(c->s, cap)) {
+        c->has_slot = true;
+        return true;
+    }
+    atomic_fetch_add(&c->s->counters.faults[FS_FK_CAPACITY], 1);
+    c->act.kinds |= 1u << FS_FK_CAPACITY;
+    if (c->faults.capacity_mode == FS_CAPACITY_REFUSE) {
+        c->act.status = 503;
+        return true;
+    }
+    atomic_fetch_add(&c->s->parked, 1);
+    return false;
+}
+
+/* Executes the decision once the request is admitted: forward, answer locally or hang. */
+static void proceed(fp_conn *c, size_t head_len)
+{
     c->release = lb_now_ms() + c->act.delay_ms;
     ssize_t x = fp_extra_fields(c->faults.fault_header, c->seq, c->act.kinds, c->s->cfg->identify,
                                 c->extra, sizeof(c->extra));
     c->extra_len = x > 0 ? (size_t)x : 0;
-    c->req_done = !framed || fr.kind == LB_BODY_NONE || (fr.kind == LB_BODY_LENGTH && !fr.length);
-    c->req_kind = framed ? fr.kind : LB_BODY_NONE;
-    c->req_left = fr.kind == LB_BODY_LENGTH ? fr.length : 0;
-    lb_chunked_init(&c->req_chunk);
-    c->keep_alive = framed && fr.keep_alive;
     c->read_t0 = lb_now_ms();
     c->read_done = 0;
-    if (!framed) { /* cannot be framed safely: never reaches the upstream */
-        lb_buf_consume(&c->in, lb_buf_len(&c->in));
-        c->state = HS_LOCAL;
-        local_answer(c, 400);
-        c->ans_close = true;
-        return;
-    }
     if (c->act.hang) {
         lb_buf_consume(&c->in, head_len);
         c->state = HS_HANG;
@@ -352,6 +399,42 @@ static void start_request(fp_conn *c, const lb_http_request *r, size_t head_len)
     lb_buf_consume(&c->in, head_len);
     if (c->up_fd < 0 && !upstream_connect(c))
         bad_gateway(c);
+}
+
+static void start_request(fp_conn *c, const lb_http_request *r, size_t head_len)
+{
+    lb_http_framing fr;
+    lb_timer_stop(c->w->loop, &c->timer);
+    c->seq = atomic_fetch_add(&c->s->seq, 1) + 1;
+    atomic_fetch_add(&c->s->counters.requests, 1);
+    reset_answer(c);
+    c->method_len = r->method_len < sizeof(c->method) ? r->method_len : sizeof(c->method) - 1;
+    memcpy(c->method, r->method, c->method_len);
+    c->method[c->method_len] = '\0';
+    c->health = r->method_len == 3 && !memcmp(r->method, "GET", 3) && r->target_len == 12 &&
+                !memcmp(r->target, "/healthcheck", 12);
+    bool framed = lb_http_request_framing(r, &fr) == 0;
+    decide(c, r);
+    c->req_done = !framed || fr.kind == LB_BODY_NONE || (fr.kind == LB_BODY_LENGTH && !fr.length);
+    c->req_kind = framed ? fr.kind : LB_BODY_NONE;
+    c->req_left = fr.kind == LB_BODY_LENGTH ? fr.length : 0;
+    lb_chunked_init(&c->req_chunk);
+    c->keep_alive = framed && fr.keep_alive;
+    if (!framed) { /* cannot be framed safely: never reaches the upstream */
+        lb_buf_consume(&c->in, lb_buf_len(&c->in));
+        c->release = 0;
+        c->extra_len = 0;
+        c->state = HS_LOCAL;
+        local_answer(c, 400);
+        c->ans_close = true;
+        return;
+    }
+    if (!admit(c)) {
+        c->parked_head = head_len;
+        c->state = HS_PARKED; /* the head and body wait in `in` for a slot */
+        return;
+    }
+    proceed(c, head_len);
 }
 
 /* Parses the buffered head. Returns true when a request started. */
@@ -639,6 +722,7 @@ static void answer_done(fp_conn *c)
     bool cut = c->act.cut != FS_CUT_NONE;
     if (c->act.crash_after)
         fs_server_crash(c->s, &c->faults);
+    slot_release(c);
     if (c->act.cut == FS_CUT_RESET) {
         up_close(c);
         c->state = HS_RESET_WAIT;
@@ -740,7 +824,7 @@ static void set_masks(fp_conn *c)
      * only after the socket was full: pacing (delay, slow body) runs on the timer. */
     int cm = 0;
     if (!c->client_eof && lb_buf_len(&c->in) < FP_WINDOW && lb_buf_len(&c->to_up) < FP_WINDOW &&
-        c->state != HS_RESET_WAIT)
+        c->state != HS_RESET_WAIT && c->state != HS_PARKED)
         cm |= LB_EV_READ;
     if (c->blocked && c->state != HS_DRAIN)
         cm |= LB_EV_WRITE;
@@ -776,7 +860,7 @@ static void pump(fp_conn *c)
                 break;
             }
         }
-        if (c->state == HS_DRAIN || c->state == HS_RESET_WAIT)
+        if (c->state == HS_DRAIN || c->state == HS_RESET_WAIT || c->state == HS_PARKED)
             break;
         if (!body_step(c)) {
             conn_close(c);

@@ -252,3 +252,22 @@ def test_http10_client_gets_its_close(proxy, upstream):
         assert data.endswith(SMALL)
     else:  # the course server accepts HTTP/1.1 only: its 400 passes through
         assert data == b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+
+
+def test_capacity_waits_or_refuses(proxy):
+    import threading
+    px = proxy("--capacity", "1", "--delay", "500", "--scope-prefix", "/big")
+    slow = threading.Thread(target=request, args=(px.port, "/big"))
+    slow.start()
+    time.sleep(0.15)  # /big holds the one slot for 500 ms
+    (st, _, body, _), took = timed(request, px.port, "/f")
+    slow.join()
+    assert st == 200 and body == SMALL and took >= 0.25
+    assert request(px.port, "/healthcheck")[0] == 200  # health checks are exempt
+    px.set_faults(capacity_mode="refuse")
+    slow = threading.Thread(target=request, args=(px.port, "/big"))
+    slow.start()
+    time.sleep(0.15)
+    assert request(px.port, "/f")[0] == 503
+    slow.join()
+    assert px.counters()["faults"]["capacity"] == 2
