@@ -9,7 +9,8 @@ from .cluster import (PYFAKE, PYPROXY, Backend, Balancer, Cluster, ControlError,
                       ControlUnavailable, backend_entry,
                       http_request, is_up, port_accepts, wait_for)
 from .recorder import RecordingBackend
-from .traffic import (DOCUMENTED_ERRORS, ERROR_500, Report, Request, Result, Traffic, Workload,
+from .wire import ERROR_500, Answer, AnswerReader, Cut, fetch, request_bytes
+from .traffic import (DOCUMENTED_ERRORS, Report, Request, Result, Traffic, Workload,
                       check, default_files, make_body, parse_course_log, parse_course_logs)
 
 __all__ = ["Process", "ProcessError", "bin_path", "repo_root", "scaled", "timeout_scale",

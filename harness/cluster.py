@@ -18,7 +18,6 @@ The binaries default to the project's (`fakeserver`, `loadbalancer` via LBTEST_B
 LBTEST_WRAP* wrappers); `fakeserver_cmd`/`balancer_cmd` may name other programs (the
 harness's own tests use harness/pyfake.py and harness/pyproxy.py).
 """
-import http.client
 import json
 import signal
 import socket
@@ -26,7 +25,9 @@ import sys
 import time
 from pathlib import Path
 
-from .process import Process, ProcessError, scaled, timeout_scale
+from .process import Process, ProcessError
+from .timing import scaled, timeout_scale, wait_for
+from .wire import fetch
 from . import traffic as traffic_mod
 
 HERE = Path(__file__).resolve().parent
@@ -63,42 +64,19 @@ def control_supported(cmd, root):
 
 
 def http_request(port, method, path, body=None, host="127.0.0.1", timeout=5.0):
-    """One HTTP/1.1 exchange on a fresh connection; returns (status, body bytes)."""
-    conn = http.client.HTTPConnection(host, port, timeout=scaled(timeout))
-    try:
-        data = None
-        headers = {}
-        if body is not None:
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        conn.request(method, path, body=data, headers=headers)
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
+    """One exchange on a fresh connection (harness.wire.fetch); body: bytes, or an object
+    sent as JSON. Returns (status, body bytes)."""
+    fields = ()
+    if body is not None and not isinstance(body, bytes):
+        body, fields = json.dumps(body).encode(), [("Content-Type", "application/json")]
+    answer = fetch(port, method, path, body=body or b"", fields=fields, host=host,
+                   timeout=timeout)
+    return answer.status, answer.body
 
 
 def fault_key(name):
     """Python keyword -> the fakeserver's fault name (same as its long option, no dashes)."""
     return name.replace("_", "-")
-
-
-def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
-    """Polls predicate() until it returns a true value (returned) or timeout (scaled)
-    passes (AssertionError naming `what`). Exceptions in predicate count as false."""
-    deadline = time.monotonic() + scaled(timeout)
-    last_exc = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception as exc:  # noqa: BLE001 - a poll tolerates transient failures
-            last_exc = exc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {scaled(timeout):.1f}s waiting for {what}"
-                                 + (f" (last error: {last_exc!r})" if last_exc else ""))
-        time.sleep(interval)
 
 
 # Balancer deadlines that must stretch when the binaries run slower (valgrind): a fakeserver
