@@ -18,6 +18,7 @@ The binaries default to the project's (`fakeserver`, `loadbalancer` via LBTEST_B
 LBTEST_WRAP* wrappers); `fakeserver_cmd`/`balancer_cmd` may name other programs (the
 harness's own tests use harness/pyfake.py and harness/pyproxy.py).
 """
+import collections
 import json
 import signal
 import socket
@@ -309,10 +310,16 @@ class Backend(Member):
     def files(self):
         return {p.name: p for p in self.dir.iterdir() if p.is_file()}
 
-    def served(self):
-        """Requests this backend logged (every life), health checks excluded."""
+    def requests(self):
+        """Counter of (method, name) over the requests this backend logged (every life,
+        FAIL entries included), health checks excluded."""
         total = traffic_mod.parse_course_logs(self.course_logs)
-        return sum(n for (m, name), n in total.items() if name != "healthcheck")
+        return collections.Counter({key: n for key, n in total.items()
+                                    if key[1] != "healthcheck"})
+
+    def served(self):
+        """How many requests this backend logged (every life), health checks excluded."""
+        return sum(self.requests().values())
 
     def health_checks(self):
         total = traffic_mod.parse_course_logs(self.course_logs)

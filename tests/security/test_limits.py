@@ -3,7 +3,7 @@
 probe both sides of each bound, and also check the defaults refuse an absurd head."""
 import pytest
 
-from .lbopts import MAX_BODY, MAX_HEAD, MAX_HEADERS, opt
+from harness.lbopts import MAX_BODY, MAX_HEAD, MAX_HEADERS, opt
 
 HEAD_LIMIT = 2048
 FIELD_LIMIT = 20
@@ -94,7 +94,7 @@ def test_body_at_limit_is_forwarded(cluster, framing):
 # -- connection-level limits ---------------------------------------------------------------
 def test_idle_keepalive_connection_is_closed_after_the_idle_timeout(cluster):
     import time
-    from .lbopts import IDLE_TIMEOUT
+    from harness.lbopts import IDLE_TIMEOUT
     from .rawhttp import connect, read_one_response, read_until_close, scaled
     cl = cluster([opt(IDLE_TIMEOUT, 500)])
     sock = connect(cl.port)
@@ -111,7 +111,7 @@ def test_idle_keepalive_connection_is_closed_after_the_idle_timeout(cluster):
 
 
 def test_max_conns_pauses_the_listener_and_resumes(cluster):
-    from .lbopts import MAX_CONNS
+    from harness.lbopts import MAX_CONNS
     from harness.recorder import OK_ANSWER
     from .rawhttp import connect, read_one_response, scaled
     cl = cluster([opt(MAX_CONNS, 5)])

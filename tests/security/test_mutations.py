@@ -7,7 +7,8 @@ import random
 import re
 import threading
 
-from .lbopts import HEADER_TIMEOUT, opt
+from harness.lbopts import HEADER_TIMEOUT, opt
+
 from .rawhttp import connect, read_until_close, scaled
 
 SEEDS = [
@@ -86,7 +87,7 @@ def test_two_hundred_mutated_answers_are_relayed_or_cut_never_patched(cluster):
     """The backend answers each request with a seeded mutation of a legal answer and closes.
     The client gets a prefix of exactly those bytes (relayed as they are, then the close), or
     a whole balancer-made 5xx when nothing was relayed yet: never a mix."""
-    from .lbopts import SERVER_TIMEOUT
+    from harness.lbopts import SERVER_TIMEOUT
     rng = random.Random(5)
     table = [mutate(rng, rng.choice(ANSWERS)) for _ in range(200)]
 

@@ -4,9 +4,9 @@ A client that keeps to the timeout is served."""
 import select
 import time
 
+from harness.lbopts import HEADER_TIMEOUT, opt
 from harness.recorder import OK_ANSWER
 
-from .lbopts import HEADER_TIMEOUT, opt
 from .rawhttp import connect, read_one_response, read_until_close, scaled
 
 TIMEOUT_MS = 600
@@ -97,7 +97,7 @@ def test_stalled_body_is_cut_and_the_backend_not_blamed(cluster):
     connection, and does not count it against the backend (it stays up, not failed)."""
     import json
     import urllib.request
-    from .lbopts import SERVER_TIMEOUT, STATS_PORT
+    from harness.lbopts import SERVER_TIMEOUT, STATS_PORT
     cl = cluster([opt(SERVER_TIMEOUT, 500), opt(STATS_PORT, 0)])
     sock = connect(cl.port)
     try:
