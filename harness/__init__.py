@@ -9,8 +9,8 @@ from .timing import scaled, timeout_scale, under_valgrind, wait_for
 from .process import Process, ProcessError, bin_path, repo_root
 from .ports import free_port
 from .wire import ERROR_500, Answer, AnswerReader, Cut, fetch, request_bytes
-from .cluster import (PYFAKE, PYPROXY, Backend, Balancer, Cluster, ControlError,
-                      ControlUnavailable, backend_entry, http_request, is_up, port_accepts)
+from .cluster import (Backend, Balancer, Cluster, ControlError, ControlUnavailable,
+                      backend_entry, http_request, is_up, port_accepts)
 from .recorder import RecordingBackend
 from .traffic import (DOCUMENTED_ERRORS, Report, Request, Result, Traffic, Workload,
                       check, default_files, make_body, parse_course_log, parse_course_logs)
@@ -18,7 +18,7 @@ from .traffic import (DOCUMENTED_ERRORS, Report, Request, Result, Traffic, Workl
 __all__ = ["scaled", "timeout_scale", "under_valgrind", "wait_for",
            "Process", "ProcessError", "bin_path", "repo_root", "free_port",
            "ERROR_500", "Answer", "AnswerReader", "Cut", "fetch", "request_bytes",
-           "PYFAKE", "PYPROXY", "Backend", "Balancer", "Cluster", "ControlError",
+           "Backend", "Balancer", "Cluster", "ControlError",
            "ControlUnavailable", "backend_entry", "http_request", "is_up", "port_accepts",
            "RecordingBackend",
            "DOCUMENTED_ERRORS", "Report", "Request", "Result", "Traffic", "Workload", "check",

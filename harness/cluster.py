@@ -14,15 +14,14 @@ writes stdout/stderr to ROOT/logs/NAME.log; a fakeserver's course log (-l) goes 
 ROOT/courselogs/NAME-K.log, one file per incarnation K, so a restart never truncates the
 evidence of the previous life. Working directories are ROOT/NAME; PUTs land there.
 
-The binaries default to the project's (`fakeserver`, `loadbalancer` via LBTEST_BIN and the
-LBTEST_WRAP* wrappers); `fakeserver_cmd`/`balancer_cmd` may name other programs (the
-harness's own tests use harness/pyfake.py and harness/pyproxy.py).
+The binaries default to the project's (`fakeserver`, `loadbalancer`, found by
+harness.process.bin_path and run under the LBTEST_WRAP* wrappers); `fakeserver_cmd` and
+`balancer_cmd` may name other programs that speak the same command line and READY line.
 """
 import collections
 import json
 import signal
 import socket
-import sys
 import time
 from pathlib import Path
 
@@ -30,11 +29,6 @@ from .process import Process, ProcessError
 from .timing import scaled, timeout_scale, wait_for
 from .wire import fetch
 from . import traffic as traffic_mod
-
-HERE = Path(__file__).resolve().parent
-PYFAKE = [sys.executable, str(HERE / "pyfake.py")]
-PYPROXY = [sys.executable, str(HERE / "pyproxy.py")]
-
 
 class ControlError(RuntimeError):
     pass
