@@ -137,12 +137,14 @@ class Member:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.proc = None
         self.lives = []          # every Process this member ran, oldest first
+        self.frozen = False      # SIGSTOPped by freeze(), until thaw() or its death
 
     def _spawn(self, argv, ready_timeout):
         proc = Process(self.cmd + argv, name=f"{self.name}-{len(self.lives)}", cwd=self.dir,
                        log_dir=self.cluster.root / "logs", env=self.cluster.env)
         self.lives.append(proc)
         self.proc = proc
+        self.frozen = False
         proc.spawn()
         return proc
 
@@ -164,15 +166,18 @@ class Member:
     def kill(self):
         """SIGKILL to its process group; returns once it is reaped."""
         self.proc.kill()
-        self.proc.thaw()
+        self.thaw()
         self.proc.wait(10)
         return self.proc.returncode
 
     def freeze(self):
+        """SIGSTOP: the kernel still accepts its connections, nothing answers them."""
         self.proc.freeze()
+        self.frozen = True
 
     def thaw(self):
         self.proc.thaw()
+        self.frozen = False
 
     def signal(self, sig):
         self.proc.signal(sig)
@@ -188,15 +193,17 @@ class Member:
 
 
 class Backend(Member):
-    """A fakeserver: PORT 0 the first time, its old port on restart()."""
+    """A fakeserver: PORT 0 the first time, its old port on restart(). `last_faults`: the
+    faults its control port reported after the last change made through this handle."""
 
-    def __init__(self, cluster, index, cmd, args, logging=True, control=True):
-        super().__init__(cluster, f"fs{index}", cmd, args)
+    def __init__(self, cluster, index, cmd, args, logging=True, control=True, name=None):
+        super().__init__(cluster, name or f"fs{index}", cmd, args)
         self.index = index
         self.logging = logging
         self.control = control
         self._port = 0
         self.course_logs = []
+        self.last_faults = {}
 
     def spawn(self, port=None):
         port = self._port if port is None else port
@@ -274,6 +281,8 @@ class Backend(Member):
             obj = {"raw": data.decode(errors="replace")}
         if status >= 300:
             raise ControlError(f"{self.name}: {method} {path} {body} -> {status} {obj}")
+        if path == "/faults" and isinstance(obj.get("faults"), dict):
+            self.last_faults = obj["faults"]
         return obj
 
     def faults(self):
@@ -281,7 +290,8 @@ class Backend(Member):
 
     def set_faults(self, **faults):
         """Changes the named faults live, keeping the others (PATCH). Names as the long
-        options, with '_' for '-': set_faults(delay=200, error_rate=0.5)."""
+        options, with '_' for '-': set_faults(delay=200, error_rate=0.5); None puts one
+        back to its default."""
         return self.control_call("PATCH", "/faults",
                                  {fault_key(k): v for k, v in faults.items()})
 
@@ -321,24 +331,41 @@ class Backend(Member):
 
 
 class Balancer(Member):
+    """The balancer: PORT 0, the backends' ports, its arguments (deadlines scaled), and a
+    stats port when `stats` is true; "auto": when the balancer in use accepts --stats-port
+    (a balancer that refuses it is started again without)."""
+
     def __init__(self, cluster, cmd, args, stats=True):
         super().__init__(cluster, "lb", cmd, args)
         self.stats_on = stats
 
     def start(self, backend_ports):
         argv = ["0"] + [str(p) for p in backend_ports] + scale_lb_args(self.args)
-        if self.stats_on:
-            argv += ["--stats-port", "0"]
+        if not self.stats_on:
+            return self._start(argv)
+        try:
+            self._start(argv + ["--stats-port", "0"])
+        except ProcessError:
+            if self.stats_on != "auto":
+                raise
+            self.proc.expect_exit()   # it refused the option: not a death to judge
+            self.stats_on = False
+            return self._start(argv)
+        if "stats" not in self.proc.ready:
+            raise ProcessError(f"lb: READY line has no stats= port ({self.proc.stdout_lines[:1]})")
+        return self
+
+    def _start(self, argv):
         proc = self._spawn(argv, self.cluster.ready_timeout)
         proc.stop_exits = {0}   # the contract: SIGTERM drains and exits 0
         proc.wait_ready(self.cluster.ready_timeout)
-        if self.stats_on and "stats" not in proc.ready:
-            raise ProcessError(f"lb: READY line has no stats= port ({proc.stdout_lines[:1]})")
         return self
 
     @property
     def stats_port(self):
-        return int(self.proc.ready["stats"])
+        """The stats port from the READY line, None without one."""
+        stats = self.proc.ready.get("stats")
+        return int(stats) if stats and stats != "0" else None
 
     def stats(self):
         status, data = http_request(self.stats_port, "GET", "/stats")
@@ -384,31 +411,36 @@ class Cluster:
     """See the module docstring. Arguments:
     root            a directory of its own (tmp_path)
     backends        number of fakeservers
+    names           their names (default fs0, fs1, ...; also their directories' names)
     lb_args         extra balancer arguments (e.g. ["-N", "2", "-R", "3"])
     backend_args    extra arguments for every fakeserver
     per_backend     {index: [args]} added for one fakeserver (e.g. ["-e", "5", "-t", "9"])
     logging         fakeservers log (-l, needed for /healthcheck and the duplicate check)
     control         fakeservers open a control port (--control-port 0); "auto" (default):
                     when the fakeserver in use supports it
-    stats           the balancer opens its stats port (--stats-port 0)
+    stats           the balancer opens its stats port (--stats-port 0); "auto": when
+                    the balancer in use accepts the option
     """
 
     def __init__(self, root, backends=3, lb_args=(), backend_args=(), per_backend=None,
                  logging=True, control="auto", stats=True, fakeserver_cmd=("fakeserver",),
-                 balancer_cmd=("loadbalancer",), ready_timeout=20.0, env=None, files=None):
+                 balancer_cmd=("loadbalancer",), ready_timeout=20.0, env=None, files=None,
+                 names=None):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.ready_timeout = ready_timeout
         self.env = env
         per_backend = per_backend or {}
+        names = list(names) if names else [None] * backends
+        backends = len(names)
         if control == "auto":
             control = backends > 0 and control_supported(fakeserver_cmd, self.root)
         self.control = control
         self.lb_args = [str(a) for a in lb_args]
         self.backends = [
             Backend(self, i, fakeserver_cmd, list(backend_args) + list(per_backend.get(i, [])),
-                    logging=logging, control=control)
-            for i in range(backends)]
+                    logging=logging, control=control, name=name)
+            for i, name in enumerate(names)]
         self.balancer = Balancer(self, balancer_cmd, lb_args, stats=stats)
         self.files = dict(files) if files is not None else traffic_mod.default_files()
         self.started = False
@@ -429,6 +461,10 @@ class Cluster:
 
     def members(self):
         return self.backends + [self.balancer]
+
+    def backend(self, name):
+        """The Backend called `name`."""
+        return next(b for b in self.backends if b.name == name)
 
     def processes(self):
         return [p for m in self.members() for p in m.lives]
