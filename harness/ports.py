@@ -20,7 +20,7 @@ def free_port(host="127.0.0.1"):
         listener.bind((host, 0))
         listener.listen(1)
         port = listener.getsockname()[1]
-        with socket.create_connection((host, port)) as client:
+        with socket.create_connection((host, port)):
             accepted, _ = listener.accept()
             accepted.close()      # the server side closes first: TIME_WAIT on `port`
     return port

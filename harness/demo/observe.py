@@ -14,7 +14,6 @@ revival. The recording says which source it used (meta.source).
 """
 import json
 import threading
-import time
 
 from harness.cluster import http_request
 
@@ -248,12 +247,3 @@ class Observer:
         n = chunk[:complete].count(b"GET /healthcheck")
         for _ in range(min(n, 3)):
             self.rec.event("hc", b.name, ok=True)
-
-
-def wait_until(pred, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()

@@ -24,10 +24,11 @@ import traceback
 from pathlib import Path
 
 from harness.process import ProcessError, repo_root
+from harness.timing import wait_for
 
 from . import live, page, scenarios, svg
 from . import cluster as demo_cluster
-from .observe import Observer, wait_until
+from .observe import Observer
 from .record import Recorder
 from .traffic import Traffic
 
@@ -166,9 +167,13 @@ class Run:
                                 "args": scn.lb_args}
         self.observer = Observer(rec, cluster)
         self.observer.start()
-        wait_until(lambda: rec.samples and all(
-            v.get("state") == "up" for v in rec.samples[-1]["backends"].values())
-            and len(rec.samples[-1]["backends"]) == len(cluster.backends), 5.0)
+        try:   # the story starts from a healthy cluster; if it is not, it shows that
+            wait_for(lambda: rec.samples and all(
+                v.get("state") == "up" for v in rec.samples[-1]["backends"].values())
+                and len(rec.samples[-1]["backends"]) == len(cluster.backends), 5.0,
+                what="every backend up in the balancer's view", interval=0.05)
+        except AssertionError:
+            pass
         rec.rebase()
         self.traffic = Traffic(rec, cluster.port)
         self.ctx = scenarios.Ctx(cluster, rec, self.traffic, self.args.speed)
