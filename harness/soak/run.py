@@ -44,6 +44,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from ..hop import hop_by_hop
 from ..process import Process
 from ..wire import ERROR_500, AnswerReader, Cut, fetch, request_bytes
 from .backend import answer_head, close_delimited, expected_body, is_large
@@ -90,7 +91,10 @@ def classify(method, path, answer, surplus):
     if answer.status != 200:
         return "other"
     exp = expected_body(path)
-    if answer.head != answer_head(path, len(exp)):
+    # The backend's head as the balancer relays it: connection fields are hop-by-hop, so
+    # a HEAD answer loses the backend's `Connection: close` (the client's connection goes on).
+    close = method == "GET" and close_delimited(path)
+    if answer.head != hop_by_hop(answer_head(path, len(exp)), close=close):
         return "wrong"
     body = answer.body
     if method == "GET" and answer.framing == "close":  # a cut shows only as short
