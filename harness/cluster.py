@@ -30,6 +30,7 @@ from .timing import scaled, timeout_scale, wait_for
 from .wire import fetch
 from . import traffic as traffic_mod
 
+
 class ControlError(RuntimeError):
     pass
 
