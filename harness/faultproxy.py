@@ -18,7 +18,9 @@ import socket
 import time
 from pathlib import Path
 
-from .process import Process, ProcessError, scaled
+from .ports import free_port
+from .process import ProcessError
+from .timing import scaled
 
 NGINX_CONF = """daemon off;
 master_process off;
@@ -50,12 +52,6 @@ http {{
 def nginx_binary():
     """The nginx executable, or None when it is not installed."""
     return shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(proc, port, timeout=10.0):

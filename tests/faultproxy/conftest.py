@@ -10,8 +10,7 @@ import pytest
 
 from harness.faultproxy import nginx_binary, start_nginx, start_proxy
 
-SMALL = b"hello, proxy\n"
-BIG = bytes(range(256)) * 160  # 40960 bytes
+from fp_wire import BIG, SMALL
 
 
 @pytest.fixture(params=["fakeserver", "nginx"])

@@ -1,8 +1,14 @@
-"""Raw HTTP on sockets for the fault proxy's tests: exact bytes, timings, resets."""
+"""Raw HTTP on sockets for the fault proxy's tests: exact bytes, timings, resets. Answers
+are framed by harness.wire; this adds the shapes the tests compare."""
 import socket
 import time
 
-from harness.process import scaled
+from harness.timing import scaled
+from harness.wire import AnswerReader, Cut
+
+# What every upstream of the suite serves (conftest.py writes them).
+SMALL = b"hello, proxy\n"
+BIG = bytes(range(256)) * 160  # 40960 bytes
 
 
 def connect(port, timeout=10):
@@ -17,65 +23,33 @@ def get_raw(target, headers=None, method="GET"):
 
 
 class Reader:
-    def __init__(self, sock):
-        self.sock, self.buf = sock, b""
+    """harness.wire.AnswerReader (the harness's one HTTP reader) in the shape these tests
+    compare: (status, fields by lower-case name, body, raw bytes), plus reading to the
+    close to tell a FIN from an RST."""
 
-    def fill(self):
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise EOFError(self.buf)
-        self.buf += chunk
+    def __init__(self, sock):
+        self.sock = sock
+        self.reader = AnswerReader(sock)
 
     def response(self, head_only=False):
-        """(status, headers (lower-case names), body, raw bytes) of one answer framed by
-        Content-Length or chunked."""
-        while b"\r\n\r\n" not in self.buf:
-            self.fill()
-        i = self.buf.index(b"\r\n\r\n") + 4
-        head = self.buf[:i].decode("latin-1")
-        lines = head.split("\r\n")
-        status = int(lines[0].split()[1])
-        hdrs = {}
-        for line in lines[1:]:
-            if line:
-                k, v = line.split(":", 1)
-                hdrs[k.strip().lower()] = v.strip()
-        if head_only or status in (204, 304) or 100 <= status < 200:
-            raw, self.buf = self.buf[:i], self.buf[i:]
-            return status, hdrs, b"", raw
-        if hdrs.get("transfer-encoding", "").endswith("chunked"):
-            pos, body = i, b""
-            while True:
-                while b"\r\n" not in self.buf[pos:]:
-                    self.fill()
-                j = self.buf.index(b"\r\n", pos)
-                size = int(self.buf[pos:j].split(b";")[0], 16)
-                while len(self.buf) < j + 2 + size + 2:
-                    self.fill()
-                body += self.buf[j + 2:j + 2 + size]
-                pos = j + 2 + size + 2
-                if size == 0:
-                    break
-            raw, self.buf = self.buf[:pos], self.buf[pos:]
-            return status, hdrs, body, raw
-        n = int(hdrs.get("content-length", "0"))
-        while len(self.buf) < i + n:
-            self.fill()
-        raw, self.buf = self.buf[:i + n], self.buf[i + n:]
-        return status, hdrs, raw[i:], raw
+        try:
+            a = self.reader.read("HEAD" if head_only else "GET")
+        except Cut as cut:
+            raise EOFError(cut.data) from cut
+        return a.status, {k: v[-1] for k, v in a.fields.items()}, a.body, a.raw
 
     def until_close(self):
         """Every byte until the peer closes; returns (bytes, 'eof' or 'reset')."""
-        how = "eof"
+        data, how = self.reader.buf, "eof"
+        self.reader.buf = b""
         try:
             while True:
                 chunk = self.sock.recv(1 << 20)
                 if not chunk:
                     break
-                self.buf += chunk
+                data += chunk
         except ConnectionResetError:
             how = "reset"
-        data, self.buf = self.buf, b""
         return data, how
 
 

@@ -4,9 +4,8 @@ import time
 
 import pytest
 
-from conftest import BIG, SMALL
 from harness.faultproxy import FaultProxy
-from fp_wire import Reader, connect, get_raw, request, timed, without_date
+from fp_wire import BIG, SMALL, Reader, connect, get_raw, request, timed, without_date
 
 
 def upstream_counters(upstream):

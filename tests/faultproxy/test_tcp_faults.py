@@ -4,8 +4,7 @@ import time
 
 import pytest
 
-from conftest import BIG, SMALL
-from fp_wire import Reader, connect, get_raw, request, timed, without_date
+from fp_wire import BIG, SMALL, Reader, connect, get_raw, request, timed, without_date
 
 
 def test_no_fault_relays_bytes_both_ways(proxy, upstream):
