@@ -116,6 +116,13 @@ ssize_t lb_framer_body(lb_framer *f, const char *buf, size_t len)
     }
 }
 
+size_t lb_framer_skip(lb_framer *f, size_t n)
+{
+    if (f->state != LB_FRAME_BODY || (f->fr.kind != LB_BODY_LENGTH && f->fr.kind != LB_BODY_CLOSE))
+        return 0;
+    return (size_t)lb_framer_body(f, NULL, n); /* neither kind reads its bytes */
+}
+
 int lb_framer_eof(lb_framer *f)
 {
     if (f->state == LB_FRAME_BODY && f->fr.kind == LB_BODY_CLOSE)

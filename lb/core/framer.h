@@ -68,6 +68,11 @@ int lb_framer_response_head(lb_framer *f, const char *buf, size_t len, int force
  * ends only at lb_framer_eof. f->data counts the body's data bytes. */
 ssize_t lb_framer_body(lb_framer *f, const char *buf, size_t len);
 
+/* Counts n body bytes that the caller moved without reading them (splice(2)): only for a
+ * Content-Length or close-delimited body, whose end does not depend on its bytes. Returns
+ * how many of the n belong to the body (fewer when it ends), as lb_framer_body. */
+size_t lb_framer_skip(lb_framer *f, size_t n);
+
 /* The stream ended after the bytes framed so far. Returns 1 when the message is complete
  * (it was done, or its body is delimited by the close and now ends), else 0: cut short. */
 int lb_framer_eof(lb_framer *f);
