@@ -34,7 +34,7 @@
 #include "exchange.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <fcntl.h> /* splice */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -43,10 +43,10 @@
 #include "framer.h"
 #include "hop.h"
 #include "net.h"
+#include "pipes.h"
 
 #define LB_MAX_RESPONSE_HEAD 65536
 #define LB_RESPONSE_FIELDS 128
-#define LB_FREE_PIPES 64        /* empty splice pipes kept for reuse */
 #define LB_SPARE_EXCHANGES 1024 /* ended exchanges kept for reuse */
 /* The splice relay (splice_wanted explains and justifies both figures). The #ifndef lets a
  * benchmark build compare them (-DLB_SPLICE_MIN=...); UINT64_MAX turns splicing off. */
@@ -64,12 +64,6 @@
 
 enum { X_HEAD, X_READY, X_ACTIVE, X_ENDED };
 enum { X_CONNECT_FAILED, X_RESET, X_TIMEOUT, X_BAD_RESPONSE };
-
-/* A pipe of the splice relay: read end, write end, capacity in bytes. */
-typedef struct lb_pipe {
-    int rd, wr;
-    int cap;
-} lb_pipe;
 
 struct lb_exchange {
     lb_exchanges *xs;
@@ -120,8 +114,7 @@ struct lb_exchanges {
     lb_http_header *headers;
     lb_exchange *live, *zombies, *spare;
     int nspare;
-    lb_pipe pipes[LB_FREE_PIPES];
-    int npipes;
+    lb_pipes pipes; /* empty splice pipes kept for reuse (lb/core/pipes.h) */
     int splice_off; /* the kernel has no splice (ENOSYS): copy every answer */
     int draining;
     int retry_tokens;
@@ -154,6 +147,7 @@ lb_exchanges *lb_exchanges_create(lb_loop *loop, const lb_config *cfg, lb_backen
     xs->us = us;
     xs->blocks = blocks;
     xs->retry_tokens = LB_RETRY_COST * LB_RETRY_BURST;
+    lb_pipes_init(&xs->pipes, LB_PIPE_SIZE);
     return xs;
 }
 
@@ -172,19 +166,10 @@ const lb_exchange_counters *lb_exchanges_counters(const lb_exchanges *xs)
     return &xs->st;
 }
 
-static void close_spare_pipes(lb_exchanges *xs)
-{
-    while (xs->npipes > 0) {
-        lb_pipe *p = &xs->pipes[--xs->npipes];
-        close(p->rd);
-        close(p->wr);
-    }
-}
-
 void lb_exchanges_reap(lb_exchanges *xs, int no_clients)
 {
     if (no_clients)
-        close_spare_pipes(xs);
+        lb_pipes_close(&xs->pipes);
     while (xs->zombies) {
         lb_exchange *x = xs->zombies;
         xs->zombies = x->next;
@@ -258,18 +243,11 @@ static lb_upstream *x_detach(lb_exchange *x)
  * closed with them (a side failed). */
 static void x_pipe_put(lb_exchange *x)
 {
-    lb_exchanges *xs = x->xs;
     if (!x->splicing)
         return;
     x->splicing = 0;
     x->pipe_full = 0;
-    if (x->rpending == 0 && xs->npipes < LB_FREE_PIPES) {
-        xs->pipes[xs->npipes++] = x->pipe;
-    } else {
-        close(x->pipe.rd);
-        close(x->pipe.wr);
-    }
-    x->pipe = (lb_pipe){.rd = -1, .wr = -1, .cap = 0};
+    lb_pipes_put(&x->xs->pipes, &x->pipe, x->rpending == 0);
 }
 
 /* The exchange is over: the backend connection (if any) is closed, and the struct waits
@@ -700,32 +678,6 @@ static void x_finish(lb_exchange *x)
 
 /* ---- the splice path -------------------------------------------------------------- */
 
-/* A pipe for one answer: from the free list, or a new one sized LB_PIPE_SIZE when the
- * kernel allows. Returns 0, or -1 when no pipe can be had (the copy path then serves). */
-static int x_pipe_take(lb_exchange *x)
-{
-    lb_exchanges *xs = x->xs;
-    if (xs->npipes > 0) {
-        x->pipe = xs->pipes[--xs->npipes];
-        return 0;
-    }
-    int fds[2];
-    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
-        return -1;
-    /* Over the per-user pipe quota the kernel refuses the size (EPERM) and the pipe keeps
-     * what it got: ask for that instead of guessing. */
-    int cap = fcntl(fds[1], F_SETPIPE_SZ, LB_PIPE_SIZE);
-    if (cap < 0)
-        cap = fcntl(fds[1], F_GETPIPE_SZ);
-    if (cap <= 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return -1;
-    }
-    x->pipe = (lb_pipe){.rd = fds[0], .wr = fds[1], .cap = cap};
-    return 0;
-}
-
 /* Whether the rest of this answer's body, none of which was read yet, should be spliced:
  * a Content-Length body with at least LB_SPLICE_MIN bytes to come, or a close-delimited
  * one that already filled a window (a small one would pay for a pipe for nothing).
@@ -750,7 +702,7 @@ static int splice_wanted(const lb_exchange *x)
  * always reach the client before the pipe's. */
 static void splice_begin(lb_exchange *x)
 {
-    if (x_pipe_take(x) < 0) {
+    if (lb_pipes_take(&x->xs->pipes, &x->pipe) < 0) {
         x->no_splice = 1; /* no pipe (fds exhausted): this answer is copied */
         return;
     }
