@@ -185,7 +185,7 @@ def ours_args(exe):
 
 def start_ours(procs, build_dir, backends, cpu, extra=(), name="ours"):
     exe = os.path.join(build_dir, "bin", "loadbalancer")
-    argv = [exe, "0"] + [str(b) for b in backends] + ours_args(exe) + list(extra)
+    argv = [exe, "--ready", "0"] + [str(b) for b in backends] + ours_args(exe) + list(extra)
     proc = procs.start(name, argv, cpu=cpu)
     proc.port = int(wait_ready_line(proc)["port"])
     wait_http(proc, proc.port)
@@ -194,7 +194,7 @@ def start_ours(procs, build_dir, backends, cpu, extra=(), name="ours"):
 
 def start_fakeserver(procs, build_dir, docroot, cpu, workers=1, name="fakeserver"):
     exe = os.path.join(build_dir, "bin", "fakeserver")
-    argv = [exe, "0", "-N", str(workers), "-L", "--root", docroot]
+    argv = [exe, "--ready", "0", "-N", str(workers), "-L", "--root", docroot]
     proc = procs.start(name, argv, cpu=cpu, cwd=docroot)
     proc.port = int(wait_ready_line(proc)["port"])
     wait_http(proc, proc.port, "/" + FILE_NAME)

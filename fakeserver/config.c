@@ -98,6 +98,18 @@ static int parse_own_long(fs_config *c, const char *name, const char *v, char *e
     return 0;
 }
 
+/* The server's own on/off options: `--name` or `--name=0|1`, never a separate value. */
+static bool *own_flag(fs_config *c, const char *name)
+{
+    if (!strcmp(name, "ready"))
+        return &c->ready;
+    if (!strcmp(name, "error-bodies"))
+        return &c->error_bodies;
+    if (!strcmp(name, "send-continue"))
+        return &c->send_continue;
+    return NULL;
+}
+
 static int parse_long(fs_config *c, int argc, char **argv, int *i, char *err, size_t errlen)
 {
     char name[64];
@@ -112,6 +124,15 @@ static int parse_long(fs_config *c, int argc, char **argv, int *i, char *err, si
     name[nlen] = '\0';
     if (!strcmp(name, "help") && !eq) {
         c->help = true;
+        return 0;
+    }
+    bool *flag = own_flag(c, name);
+    if (flag) {
+        if (eq && strcmp(eq + 1, "0") && strcmp(eq + 1, "1")) {
+            snprintf(err, errlen, "bad value '%s' for --%s (0 or 1)", eq + 1, name);
+            return -1;
+        }
+        *flag = !eq || eq[1] == '1';
         return 0;
     }
     int own = !strcmp(name, "root") || !strcmp(name, "timeline") || !strcmp(name, "identify") ||
@@ -192,8 +213,7 @@ void fs_config_usage(void *stream)
     fprintf(
         fp,
         "usage: fakeserver PORT [-N threads] [-l logfile] [-L] [-e errors] [-t total] [options]\n"
-        "  PORT                           listening port (0: ephemeral); prints READY port=P "
-        "control=C pid=PID\n"
+        "  PORT                           listening port (0: ephemeral, implies --ready)\n"
         "  -N N                           worker threads (default 4); N + 1 threads in all\n"
         "  -l FILE                        truncate FILE and write the course log to it\n"
         "  -L                             count as if logging, write nothing\n"
@@ -203,6 +223,12 @@ void fs_config_usage(void *stream)
         "  --control-port P               control API on 127.0.0.1:P (0: ephemeral; default off)\n"
         "  --timeline FILE                scheduled fault changes (see README)\n"
         "  --identify NAME                add X-Server: NAME to every answer\n"
+        "  --ready                        once listening, print READY port=P control=C pid=PID\n"
+        "                                 on stdout (default: silent, as the course server)\n"
+        "  --error-bodies                 error answers carry their reason as a body (default:\n"
+        "                                 empty, Content-Length: 0)\n"
+        "  --send-continue                answer Expect: 100-continue with 100 Continue\n"
+        "                                 (default: no interim answer, as the course server)\n"
         "faults (same names in the control API's JSON):\n");
     fs_faults_help(fp);
 }

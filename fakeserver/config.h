@@ -27,6 +27,9 @@ typedef struct fs_config {
     int control_port;       /* --control-port, -1 when off */
     const char *timeline;   /* --timeline FILE */
     const char *identify;   /* --identify NAME */
+    bool ready;             /* --ready: print the READY line (implied by PORT 0) */
+    bool error_bodies;      /* --error-bodies: "Not Found\n" instead of an empty body */
+    bool send_continue;     /* --send-continue: answer Expect: 100-continue with 100 */
     bool help;
     fs_faults faults;
 } fs_config;

@@ -348,6 +348,8 @@ static bool answer_expectation(fs_conn *c, bool serve_put)
 {
     if (!c->expect_continue || c->body_left == 0 || c->act.hang)
         return false;
+    if (!c->s->cfg->send_continue)
+        return false; /* the course server never sent 100: the body just arrives */
     if (serve_put && !c->status) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         (void)send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL); /* fresh socket: room */
@@ -635,15 +637,22 @@ static void put_head(fs_conn *c, int status, uint64_t length)
         atomic_fetch_add(&c->s->counters.status[status], 1);
 }
 
-/* An error answer: the reason phrase and a newline as its body, and a FAIL entry. */
-static void answer_error(fs_conn *c, int status)
+/* An error's head and body: empty, as the course server's (`Content-Length: 0`), or with
+ * --error-bodies the reason phrase and a newline (a HEAD gets the head alone). */
+static void put_error(fs_conn *c, int status)
 {
     char body[64];
-    int n = snprintf(body, sizeof(body), "%s\n", reason(status));
-    fs_log_fail(&c->s->log, c->line, c->line_len, status);
+    int n = c->s->cfg->error_bodies ? snprintf(body, sizeof(body), "%s\n", reason(status)) : 0;
     put_head(c, status, (uint64_t)n);
     if (c->op != OP_HEAD)
         lb_buf_append(&c->out, body, (size_t)n);
+}
+
+/* An error answer and its FAIL entry. */
+static void answer_error(fs_conn *c, int status)
+{
+    fs_log_fail(&c->s->log, c->line, c->line_len, status);
+    put_error(c, status);
 }
 
 static void answer_file(fs_conn *c)
@@ -694,8 +703,7 @@ static void answer_health(fs_conn *c)
         fs_log_end(log);
         c->op = OP_GET;
         /* the FAIL entry is written: build the 404 without logging twice */
-        put_head(c, 404, 10);
-        lb_buf_append(&c->out, "Not Found\n", 10);
+        put_error(c, 404);
         return;
     }
     uint64_t e = c->act.health_errors >= 0 ? (uint64_t)c->act.health_errors : log->errors;

@@ -103,6 +103,8 @@ static void on_accept(lb_loop *loop, int fd, int events, void *data)
 int fs_server_apply_listen(fs_server *s)
 {
     fs_faults f;
+    if (s->stopping)
+        return 0; /* the port was released on SIGTERM: never take it again */
     fs_server_faults(s, &f, NULL);
     if (f.refuse) {
         if (s->listen_fd >= 0) {
@@ -145,11 +147,21 @@ static void dispatcher_before_sleep(lb_loop *loop, void *data)
     }
 }
 
+/* SIGTERM/SIGINT: the port is released first, so a script that starts the next server on
+ * it a moment later binds at once; the workers are stopped and joined afterwards. */
 static void on_signal(lb_loop *loop, int fd, int events, void *data)
 {
+    fs_server *s = data;
     struct signalfd_siginfo si;
-    if (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-        lb_loop_stop(loop);
+    if (read(fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+        return;
+    s->stopping = 1;
+    if (s->listen_fd >= 0) {
+        lb_loop_unwatch(loop, s->listen_fd);
+        close(s->listen_fd);
+        s->listen_fd = -1;
+    }
+    lb_loop_stop(loop);
 }
 
 static int setup_signals(fs_server *s)
@@ -221,8 +233,10 @@ int fs_server_init(fs_server *s, fs_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot watch the listener");
         return -1;
     }
-    printf("READY port=%d control=%d pid=%d\n", s->port, s->control_port, (int)getpid());
-    fflush(stdout);
+    if (cfg->ready || cfg->port == 0) {
+        printf("READY port=%d control=%d pid=%d\n", s->port, s->control_port, (int)getpid());
+        fflush(stdout);
+    }
     return 0;
 }
 

@@ -68,6 +68,7 @@ struct fs_server {
     int listen_fd; /* -1 while refusing */
     int port;
     int listen_mask; /* LB_EV_READ, or 0 while stalling */
+    int stopping;    /* SIGTERM/SIGINT seen: the listener is closed for good */
     int control_fd;
     int control_port;
     int signal_fd;
@@ -85,7 +86,8 @@ void fs_server_faults(fs_server *s, fs_faults *out, uint64_t *generation);
 uint64_t fs_server_set_faults(fs_server *s, const fs_faults *f);
 /* Makes the listener follow refuse/stall. Dispatcher thread only. Returns 0 or -1. */
 int fs_server_apply_listen(fs_server *s);
-/* Sets up everything (binds, starts workers) and prints READY. Returns 0 or -1 with err. */
+/* Sets up everything (binds, starts workers) and prints READY when asked (--ready) or on
+ * port 0. Returns 0 or -1 with err. */
 int fs_server_init(fs_server *s, fs_config *cfg, char *err, size_t errlen);
 /* Runs the dispatcher until SIGTERM/SIGINT. Returns 0. */
 int fs_server_run(fs_server *s);

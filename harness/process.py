@@ -99,13 +99,29 @@ def describe_status(code):
     return f"exit {code}"
 
 
+# The project's binaries are silent unless asked (course scripts compare all they print):
+# a Process started by name asks for the READY line with this option.
+PROJECT_BINARIES = ("loadbalancer", "fakeserver")
+READY_OPTION = "--ready"
+
+
+def asking_ready(argv):
+    """argv with READY_OPTION right after argv[0] (where `--` cannot have ended the options),
+    unless it is there already."""
+    argv = list(argv)
+    return argv if READY_OPTION in argv else argv[:1] + [READY_OPTION] + argv[1:]
+
+
 class Process:
-    """A child process with a READY line. `argv[0]` may be a project binary name."""
+    """A child process with a READY line. `argv[0]` may be a project binary name; the
+    project's binaries started by name are asked for their READY line (`--ready`)."""
 
     def __init__(self, argv, name=None, cwd=None, log_dir=None, env=None, wrap=True):
         argv = [str(a) for a in argv]
         self.binary = argv[0] if "/" not in argv[0] else None
         if "/" not in argv[0]:
+            if argv[0] in PROJECT_BINARIES:
+                argv = asking_ready(argv)
             argv[0] = bin_path(argv[0])
             if wrap:
                 argv = wrapper(self.binary) + argv

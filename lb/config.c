@@ -18,6 +18,8 @@ static const char usage_text[] =
     "  SERVER is PORT (127.0.0.1) or HOST:PORT; options may stand anywhere.\n"
     "  -N n                   requests proxied at once (4)\n"
     "  -R r                   health-check after every r forwarded requests (5)\n"
+    "  --ready                once listening, print READY port=P [stats=S] on stdout\n"
+    "                         (off: silent as the course balancer; PORT 0 implies it)\n"
     "  --policy NAME          fewest | rr | leastconn | p2c (fewest)\n"
     "  --stats-port P         serve GET /stats and GET /metrics on P (off; 0 = ephemeral)\n"
     "  --connect-timeout T    backend connect timeout (1s)\n"
@@ -216,6 +218,7 @@ static const opt_def options[] = {
     {"backend-keepalive", OPT_IGNORED, 0, 0},
     {"defer-accept", OPT_FLAG, OFF(defer_accept), 0},
     {"threads", OPT_INT, OFF(threads), 1},
+    {"ready", OPT_FLAG, OFF(ready), 0},
 };
 #undef OFF
 

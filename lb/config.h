@@ -20,7 +20,8 @@ typedef struct lb_backend_spec {
 } lb_backend_spec;
 
 typedef struct lb_config {
-    int listen_port; /* 0..65535; 0 binds an ephemeral port */
+    int listen_port; /* 0..65535; 0 binds an ephemeral port (and implies --ready) */
+    int ready;       /* --ready (off): print `READY port=P [stats=S]` once listening */
     int parallel;    /* -N: requests proxied at once (default 4) */
     int every;       /* -R: health-check round after every R forwarded requests (5) */
     int nbackends;

@@ -20,7 +20,7 @@ trap cleanup EXIT
 head -c 1024 /dev/urandom >"$work/file1k"
 
 # fakeserver on an ephemeral port, in the directory it serves
-(cd "$work" && exec "$bin/fakeserver" 0 -N "$threads" >"$work/fs.out" 2>"$work/fs.err") &
+(cd "$work" && exec "$bin/fakeserver" --ready 0 -N "$threads" >"$work/fs.out" 2>"$work/fs.err") &
 pids+=($!)
 for _ in $(seq 100); do grep -q READY "$work/fs.out" 2>/dev/null && break; sleep 0.05; done
 fsport=$(sed -n 's/^READY port=\([0-9]*\).*/\1/p' "$work/fs.out")

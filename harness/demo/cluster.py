@@ -55,7 +55,7 @@ class Backend:
         return self.proc is not None and self.proc.alive()
 
     def _argv(self, counts=None):
-        argv = [self.cluster.bin("fakeserver"), str(self.port), "-N", "2",
+        argv = [self.cluster.bin("fakeserver"), "--ready", str(self.port), "-N", "2",
                 "-l", str(self.cluster.workdir / f"course-{self.name}.log"),
                 ]
         if not self.cluster.no_control:
@@ -192,7 +192,7 @@ class Cluster:
             b.faults = {k.replace("_", "-"): v for k, v in (faults or {}).get(b.name, {}).items()}
             b.start()
         ports = [str(b.port) for b in self.backends]
-        base = [self.bin("loadbalancer"), "0"] + ports + [str(a) for a in lb_args]
+        base = [self.bin("loadbalancer"), "--ready", "0"] + ports + [str(a) for a in lb_args]
         for extra in (["--stats-port", "0"], []):
             proc = Process(base + extra, name="loadbalancer", cwd=self.workdir,
                            log_dir=self.logdir)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int net_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -79,6 +80,22 @@ int lb_net_resolve(const char *host, int port, lb_addr *addr, char *err, size_t 
     return 0;
 }
 
+/* bind(), waiting out a port that is still held: a script that stops a server and starts
+ * the next one on the same port a moment later races the old process's exit (a signal is
+ * handled only once that process runs again, late on a loaded machine). As nginx does, a
+ * fixed port in use is retried for a bounded time before the failure is reported. */
+static int bind_patiently(int fd, const lb_addr *addr, int port)
+{
+    for (int waited_ms = 0;; waited_ms += LB_NET_BIND_RETRY_MS) {
+        if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) == 0)
+            return 0;
+        if (errno != EADDRINUSE || port == 0 || waited_ms >= LB_NET_BIND_WAIT_MS)
+            return -1;
+        struct timespec pause = {0, LB_NET_BIND_RETRY_MS * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+}
+
 int lb_net_listen(const char *host, int port, int backlog, int reuseport, char *err, size_t errlen)
 {
     lb_addr addr;
@@ -92,7 +109,7 @@ int lb_net_listen(const char *host, int port, int backlog, int reuseport, char *
         goto error;
     if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
         goto error;
-    if (bind(fd, (struct sockaddr *)&addr.ss, addr.len) < 0)
+    if (bind_patiently(fd, &addr, port) < 0)
         goto error;
     if (listen(fd, backlog) < 0)
         goto error;

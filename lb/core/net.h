@@ -23,8 +23,13 @@ int lb_net_parse_hostport(const char *text, char *host, size_t hostlen, int *por
 /* Parses a decimal port 0..65535 (allow_zero) or 1..65535. Returns the port or -1. */
 int lb_net_parse_port(const char *text, int allow_zero);
 
+/* How long a fixed port still in use (a predecessor being stopped) is retried. */
+#define LB_NET_BIND_WAIT_MS 2000
+#define LB_NET_BIND_RETRY_MS 10
+
 /* A listening TCP socket on host:port (host NULL: all IPv4 addresses), SO_REUSEADDR, and
- * SO_REUSEPORT when reuseport. Returns the fd or -1. */
+ * SO_REUSEPORT when reuseport. A fixed port in use is retried for LB_NET_BIND_WAIT_MS
+ * before failing (port 0 never waits). Returns the fd or -1. */
 int lb_net_listen(const char *host, int port, int backlog, int reuseport, char *err, size_t errlen);
 /* The local port a socket is bound to, or -1. */
 int lb_net_local_port(int fd);

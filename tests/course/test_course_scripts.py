@@ -75,7 +75,7 @@ printf 'GET /g HTTP/1.1\\r\\n\\r\\n' | nc -N 127.0.0.1 $LB > getg
     ok = b"HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n"
     assert (course.tmp / "one").read_bytes() == ok + data
     assert (course.tmp / "three").read_bytes() == ok + data + ok + \
-        b"HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\n\r\nNot Found\n"
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
     assert (course.tmp / "put").read_bytes() == b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
     assert (course.tmp / "getg").read_bytes() == b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabcde"
 

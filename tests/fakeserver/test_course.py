@@ -10,9 +10,10 @@ import pytest
 from harness.process import bin_path, scaled
 from fs_helpers import Reader, exact, raw_exchange, recv_exact, request_bytes
 
-NOT_FOUND = exact(404, "Not Found", b"Not Found\n")
-BAD = exact(400, "Bad Request", b"Bad Request\n")
-FORBIDDEN = exact(403, "Forbidden", b"Forbidden\n")
+# Error answers are empty, as the course server's (contract section 3).
+NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+BAD = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+FORBIDDEN = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
 
 
 def test_ready_line(start):
@@ -31,9 +32,19 @@ def test_get_head_exact_bytes(start):
 def test_missing_file_404(start):
     srv = start()
     assert raw_exchange(srv.port, b"GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n") == NOT_FOUND
-    # HEAD carries the length of the body it does not send
+    assert raw_exchange(srv.port, b"HEAD /nope HTTP/1.1\r\nConnection: close\r\n\r\n") == NOT_FOUND
+
+
+def test_error_bodies_on_request(start):
+    """--error-bodies: the reason phrase and a newline as the body; HEAD carries the length
+    of the body it does not send."""
+    srv = start("--error-bodies")
+    assert raw_exchange(srv.port, b"GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n") == \
+        exact(404, "Not Found", b"Not Found\n")
     assert raw_exchange(srv.port, b"HEAD /nope HTTP/1.1\r\nConnection: close\r\n\r\n") == \
         b"HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\n\r\n"
+    assert raw_exchange(srv.port, b"GET /a.b HTTP/1.1\r\nConnection: close\r\n\r\n") == \
+        exact(400, "Bad Request", b"Bad Request\n")
 
 
 def test_put_new_and_overwrite_201(start):
@@ -86,8 +97,7 @@ def test_forbidden_by_owner_bits(start):
     os.chmod(srv.path("secret"), 0o077)  # group/other may, the owner may not
     os.chmod(srv.path("ro"), 0o444)
     assert raw_exchange(srv.port, b"GET /secret HTTP/1.1\r\nConnection: close\r\n\r\n") == FORBIDDEN
-    assert raw_exchange(srv.port, b"HEAD /secret HTTP/1.1\r\nConnection: close\r\n\r\n") == \
-        b"HTTP/1.1 403 Forbidden\r\nContent-Length: 10\r\n\r\n"
+    assert raw_exchange(srv.port, b"HEAD /secret HTTP/1.1\r\nConnection: close\r\n\r\n") == FORBIDDEN
     raw = request_bytes("PUT", "/ro", b"new!", {"Connection": "close"})
     assert raw_exchange(srv.port, raw) == FORBIDDEN
     assert srv.path("ro").read_bytes() == b"keep"
@@ -117,7 +127,8 @@ def test_pipelined_requests(start):
     srv = start(files={"a": b"A", "b": b"BB"})
     raw = b"GET /a HTTP/1.1\r\n\r\n" * 5 + b"GET /b HTTP/1.1\r\n\r\n" + b"GET /zz HTTP/1.1\r\n\r\n"
     res = srv.exchange(raw, count=7)
-    assert [r[2] for r in res] == [b"A"] * 5 + [b"BB", b"Not Found\n"]
+    assert [r[2] for r in res] == [b"A"] * 5 + [b"BB", b""]
+    assert res[-1][0] == 404
 
 
 def test_put_body_split_in_many_pieces(start):
@@ -209,8 +220,7 @@ def test_healthcheck_404_without_logging(start):
 
 def test_healthcheck_403_for_head_and_put(start):
     srv = start("-L")
-    assert raw_exchange(srv.port, b"HEAD /healthcheck HTTP/1.1\r\nConnection: close\r\n\r\n") == \
-        b"HTTP/1.1 403 Forbidden\r\nContent-Length: 10\r\n\r\n"
+    assert raw_exchange(srv.port, b"HEAD /healthcheck HTTP/1.1\r\nConnection: close\r\n\r\n") == FORBIDDEN
     raw = request_bytes("PUT", "/healthcheck", b"1\n1", {"Connection": "close"})
     assert raw_exchange(srv.port, raw) == FORBIDDEN
     assert not srv.path("healthcheck").exists()
@@ -348,8 +358,27 @@ def test_many_connections_on_two_workers(start):
         s.close()
 
 
-def test_expect_100_continue(start):
+def test_expect_100_continue_is_not_answered_by_default(start):
+    """As the course server: no interim answer; the client sends its body after its own
+    wait (curl: one second) and gets the final answer alone."""
     srv = start(files={"ro": b"keep"})
+    os.chmod(srv.path("ro"), 0o444)
+    with srv.connect() as s:
+        s.sendall(b"PUT /new HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        s.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            s.recv(1)  # nothing, not even a 100, before the body
+        s.settimeout(scaled(10))
+        s.sendall(b"body")
+        assert Reader(s).response() == (201, {"Content-Length": "0"}, b"")  # first answer
+    assert srv.path("new").read_bytes() == b"body"
+    raw = b"PUT /ro HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nbody"
+    assert raw_exchange(srv.port, raw) == FORBIDDEN
+    assert srv.path("ro").read_bytes() == b"keep"
+
+
+def test_expect_100_continue_on_request(start):
+    srv = start("--send-continue", files={"ro": b"keep"})
     os.chmod(srv.path("ro"), 0o444)
     with srv.connect() as s:
         s.sendall(b"PUT /new HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")

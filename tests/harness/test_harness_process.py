@@ -112,7 +112,7 @@ def test_per_binary_wrapper_and_timeout_scale(tmp_path, monkeypatch):
     assert p.argv[:2] == ["env", "WRAPPED=yes"] and p.ready["wrapped"] == "yes"
     p.close()
     monkeypatch.setenv("LBTEST_WRAP_FAKESERVER", "")     # set but empty: no wrapper
-    assert Process(["fakeserver"], cwd=tmp_path).argv == [str(exe)]
+    assert Process(["fakeserver"], cwd=tmp_path).argv == [str(exe), "--ready"]
     monkeypatch.setenv("LBTEST_WRAP_LOADBALANCER", "valgrind -q")
     monkeypatch.delenv("LBTEST_TIMEOUT_SCALE", raising=False)
     monkeypatch.delenv("TEST_TIMEOUT_SCALE", raising=False)

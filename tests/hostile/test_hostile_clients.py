@@ -32,7 +32,7 @@ def answer_for(req):
         return head if method == b"HEAD" else head + SMALL
     if method == b"PUT":
         return b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
-    return b"HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\n\r\nNot Found\n"
+    return b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 
 
 @st.composite

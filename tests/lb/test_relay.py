@@ -51,7 +51,7 @@ def test_pipelined_requests_are_answered_in_order(rig):
 
 
 def test_head_and_404_are_relayed_byte_for_byte(rig):
-    a = rig.fakeserver(files={"f": b"x" * 1000})
+    a = rig.fakeserver("--error-bodies", files={"f": b"x" * 1000})  # a 404 with a body
     rig.balancer(*QUIET, "0", str(a.port))
     wait_for(lambda: rig.states() == ["up"], what="up")
     s = socket.create_connection(("127.0.0.1", rig.port), timeout=scaled(10))
