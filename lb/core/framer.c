@@ -129,20 +129,3 @@ int lb_framer_eof(lb_framer *f)
         f->state = LB_FRAME_DONE;
     return f->state == LB_FRAME_DONE;
 }
-
-ssize_t lb_frame_request(const char *buf, size_t len, lb_http_request *req, lb_http_header *h,
-                         size_t max_headers, lb_http_framing *fr)
-{
-    lb_framer f;
-    lb_framer_init(&f);
-    int head = lb_framer_request_head(&f, buf, len, 1, req, h, max_headers);
-    if (head < 0)
-        return head;
-    *fr = f.fr;
-    ssize_t body = lb_framer_body(&f, buf + head, len - (size_t)head);
-    if (body < 0)
-        return body;
-    if (f.state != LB_FRAME_DONE)
-        return LB_HTTP_INCOMPLETE;
-    return head + body;
-}

@@ -11,8 +11,8 @@
  * lb_framer_body until the body ends (state LB_FRAME_DONE; a body that ends inside the
  * bytes given returns fewer bytes than it was given: the rest is the next message, framed
  * from lb_framer_init again), and lb_framer_eof when the stream ends. Used by the balancer
- * for requests and answers (lb/exchange.c), by the fakeserver's control port for whole
- * requests (lb_frame_request) and fuzzed by fuzz/framing.
+ * for requests and answers (lb/exchange.c), by the fakeserver's control port for request
+ * heads, and fuzzed by fuzz/framing.
  */
 #ifndef LB_CORE_FRAMER_H
 #define LB_CORE_FRAMER_H
@@ -76,11 +76,5 @@ size_t lb_framer_skip(lb_framer *f, size_t n);
 /* The stream ended after the bytes framed so far. Returns 1 when the message is complete
  * (it was done, or its body is delimited by the close and now ends), else 0: cut short. */
 int lb_framer_eof(lb_framer *f);
-
-/* One whole request at buf[0, len), for a reader that holds complete messages: returns its
- * length, head and body, with req and fr filled (the body is buf[head, returned); a chunked
- * one is framed whole, not decoded), or LB_HTTP_INCOMPLETE / INVALID / TOO_MANY. */
-ssize_t lb_frame_request(const char *buf, size_t len, lb_http_request *req, lb_http_header *h,
-                         size_t max_headers, lb_http_framing *fr);
 
 #endif

@@ -172,33 +172,10 @@ static void check_row(const row *r)
     }
 }
 
-static void check_whole_requests(void)
-{
-    lb_http_header h[MAX_FIELDS];
-    lb_http_request req;
-    lb_http_framing fr;
-    static const char two[] =
-        "PUT /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nhiGET / HTTP/1.1\r\n\r\n";
-    const char *p = guard_place(two, sizeof two - 1);
-    CHECK(lb_frame_request(p, sizeof two - 1, &req, h, MAX_FIELDS, &fr) == 40);
-    CHECK(fr.kind == LB_BODY_LENGTH && fr.length == 2 && fr.keep_alive);
-    for (size_t len = 0; len < 40; len++)
-        CHECK(lb_frame_request(guard_place(two, len), len, &req, h, MAX_FIELDS, &fr) ==
-              LB_HTTP_INCOMPLETE);
-    static const char chunked[] =
-        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n";
-    size_t n = sizeof chunked - 1;
-    CHECK(lb_frame_request(guard_place(chunked, n), n, &req, h, MAX_FIELDS, &fr) == (ssize_t)n);
-    static const char bad[] = "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
-    n = sizeof bad - 1;
-    CHECK(lb_frame_request(guard_place(bad, n), n, &req, h, MAX_FIELDS, &fr) == LB_HTTP_INVALID);
-}
-
 int main(void)
 {
     guard_init();
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         check_row(&rows[i]);
-    check_whole_requests();
     return CHECK_RESULT();
 }
