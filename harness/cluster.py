@@ -139,10 +139,13 @@ class Member:
         self.proc = None
         self.lives = []          # every Process this member ran, oldest first
         self.frozen = False      # SIGSTOPped by freeze(), until thaw() or its death
+        # hosts=True: its own network namespace and address (harness.netns.Host)
+        self.host = cluster.hosts.add(name) if cluster.hosts else None
 
     def _spawn(self, argv, ready_timeout):
         proc = Process(self.cmd + argv, name=f"{self.name}-{len(self.lives)}", cwd=self.dir,
-                       log_dir=self.cluster.root / "logs", env=self.cluster.env)
+                       log_dir=self.cluster.root / "logs", env=self.cluster.env,
+                       prefix=self.host.exec_prefix if self.host else ())
         self.lives.append(proc)
         self.proc = proc
         self.frozen = False
@@ -158,8 +161,13 @@ class Member:
         return self.proc.port
 
     @property
+    def ip(self):
+        """Its address: 127.0.0.1, or its own namespace's address with hosts=True."""
+        return self.host.ip if self.host else "127.0.0.1"
+
+    @property
     def addr(self):
-        return ("127.0.0.1", self.port)
+        return (self.ip, self.port)
 
     def alive(self):
         return self.proc is not None and self.proc.alive()
@@ -275,7 +283,12 @@ class Backend(Member):
         if not self.control:
             raise ControlUnavailable(f"{self.name} runs without a control port (the "
                                      f"fakeserver in use does not offer --control-port)")
-        status, data = http_request(self.control_port, method, path, body)
+        if self.host:   # the control port listens on 127.0.0.1 inside its namespace
+            from .netns import in_netns
+            status, data = in_netns(self.host.ns, http_request, self.control_port, method,
+                                    path, body)
+        else:
+            status, data = http_request(self.control_port, method, path, body)
         try:
             obj = json.loads(data) if data else {}
         except ValueError:
@@ -310,7 +323,7 @@ class Backend(Member):
     # -- direct access ------------------------------------------------------------------
     def healthcheck(self):
         """GET /healthcheck straight to the backend: (status, body bytes)."""
-        return http_request(self.port, "GET", "/healthcheck")
+        return http_request(self.port, "GET", "/healthcheck", host=self.ip)
 
     def files(self):
         return {p.name: p for p in self.dir.iterdir() if p.is_file()}
@@ -330,6 +343,37 @@ class Backend(Member):
         total = traffic_mod.parse_course_logs(self.course_logs)
         return total[("GET", "healthcheck")]
 
+    # -- network faults (hosts=True: nft rules and link state in its namespace) ---------
+    def _net(self):
+        if not self.host:
+            raise RuntimeError(f"{self.name}: network faults need its own host "
+                               f"(@pytest.mark.cluster(hosts=True))")
+        return self.host
+
+    def blackhole(self):
+        """Drops every packet sent to it, SYNs too: connects hang (the machine vanished)."""
+        self._net().blackhole()
+
+    def partition(self):
+        """Drops both ways: established connections freeze mid-answer."""
+        self._net().partition()
+
+    def drop_answers(self):
+        """One way: requests arrive (handshakes complete), no answer leaves."""
+        self._net().drop_answers()
+
+    def reject(self):
+        """Resets every TCP segment sent to it: connects are refused at once."""
+        self._net().reject()
+
+    def link_down(self):
+        """Its link goes down."""
+        self._net().link_down()
+
+    def heal(self):
+        """Removes its network fault (rules gone, link up)."""
+        self._net().heal()
+
 
 class Balancer(Member):
     """The balancer: PORT 0, the backends' ports, its arguments (deadlines scaled), and a
@@ -341,6 +385,7 @@ class Balancer(Member):
         self.stats_on = stats
 
     def start(self, backend_ports):
+        """backend_ports: ports (127.0.0.1) or "host:port" strings."""
         argv = ["0"] + [str(p) for p in backend_ports] + scale_lb_args(self.args)
         if not self.stats_on:
             return self._start(argv)
@@ -369,13 +414,13 @@ class Balancer(Member):
         return int(stats) if stats and stats != "0" else None
 
     def stats(self):
-        status, data = http_request(self.stats_port, "GET", "/stats")
+        status, data = http_request(self.stats_port, "GET", "/stats", host=self.ip)
         if status != 200:
             raise AssertionError(f"/stats answered {status}: {data[:200]!r}")
         return json.loads(data)
 
     def metrics(self):
-        status, data = http_request(self.stats_port, "GET", "/metrics")
+        status, data = http_request(self.stats_port, "GET", "/metrics", host=self.ip)
         if status != 200:
             raise AssertionError(f"/metrics answered {status}: {data[:200]!r}")
         return data.decode()
@@ -389,11 +434,14 @@ class Balancer(Member):
         return self.proc.stop(sig)
 
 
-def backend_entry(stats, port):
-    """The /stats entry of the backend on `port` (matched on its address), or None."""
+def backend_entry(stats, port, ip=None):
+    """The /stats entry of the backend on `port` (matched on its address; on `ip:port`
+    when ip is given, as hosts in namespaces may share a port number), or None."""
     entries = stats.get("backends", stats) if isinstance(stats, dict) else stats
     for entry in entries:
         addr = str(entry.get("address") or entry.get("addr") or entry.get("name") or "")
+        if ip is not None and ":" in addr and addr.rsplit(":", 1)[0] != ip:
+            continue
         if addr.rsplit(":", 1)[-1] == str(port) or entry.get("port") == port:
             return entry
     return None
@@ -426,8 +474,14 @@ class Cluster:
     def __init__(self, root, backends=3, lb_args=(), backend_args=(), per_backend=None,
                  logging=True, control="auto", stats=True, fakeserver_cmd=("fakeserver",),
                  balancer_cmd=("loadbalancer",), ready_timeout=20.0, env=None, files=None,
-                 names=None):
+                 names=None, hosts=False):
         self.root = Path(root)
+        # hosts=True: every member in its own network namespace (harness.netns); the
+        # namespaces are removed by stop(), even when start() failed half-way.
+        self.hosts = None
+        if hosts:
+            from .netns import Hosts
+            self.hosts = Hosts()
         self.root.mkdir(parents=True, exist_ok=True)
         self.ready_timeout = ready_timeout
         self.env = env
@@ -438,11 +492,17 @@ class Cluster:
             control = backends > 0 and control_supported(fakeserver_cmd, self.root)
         self.control = control
         self.lb_args = [str(a) for a in lb_args]
-        self.backends = [
-            Backend(self, i, fakeserver_cmd, list(backend_args) + list(per_backend.get(i, [])),
-                    logging=logging, control=control, name=name)
-            for i, name in enumerate(names)]
-        self.balancer = Balancer(self, balancer_cmd, lb_args, stats=stats)
+        try:
+            self.backends = [
+                Backend(self, i, fakeserver_cmd,
+                        list(backend_args) + list(per_backend.get(i, [])),
+                        logging=logging, control=control, name=name)
+                for i, name in enumerate(names)]
+            self.balancer = Balancer(self, balancer_cmd, lb_args, stats=stats)
+        except BaseException:
+            if self.hosts:
+                self.hosts.close()
+            raise
         self.files = dict(files) if files is not None else traffic_mod.default_files()
         self.started = False
         self.stopped = False
@@ -457,7 +517,8 @@ class Cluster:
             b.wait_ready()
         self.started = True
         if balancer:
-            self.balancer.start([b.port for b in self.backends])
+            self.balancer.start([f"{b.ip}:{b.port}" if self.hosts else b.port
+                                 for b in self.backends])
         return self
 
     def members(self):
@@ -482,6 +543,9 @@ class Cluster:
                 problems += [f"{proc.name}: {p}" for p in proc.close()]
         for proc in self.processes():
             problems += [f"{proc.name}: {p}" for p in proc.check_log()]
+        if self.hosts:
+            self.hosts.close()
+            problems += [f"left behind after teardown: {n}" for n in self.hosts.leftovers()]
         return problems
 
     def dump(self, course_tail=30):
@@ -553,7 +617,8 @@ class Cluster:
         return self.balancer.stats()
 
     def backend_stats(self, index):
-        return backend_entry(self.stats(), self.backends[index].port)
+        b = self.backends[index]
+        return backend_entry(self.stats(), b.port, b.ip if self.hosts else None)
 
     def wait_backend_state(self, index, up, timeout=10.0):
         """Polls /stats until backend `index` is up (or down)."""

@@ -165,6 +165,11 @@ class _Owned:
 
     def new_cluster(self, need_backends=True, need_balancer=True, **kw):
         _need_binaries(kw, need_backends, need_balancer)
+        if kw.get("hosts"):
+            from .netns import unavailable_reason
+            reason = unavailable_reason()
+            if reason:
+                pytest.skip(f"hosts=True: {reason}")
         root = self.tmp_path / (f"cluster{len(self.clusters)}" if self.clusters else "cluster")
         c = Cluster(root, **kw)
         self.clusters.append(c)
@@ -338,6 +343,12 @@ _CONFIG = {}
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session):
     _CONFIG["config"] = session.config
+    # Network namespaces a killed run of ours left (names carry the dead owner's PID).
+    from .netns import sweep
+    try:
+        sweep()
+    except Exception:  # noqa: BLE001 - a sweep never stops a run
+        pass
 
 
 def _kinds_text(kinds):

@@ -110,7 +110,8 @@ class Process:
     """A child process with a READY line. `argv[0]` may be a project binary name; the
     project's binaries started by name are asked for their READY line (`--ready`)."""
 
-    def __init__(self, argv, name=None, cwd=None, log_dir=None, env=None, wrap=True):
+    def __init__(self, argv, name=None, cwd=None, log_dir=None, env=None, wrap=True,
+                 prefix=()):
         argv = [str(a) for a in argv]
         self.binary = argv[0] if "/" not in argv[0] else None
         if "/" not in argv[0]:
@@ -119,7 +120,9 @@ class Process:
             argv[0] = bin_path(argv[0])
             if wrap:
                 argv = wrapper(self.binary) + argv
-        self.argv = argv
+        # prefix: runs it elsewhere, e.g. `ip netns exec NS` (which execs: same PID, same
+        # process group, so signals and teardown are unchanged).
+        self.argv = [str(a) for a in prefix] + argv
         self.name = name or Path(argv[0]).name
         self.cwd = str(cwd) if cwd else None
         self.log_dir = Path(log_dir) if log_dir else Path(self.cwd or ".")
