@@ -18,7 +18,7 @@ from pathlib import Path
 from harness.cluster import Cluster
 
 
-def make_cluster(workdir, lb_args=(), faults=None, names=("A", "B", "C")):
+def make_cluster(workdir, lb_args=(), faults=None, names=("A", "B", "C"), hosts=False):
     """The demo's Cluster, not started: backends with their `who` file and their faults
     at start (name -> {fault: value}, as long options), and an empty pids.txt."""
     faults = faults or {}
@@ -27,7 +27,8 @@ def make_cluster(workdir, lb_args=(), faults=None, names=("A", "B", "C")):
         for key, value in faults.get(name, {}).items():
             per_backend.setdefault(i, []).extend([f"--{key.replace('_', '-')}", str(value)])
     cluster = Cluster(Path(workdir).resolve(), names=names, backend_args=["-N", "2"],
-                      per_backend=per_backend, lb_args=lb_args, stats="auto", files={})
+                      per_backend=per_backend, lb_args=lb_args, stats="auto", files={},
+                      hosts=hosts)
     for b in cluster.backends:
         (b.dir / "who").write_text(b.name)
     pidfile(cluster).write_text("")

@@ -109,7 +109,7 @@ class Observer:
     def _stats(self):
         try:
             status, body = http_request(self.cluster.balancer.stats_port, "GET", "/stats",
-                                        timeout=0.5)
+                                        host=self.cluster.balancer.ip, timeout=0.5)
             return json.loads(body) if status == 200 else None
         except (OSError, ValueError):
             return None
@@ -117,7 +117,8 @@ class Observer:
     def _name_for(self, entry, index):
         addr = str(pick(entry, "address") or "")
         for b in self.cluster.backends:
-            if addr.endswith(f":{b.port}") or addr == str(b.port):
+            if addr == f"{b.ip}:{b.port}" or (not self.cluster.hosts and (
+                    addr.endswith(f":{b.port}") or addr == str(b.port))):
                 return b.name
         if index < len(self.cluster.backends):
             return self.cluster.backends[index].name

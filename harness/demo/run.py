@@ -159,7 +159,8 @@ class Run:
             f"processes and logs in {self.workdir}")
         os.environ["LBTEST_BIN"] = str(Path(self.args.bin).resolve())   # for the harness
         self.cluster = cluster = demo_cluster.make_cluster(self.workdir, scn.lb_args,
-                                                           scn.backend_faults)
+                                                           scn.backend_faults,
+                                                           hosts=scn.hosts)
         demo_cluster.start(cluster)
         rec.meta["backends"] = [{"name": b.name, "address": "%s:%d" % b.addr}
                                 for b in cluster.backends]
@@ -175,7 +176,7 @@ class Run:
         except AssertionError:
             pass
         rec.rebase()
-        self.traffic = Traffic(rec, cluster.port)
+        self.traffic = Traffic(rec, cluster.port, host=cluster.addr[0])
         self.ctx = scenarios.Ctx(cluster, rec, self.traffic, self.args.speed)
         play(scn, self.ctx, view, self.args.speed, self.frame_box)
 

@@ -30,6 +30,7 @@ class Scenario:
     lb_args: list = field(default_factory=lambda: ["-N", "4", "-R", "5"])
     traffic: dict = field(default_factory=lambda: {"clients": 4, "rate": 20})
     backend_faults: dict = field(default_factory=dict)   # name -> faults at start
+    hosts: bool = False              # each process on its own host (network namespace)
 
 
 class Ctx:
@@ -71,6 +72,15 @@ class Ctx:
     def thaw(self, name):
         self.b(name).thaw()
         self.rec.event("thaw", name, detail="SIGCONT")
+
+    def vanish(self, name):
+        """The backend's machine vanishes: every packet to it is dropped (needs hosts)."""
+        self.b(name).blackhole()
+        self.rec.event("vanish", name, detail="every packet to it dropped")
+
+    def reappear(self, name):
+        self.b(name).heal()
+        self.rec.event("reappear", name, detail="network back")
 
     def every(self, seconds, fn):
         """Runs fn(i) every `seconds` (real time) in a helper thread until stop_helpers()."""
@@ -242,7 +252,30 @@ def keepalive():
         ])
 
 
-LIBRARY = {s().name: s for s in (classic, flapping, slow, overload, keepalive)}
+def vanish():
+    return Scenario(
+        "vanish", "A server's machine vanishes", "silence instead of a reset: the connect "
+        "timeout (needs root: each process on its own host)", [
+            Step("Steady traffic",
+                 "This time every process runs on a host of its own: a network namespace "
+                 "with its own address, as on separate machines. Three backends share the "
+                 "traffic, fewest TOTAL first.", 6),
+            Step("B's machine vanishes",
+                 "Every packet to B is now dropped, as when a machine loses power or its "
+                 "cable: unlike a crashed process, nobody answers 'connection refused'. A "
+                 "request sent to B waits for the balancer's connect timeout (1 s), and only "
+                 "then goes to A or C: the tall bars in the ms column. A health check meets "
+                 "the same silence, fails after its 1 s deadline, and B is marked down; from "
+                 "then on nobody waits.", 10, action=lambda c: c.vanish("B"), frame=True),
+            Step("B's network is back",
+                 "The drop rule is removed. B never stopped running: the next health check "
+                 "finds it and marks it up, and it takes traffic again. Compare 'C crashes' "
+                 "in the classic story: a reset costs microseconds, silence costs a timeout.",
+                 8, action=lambda c: c.reappear("B")),
+        ], hosts=True)
+
+
+LIBRARY = {s().name: s for s in (classic, flapping, slow, overload, keepalive, vanish)}
 
 
 def get(name):

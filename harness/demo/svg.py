@@ -130,6 +130,8 @@ MARKS = {  # kind: (symbol, colour, label)
     "fast": ("\u25b6", "#16a085", "fast again"),
     "freeze": ("\u2744", "#2980b9", "frozen"),
     "thaw": ("\u2600", "#f39c12", "thawed"),
+    "vanish": ("\u2205", "#8e44ad", "machine vanished"),
+    "reappear": ("\u21ba", "#27ae60", "network back"),
     "down": ("\u2193", "#7f8c8d", "marked down"),
     "up": ("\u2191", "#2e7d32", "marked up"),
 }
@@ -143,7 +145,8 @@ def _markers(c, data, ys):
             continue
         sym, col, label = MARKS[kind]
         x, y = c.x(ev["t"]), ys[name]
-        big = kind in ("crash", "revive", "slow", "fast", "freeze", "thaw")
+        big = kind in ("crash", "revive", "slow", "fast", "freeze", "thaw", "vanish",
+                       "reappear")
         ymark = y + 14 if big else y + LANE_H - 10
         detail = ev.get("detail") or ev.get("why") or ""
         tip = f"{ev['t']:.1f}s {name} {label}" + (f" ({detail})" if detail else "")

@@ -15,9 +15,10 @@ REQUEST_TIMEOUT = 8.0  # above the balancer's 5 s server timeout: we want to see
 
 
 class Traffic:
-    def __init__(self, recorder, port, max_clients=24):
+    def __init__(self, recorder, port, max_clients=24, host="127.0.0.1"):
         self.rec = recorder
         self.port = port
+        self.host = host
         self.max_clients = max_clients
         self.active = 0
         self.interval = 0.2
@@ -50,7 +51,7 @@ class Traffic:
         with self.lock:
             self.conn_seq += 1
             cid = self.conn_seq
-        return cid, http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT)
+        return cid, http.client.HTTPConnection(self.host, self.port, timeout=REQUEST_TIMEOUT)
 
     def _client(self, index):
         conn, cid = None, None

@@ -148,3 +148,30 @@ def test_demo_degrades_without_stats_port(tmp_path):
     assert any(e["kind"] == "hc" for e in data["events"])
     assert crash_marks(run.dir / "timeline.svg") == sorted(
         (e["backend"], e["t"]) for e in data["events"] if e["kind"] == "crash")
+
+
+def shows_connect_timeout(data):
+    """While B's machine is gone, some requests wait one connect timeout (1 s) and are then
+    answered by A or C; B is marked down, and answers again once its network is back."""
+    gone, back = step_start(data, "B's machine vanishes"), step_start(data, "B's network")
+    waited = [r for r in data["requests"] if gone <= r[0] < back and r[3] >= 900]
+    assert waited and all(r[1] in ("A", "C") and r[2] == 200 for r in waited), \
+        "no request waited out the connect timeout and failed over"
+    assert downs_of(data, "B", gone), "the vanished B was never marked down"
+    assert [r for r in data["requests"] if r[0] > back and r[1] == "B"], \
+        "B did not serve again after its network came back"
+
+
+def test_vanish_story_shows_the_connect_timeout(tmp_path):
+    from harness.netns import unavailable_reason
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"the vanish story needs hosts: {reason}")
+    run = run_demo(tmp_path, "vanish", speed=2)
+    check_clean(run)
+    data = json.loads((run.dir / "run.json").read_text())
+    assert [e for e in data["events"] if e["kind"] == "vanish" and e["backend"] == "B"]
+    svg = (run.dir / "timeline.svg").read_text()
+    assert 'class="event vanish"' in svg
+    if data["meta"]["source"] == "/stats":
+        shows_connect_timeout(data)
