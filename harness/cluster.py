@@ -351,7 +351,7 @@ class Balancer(Member):
         if self.stats_on:
             argv += ["--stats-port", "0"]
         proc = self._spawn(argv, self.cluster.ready_timeout)
-        proc.stop_exits = {0}   # the contract: SIGTERM drains and exits 0
+        proc.stop_exits = {0}   # the contract: SIGTERM drains and exits 0 (stop_rule())
         proc.wait_ready(self.cluster.ready_timeout)
         if self.stats_on and "stats" not in proc.ready:
             raise ProcessError(f"lb: READY line has no stats= port ({proc.stdout_lines[:1]})")
