@@ -35,10 +35,11 @@ out=$root/fuzz/out
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1
 export AFL_TRY_AFFINITY=1 AFL_SKIP_CRASHES=1 AFL_QUIET=1 AFL_ALLOW_TMP=1
 [ "$JOBS" -ge 1 ] 2>/dev/null || JOBS=1
-# Seconds a target costs beyond FUZZ_TIME (afl-fuzz start-up and calibration, the CMPLOG
-# pass, afl-cmin, hang replays), measured with FUZZ_TIME=20 on a shared 2-core machine (see
-# fuzz/README.md); used only for the announced estimate, corrected as targets finish.
-PER_TARGET_OVERHEAD=${PER_TARGET_OVERHEAD:-25}
+# Seconds a target costs beyond FUZZ_TIME (afl-fuzz start-up and calibration, afl-cmin,
+# hang replays), measured: 8 targets with FUZZ_TIME=20 JOBS=1 took 240 s after the builds,
+# 30 s each, on a shared 2-core machine at load 10 (fuzz/README.md). Used only for the
+# estimate announced once the builds are done; corrected as targets finish.
+PER_TARGET_OVERHEAD=${PER_TARGET_OVERHEAD:-10}
 started=$SECONDS
 
 log() { printf 'fuzz: %s\n' "$*" >&2; }
@@ -140,6 +141,7 @@ build() {
 command -v "$AFL_CC" >/dev/null ||
   { log "$AFL_CC not found: AFL++ is not installed (as root: apt-get install -y afl++ clang)"; exit 2; }
 mkdir -p "$bdir"
+log "building the fuzz targets in $bdir (logs: $bdir/*.log)"
 configure "$bdir/plain" "$AFL_CC" -DLB_FUZZ=afl || exit 2
 AFL_LLVM_CMPLOG=1 configure "$bdir/cmplog" "$AFL_CC" -DLB_FUZZ=afl || exit 2
 [ "$JOBS" -ge 2 ] && { configure "$bdir/asan" "$AFL_CC" -DLB_FUZZ=afl -DLB_SANITIZE=ON || exit 2; }
