@@ -2,11 +2,13 @@
 binaries, ends by itself with status 0, leaves no process behind, and writes an SVG that
 parses and marks every crash it caused."""
 import json
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
 
+from harness.demo import scenarios
 from harness.demo.cluster import still_running
 
 from .conftest import REPO, run_demo
@@ -53,6 +55,37 @@ def test_classic_demo_ends_cleanly_and_marks_every_crash(classic_run):
     after = [r for r in data["requests"] if r[0] > revived[-1] + 0.2]
     assert after and all(r[1] == "A" and r[2] == 200 for r in after), \
         "once A is back, panic routing sends everything to it"
+
+
+def test_classic_plain_output_tells_events_in_the_order_they_happened(classic_run):
+    """Without a terminal the demo prints plain lines: a kill comes before the balancer's
+    DOWN mark it caused, every recorded event is in time order, and SPEED=10 made each step a
+    tenth as long (what the README says it does)."""
+    run = classic_run
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    data = json.loads((run.dir / "run.json").read_text())
+    times = [e["t"] for e in data["events"]]
+    assert times == sorted(times)
+    killed = {}
+    for i, line in enumerate(lines):
+        m = re.search(r"the demo (killed|started) (\w) ", line)
+        if m:
+            killed[m.group(2)] = m.group(1) == "killed"
+        m = re.search(r"balancer marked (\w) DOWN", line)
+        if m:
+            assert killed.get(m.group(1)), \
+                f"line {i} marks {m.group(1)} DOWN before the kill that caused it:\n" + \
+                "\n".join(lines[max(0, i - 6):i + 1])
+    for ev in (e for e in data["events"] if e["kind"] == "down"):
+        crashes = [c["t"] for c in data["events"] if c["kind"] == "crash"
+                   and c["backend"] == ev["backend"] and c["t"] <= ev["t"]]
+        assert crashes, f"{ev} has no kill before it"
+    steps = scenarios.get("classic").steps
+    assert "10 times shorter" in run.stdout
+    for st, here, after in zip(steps, data["steps"], data["steps"][1:]):
+        took = after["t"] - here["t"]
+        assert st.duration / 10 - 0.05 <= took <= st.duration / 10 + 2.0, (st.title, took)
 
 
 def step_start(data, title_prefix):
