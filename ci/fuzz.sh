@@ -111,11 +111,13 @@ trap 'stop_everything INT' INT
 trap 'stop_everything TERM' TERM
 trap 'stop_everything HUP' HUP
 
-# first_error LOG: the line of a tool's log that says why it failed ("[-] ..." for AFL++).
+# first_error LOG [OFFSET]: the line of a tool's log (from byte OFFSET on) that says why it
+# failed ("[-] ..." for AFL++, "error" for a compiler), else its last line.
 first_error() {
-  local line
-  line=$(sed 's/\x1b\[[0-9;]*m//g' "$1" 2>/dev/null | grep -m1 -E '^\[-\]|[Ee]rror|PROGRAM ABORT')
-  [ -n "$line" ] || line=$(sed 's/\x1b\[[0-9;]*m//g' "$1" 2>/dev/null | grep -v '^[[:space:]]*$' | tail -1)
+  local text line
+  text=$(tail -c +$(( ${2:-0} + 1 )) "$1" 2>/dev/null | sed 's/\x1b\[[0-9;]*m//g')
+  line=$(grep -m1 -E '^\[-\]|[Ee]rror|PROGRAM ABORT' <<<"$text")
+  [ -n "$line" ] || line=$(grep -v '^[[:space:]]*$' <<<"$text" | tail -1)
   printf '%s' "${line:-no output}"
 }
 
@@ -133,9 +135,11 @@ configure() {
 
 # build DIR TARGET [env...]: builds one fuzz target; a failure skips only that target.
 build() {
-  local dir=$1 t=$2; shift 2
+  local dir=$1 t=$2 from; shift 2
+  from=$(stat -c %s "$dir.log" 2>/dev/null || echo 0)
   grouped 1800 env "$@" cmake --build "$dir" --target "fuzz_$t" -j "$(nproc)" >>"$dir.log" 2>&1 ||
-    { log "building fuzz_$t in $dir failed: $(first_error "$dir.log") (log: $dir.log)"; return 1; }
+    { log "building fuzz_$t in $dir failed: $(first_error "$dir.log" "$from") (log: $dir.log)"
+      return 1; }
 }
 
 command -v "$AFL_CC" >/dev/null ||
