@@ -216,7 +216,11 @@ JS = r"""
     // The layout as drawn, in data-layout on <body>, for the page test (which reads it from
     // a headless Chromium's DOM): canvas labels and the segments dots travel, in canvas
     // pixels; the timeline's step labels and the SVG, in page pixels; the page's width.
+    var lastReport = null;
     function reportLayout(P) {
+      var now = performance.now();
+      if (lastReport !== null && now - lastReport < 250) return;   // 4 times a second is plenty
+      lastReport = now;
       var segs = [[P.out, P.lbIn]];
       names.forEach(function (n) { segs.push([P.lbOut, P.beIn(n)]); });
       var box = function (el) {
