@@ -150,21 +150,25 @@ class _FakeBackend:
     def kill(self):
         self.rec.event("down", self.name, why="a request hit it first: connection refused")
 
-    def start(self):
+    def restart(self):
         self.rec.event("up", self.name, why="health check passed")
 
 
 class _FakeCluster:
-    def __init__(self, rec):
+    def __init__(self, rec, root):
         self.backends = {n: _FakeBackend(rec, n) for n in "ABC"}
+        self.root = root  # where the demo writes pids.txt
 
-    def by_name(self, name):
+    def processes(self):
+        return []
+
+    def backend(self, name):
         return self.backends[name]
 
 
-def test_plain_lines_put_each_cause_before_its_effect():
+def test_plain_lines_put_each_cause_before_its_effect(tmp_path):
     rec = Recorder("classic", "t", [{"name": n} for n in "ABC"])
-    ctx = scenarios.Ctx(_FakeCluster(rec), rec, None, 1.0)
+    ctx = scenarios.Ctx(_FakeCluster(rec, tmp_path), rec, None, 1.0)
     rec.event("up", "B", why="health check passed")      # before the step: printed first
     rec.step("C crashes", "C is killed.", {"plain": "Look at the lines."})
     ctx.crash("C")
@@ -186,7 +190,7 @@ def test_a_failed_action_is_recorded_as_failed():
     class Broken:
         def kill(self):
             raise OSError("no such process")
-    ctx = scenarios.Ctx(type("C", (), {"by_name": lambda self, n: Broken()})(), rec, None, 1)
+    ctx = scenarios.Ctx(type("C", (), {"backend": lambda self, n: Broken()})(), rec, None, 1)
     try:
         ctx.crash("A")
     except OSError:

@@ -67,7 +67,7 @@ def test_ready_timeout_names_the_line_and_how_a_balancer_is_asked(tmp_path, monk
         assert "did not print READY within 0s." in text
         assert "a line on stdout that starts with 'READY'" in text and line in text
         assert "only when asked with --ready or when PORT is 0" in text
-        assert f"Command: {bindir / name} 8080 9000" in text
+        assert f"Command: {bindir / name} --ready 8080 9000" in text
     # any other child: it has to print and flush the line itself
     p = Process(script(tmp_path, "import time\ntime.sleep(30)\n"), name="c", cwd=tmp_path)
     with pytest.raises(ProcessError, match="print it itself and flush stdout"):
