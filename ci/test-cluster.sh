@@ -19,7 +19,7 @@ eval "extra=(${PYTEST_ARGS:-})"
   exit 2
 }
 py=$(ci/python.sh)
-args=(-q -p no:cacheprovider --lb-table -m cluster tests/cluster)
+args=(-q -rs -p no:cacheprovider --lb-table -m cluster tests/cluster)
 jobs=${CLUSTER_JOBS:-1}   # JOBS is the build's parallelism; scenarios measure time
 if [ "$jobs" != 1 ] && "$py" -c 'import xdist' 2>/dev/null; then args+=(-n "$jobs"); fi
 [ -n "${LBTEST_TABLE_JSON:-}" ] && args+=(--lb-table-json "$LBTEST_TABLE_JSON")
