@@ -13,6 +13,16 @@
 # table and, for each crash, the command that reproduces it. Exits 1 when a crash was found.
 # Ends by itself: every afl-fuzz runs with -V FUZZ_TIME under a timeout.
 #
+# Several machines (AFL++'s own main/secondary model on one sync directory): FUZZ_SYNC_DIR
+# names a folder every machine sees (NFS, or one kept in step by rsync); each target's
+# campaign then lives in FUZZ_SYNC_DIR/<target>, is resumed rather than wiped
+# (AFL_AUTORESUME), and every instance reads the others' queues there (a joining instance
+# imports them first: AFL_IMPORT_FIRST; later every AFL_SYNC_TIME minutes, AFL++ default 30). FUZZ_ROLE=main
+# (default) runs the one -M instance and, at the end, minimises every instance's queue into
+# fuzz/out; FUZZ_ROLE=secondary runs only -S instances named FUZZ_NAME-1.. (default: the
+# host name; unique per machine) and leaves collecting to the main. FUZZ_BUILD_DIR moves
+# the build trees (default build-fuzz-afl). fuzz/README.md, "Several machines".
+#
 # Ends with its caller, too: every child that may run long (cmake, afl-fuzz, afl-cmin, a
 # replay) runs in a process group of its own (`grouped`, `start_grouped`: GNU timeout makes
 # itself the leader of a new group), and SIGINT, SIGTERM or SIGHUP (Ctrl-C, `timeout`, make
@@ -30,7 +40,13 @@ root=$PWD
 FUZZ_TIME=${FUZZ_TIME:-180}
 JOBS=${JOBS:-1}
 AFL_CC=${AFL_CC:-afl-clang-fast}
-bdir=$root/build-fuzz-afl
+bdir=${FUZZ_BUILD_DIR:-$root/build-fuzz-afl}
+FUZZ_ROLE=${FUZZ_ROLE:-main}
+FUZZ_NAME=${FUZZ_NAME:-$(hostname -s 2>/dev/null || echo host)}
+case $FUZZ_ROLE in main|secondary) ;; *) echo "fuzz: FUZZ_ROLE must be main or secondary" >&2; exit 2;; esac
+[ "$FUZZ_ROLE" = main ] || [ -n "${FUZZ_SYNC_DIR:-}" ] ||
+  { echo "fuzz: FUZZ_ROLE=secondary needs FUZZ_SYNC_DIR (the folder the main fuzzes in)" >&2; exit 2; }
+[ -z "${FUZZ_SYNC_DIR:-}" ] || { mkdir -p "$FUZZ_SYNC_DIR" && FUZZ_SYNC_DIR=$(cd "$FUZZ_SYNC_DIR" && pwd); export AFL_AUTORESUME=1 AFL_IMPORT_FIRST=1; }
 out=$root/fuzz/out
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1
 export AFL_TRY_AFFINITY=1 AFL_SKIP_CRASHES=1 AFL_QUIET=1 AFL_ALLOW_TMP=1
@@ -181,19 +197,25 @@ seeds() {
 campaign() {
   local t=$1 in run dict=() pids=() i
   in=$(seeds "$t")
-  run=$bdir/runs/$t
-  rm -rf "$run" && mkdir -p "$run"
+  run=$(run_dir "$t")
+  # a shared folder holds other machines' instances: never wiped, each instance resumes
+  if [ -n "${FUZZ_SYNC_DIR:-}" ]; then mkdir -p "$run"; else rm -rf "$run" && mkdir -p "$run"; fi
   [ -f "fuzz/$t/$t.dict" ] && dict=(-x "fuzz/$t/$t.dict")
   local common=(-V "$FUZZ_TIME" -i "$in" -o "$run" -t 1000 "${dict[@]}")
-  start_grouped $((FUZZ_TIME + 120)) afl-fuzz "${common[@]}" -M main \
-    -c "$bdir/cmplog/fuzz/fuzz_$t" -- "$bdir/plain/fuzz/fuzz_$t" >"$run/main.log" 2>&1
-  pids+=("$last_group:main")
-  for ((i = 1; i < JOBS; i++)); do
+  local first=0 name
+  if [ "$FUZZ_ROLE" = main ]; then
+    start_grouped $((FUZZ_TIME + 120)) afl-fuzz "${common[@]}" -M main \
+      -c "$bdir/cmplog/fuzz/fuzz_$t" -- "$bdir/plain/fuzz/fuzz_$t" >"$run/main.log" 2>&1
+    pids+=("$last_group:main")
+    first=1
+  fi
+  for ((i = first; i < JOBS; i++)); do
     local bin=$bdir/plain/fuzz/fuzz_$t
-    [ $i -eq 1 ] && bin=$bdir/asan/fuzz/fuzz_$t
-    start_grouped $((FUZZ_TIME + 120)) afl-fuzz "${common[@]}" -S "sec$i" -- "$bin" \
-      >"$run/sec$i.log" 2>&1
-    pids+=("$last_group:sec$i")
+    [ $i -eq 1 ] && [ "$JOBS" -ge 2 ] && bin=$bdir/asan/fuzz/fuzz_$t
+    name=sec$i; [ "$FUZZ_ROLE" = main ] || name=$FUZZ_NAME-$((i + 1))
+    start_grouped $((FUZZ_TIME + 120)) afl-fuzz "${common[@]}" -S "$name" -- "$bin" \
+      >"$run/$name.log" 2>&1
+    pids+=("$last_group:$name")
   done
   for p in "${pids[@]}"; do
     reap_group "${p%%:*}" ||
@@ -202,11 +224,15 @@ campaign() {
   sweep_targets
 }
 
+# run_dir TARGET: where the target's instances fuzz (and sync).
+run_dir() { if [ -n "${FUZZ_SYNC_DIR:-}" ]; then echo "$FUZZ_SYNC_DIR/$1"; else echo "$bdir/runs/$1"; fi; }
+
 stat_of() { sed -n "s/^$2 *: *//p" "$1" 2>/dev/null | head -1; }
 
 # collect TARGET: minimise the queue into fuzz/out, save crashes and hangs, print a row.
 collect() {
-  local t=$1 run=$bdir/runs/$1 dest=$out/$1 execs=0 paths=0 f n
+  local t=$1 run dest=$out/$1 execs=0 paths=0 f n
+  run=$(run_dir "$t")
   rm -rf "$dest" "$bdir/queue/$t" && mkdir -p "$dest/crashes" "$dest/hangs" "$bdir/queue/$t"
   for s in "$run"/*/fuzzer_stats; do
     [ -f "$s" ] || continue
@@ -263,7 +289,8 @@ for t in "${ready[@]}"; do
   log "campaign $t (${FUZZ_TIME}s of fuzzing)"
   t0=$SECONDS
   campaign "$t"
-  collect "$t"
+  if [ "$FUZZ_ROLE" = main ]; then collect "$t"
+  else log "$t: this machine's instances fuzzed in $(run_dir "$t"); the main collects"; fi
   done_targets=$((done_targets + 1))
   left=$(( ${#ready[@]} - done_targets ))
   per=$(( (SECONDS - started - built) / done_targets ))
