@@ -82,6 +82,8 @@ static int parse_own_long(fs_config *c, const char *name, const char *v, char *e
         c->timeline = v;
     else if (!strcmp(name, "identify"))
         c->identify = v;
+    else if (!strcmp(name, "control-bind"))
+        c->control_bind = v;
     else if (!strcmp(name, "control-port")) {
         c->control_port = lb_net_parse_port(v, 1);
         if (c->control_port < 0) {
@@ -136,7 +138,7 @@ static int parse_long(fs_config *c, int argc, char **argv, int *i, char *err, si
         return 0;
     }
     int own = !strcmp(name, "root") || !strcmp(name, "timeline") || !strcmp(name, "identify") ||
-              !strcmp(name, "control-port");
+              !strcmp(name, "control-port") || !strcmp(name, "control-bind");
     int kind = own ? 1 : fs_faults_known(name);
     if (!kind || strchr(name, '_')) {
         snprintf(err, errlen, "unknown option '--%s'", name);
@@ -221,6 +223,8 @@ void fs_config_usage(void *stream)
         ">= -e)\n"
         "  --root DIR                     serve files from DIR (default .)\n"
         "  --control-port P               control API on 127.0.0.1:P (0: ephemeral; default off)\n"
+        "  --control-bind ADDR            address of the control API (default 127.0.0.1; a\n"
+        "                                 harness on another machine needs 0.0.0.0 or its own)\n"
         "  --timeline FILE                scheduled fault changes (see README)\n"
         "  --identify NAME                add X-Server: NAME to every answer\n"
         "  --ready                        once listening, print READY port=P control=C pid=PID\n"

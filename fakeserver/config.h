@@ -35,6 +35,8 @@ typedef struct fs_config {
     bool help;
     fs_faults faults;
     const struct fs_conn_mode *mode; /* NULL: the fakeserver's own connections (conn.c) */
+    /* --control-bind ADDR: the control API's address (NULL: 127.0.0.1) */
+    const char *control_bind;
 } fs_config;
 
 int fs_config_parse(fs_config *c, int argc, char **argv, char *err, size_t errlen);

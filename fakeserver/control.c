@@ -331,7 +331,7 @@ static void ctl_on_accept(lb_loop *loop, int fd, int events, void *data)
     }
 }
 
-int fs_control_start(fs_server *s, int port, char *err, size_t errlen)
+int fs_control_start(fs_server *s, const char *host, int port, char *err, size_t errlen)
 {
     ctl_state *st = calloc(1, sizeof(*st));
     if (!st) {
@@ -341,7 +341,7 @@ int fs_control_start(fs_server *s, int port, char *err, size_t errlen)
     for (int i = 0; i < CTL_CONNS; i++)
         st->conns[i].fd = -1;
     st->s = s;
-    st->fd = lb_net_listen("127.0.0.1", port, 64, 0, err, errlen);
+    st->fd = lb_net_listen(host ? host : "127.0.0.1", port, 64, 0, err, errlen);
     if (st->fd < 0) {
         free(st);
         return -1;

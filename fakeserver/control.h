@@ -14,8 +14,8 @@
 
 #include "server.h"
 
-/* Binds 127.0.0.1:port (0: ephemeral), sets s->control_port. */
-int fs_control_start(fs_server *s, int port, char *err, size_t errlen);
+/* Binds host:port (host NULL: 127.0.0.1; port 0: ephemeral), sets s->control_port. */
+int fs_control_start(fs_server *s, const char *host, int port, char *err, size_t errlen);
 void fs_control_stop(fs_server *s);
 
 /* Applies a JSON object of faults to f (merge: fields absent keep their value). Pure apart

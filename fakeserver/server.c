@@ -186,7 +186,8 @@ static int bind_all(fs_server *s, fs_config *cfg, char *err, size_t errlen)
         return -1;
     s->port = lb_net_local_port(s->listen_fd);
     s->listen_mask = -1;
-    if (cfg->control_port >= 0 && fs_control_start(s, cfg->control_port, err, errlen) < 0)
+    if (cfg->control_port >= 0 &&
+        fs_control_start(s, cfg->control_bind, cfg->control_port, err, errlen) < 0)
         return -1;
     return 0;
 }

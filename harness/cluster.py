@@ -375,6 +375,131 @@ class Backend(Member):
         self._net().heal()
 
 
+def parse_remote(spec):
+    """A fakeserver running elsewhere: "HOST:PORT", "HOST:PORT/CONTROLPORT" or a tuple
+    (host, port[, control_port[, control_host]]). Returns (host, port, control addr or
+    None); the control host defaults to the server's."""
+    if isinstance(spec, str):
+        addr, _, control = spec.partition("/")
+        host, _, port = addr.rpartition(":")
+        spec = (host or "127.0.0.1", int(port)) + ((int(control),) if control else ())
+    host, port = spec[0], int(spec[1])
+    control = None
+    if len(spec) > 2 and spec[2]:
+        control = (spec[3] if len(spec) > 3 else host, int(spec[2]))
+    return host, port, control
+
+
+class RemoteBackend(Backend):
+    """A fakeserver this harness did not start (another machine, another container): an
+    address and, when it was started with `--control-port P --control-bind ADDR`, its
+    control port. Process faults become control-port faults: kill() closes its listener
+    (refuse: connections are refused), restart() puts every fault back to its default,
+    freeze() makes it stall new connections and hang on requests, thaw() undoes that,
+    crash() makes the next request kill the process (whoever runs it restarts it). Its
+    course log and directory are not here: served() counts nothing, PUTs are not looked
+    up in its directory, teardown only resets its faults."""
+
+    def __init__(self, cluster, index, spec, name=None):
+        self.cluster = cluster
+        self.index = index
+        self.name = name or f"fs{index}"
+        self._ip, self._port, self._control = parse_remote(spec)
+        self.control = self._control is not None
+        self.host = None
+        self.dir = None
+        self.cmd, self.args = [], []
+        self.proc = None
+        self.lives = []
+        self.logging = False
+        self.course_logs = []
+        self.last_faults = {}
+        self.frozen = False
+
+    @property
+    def ip(self):
+        return self._ip
+
+    @property
+    def port(self):
+        return self._port
+
+    @property
+    def control_port(self):
+        return self._control[1]
+
+    @property
+    def pid(self):
+        return None
+
+    def spawn(self, port=None):
+        return None
+
+    def wait_ready(self):
+        return self
+
+    def start(self, port=None):
+        return self
+
+    def control_call(self, method, path, body=None):
+        if not self.control:
+            raise ControlUnavailable(f"{self.name}: no control port was given for this remote "
+                                     f"fakeserver ({self._ip}:{self._port})")
+        status, data = http_request(self._control[1], method, path, body,
+                                    host=self._control[0])
+        obj = json.loads(data) if data else {}
+        if status >= 300:
+            raise ControlError(f"{self.name}: {method} {path} {body} -> {status} {obj}")
+        if path == "/faults" and isinstance(obj.get("faults"), dict):
+            self.last_faults = obj["faults"]
+        return obj
+
+    def alive(self):
+        try:
+            self.faults()
+            return True
+        except (OSError, ControlError):
+            return False
+
+    def kill(self):
+        """Its listener closes: every new connection is refused (a dead process, seen from
+        the network)."""
+        self.set_faults(refuse=True)
+
+    def restart(self, extra_args=None):
+        """Back to a healthy server: every fault to its default."""
+        self.reset_faults()
+        self.frozen = False
+        return self
+
+    def freeze(self):
+        """Stalls new connections and hangs on requests (a frozen process, seen from the
+        network)."""
+        self.set_faults(stall=True, hang_rate=1)
+        self.frozen = True
+
+    def thaw(self):
+        self.set_faults(stall=None, hang_rate=None)
+        self.frozen = False
+
+    def crash(self, sig=None):
+        """The next request makes the process die (crash-rate 1)."""
+        self.set_faults(crash_rate=1)
+
+    def expect_exit(self, *codes):
+        pass
+
+    def stop(self, sig=None):
+        """Teardown: its faults back to their defaults (the process is not ours)."""
+        try:
+            self.reset_faults()
+        except (OSError, ControlError):
+            pass
+
+    def files(self):
+        return {}
+
+
 class Balancer(Member):
     """The balancer: PORT 0, the backends' ports, its arguments (deadlines scaled), and a
     stats port when `stats` is true; "auto": when the balancer in use accepts --stats-port
@@ -474,8 +599,12 @@ class Cluster:
     def __init__(self, root, backends=3, lb_args=(), backend_args=(), per_backend=None,
                  logging=True, control="auto", stats=True, fakeserver_cmd=("fakeserver",),
                  balancer_cmd=("loadbalancer",), ready_timeout=20.0, env=None, files=None,
-                 names=None, hosts=False):
+                 names=None, hosts=False, remote=None):
         self.root = Path(root)
+        # remote=[spec, ...]: fakeservers already running elsewhere (RemoteBackend), no
+        # fakeserver process is started; the balancer still runs here.
+        if remote is not None and hosts:
+            raise ValueError("remote fakeservers and hosts=True do not mix")
         # hosts=True: every member in its own network namespace (harness.netns); the
         # namespaces are removed by stop(), even when start() failed half-way.
         self.hosts = None
@@ -486,8 +615,12 @@ class Cluster:
         self.ready_timeout = ready_timeout
         self.env = env
         per_backend = per_backend or {}
-        names = list(names) if names else [None] * backends
-        backends = len(names)
+        if remote is not None:
+            names = list(names) if names else [None] * len(remote)
+            backends = 0
+        else:
+            names = list(names) if names else [None] * backends
+            backends = len(names)
         if control == "auto":
             control = backends > 0 and control_supported(fakeserver_cmd, self.root)
         self.control = control
@@ -497,7 +630,11 @@ class Cluster:
                 Backend(self, i, fakeserver_cmd,
                         list(backend_args) + list(per_backend.get(i, [])),
                         logging=logging, control=control, name=name)
-                for i, name in enumerate(names)]
+                for i, name in enumerate(names)] if remote is None else [
+                RemoteBackend(self, i, spec, name=name)
+                for i, (spec, name) in enumerate(zip(remote, names))]
+            if remote is not None:
+                self.control = all(b.control for b in self.backends)
             self.balancer = Balancer(self, balancer_cmd, lb_args, stats=stats)
         except BaseException:
             if self.hosts:
@@ -517,9 +654,15 @@ class Cluster:
             b.wait_ready()
         self.started = True
         if balancer:
-            self.balancer.start([f"{b.ip}:{b.port}" if self.hosts else b.port
+            self.balancer.start([f"{b.ip}:{b.port}" if self.by_address else b.port
                                  for b in self.backends])
         return self
+
+    @property
+    def by_address(self):
+        """Backends are named to the balancer as HOST:PORT (hosts or remote fakeservers),
+        not as a bare loopback port."""
+        return bool(self.hosts) or any(isinstance(b, RemoteBackend) for b in self.backends)
 
     def members(self):
         return self.backends + [self.balancer]
@@ -541,6 +684,8 @@ class Cluster:
         for m in [self.balancer] + self.backends:
             for proc in m.lives:
                 problems += [f"{proc.name}: {p}" for p in proc.close()]
+            if isinstance(m, RemoteBackend):
+                m.stop()
         for proc in self.processes():
             problems += [f"{proc.name}: {p}" for p in proc.check_log()]
         if self.hosts:
@@ -570,6 +715,8 @@ class Cluster:
         """Writes name -> bytes into every backend's working directory (or the given
         indexes)."""
         for b in self.backends if backends is None else [self.backends[i] for i in backends]:
+            if b.dir is None:        # a remote fakeserver: its files are its owner's
+                continue
             for name, data in files.items():
                 (b.dir / name).write_bytes(data)
 
@@ -604,7 +751,7 @@ class Cluster:
         A GET/HEAD may reach backends up to 1 + retries times (the balancer retries an
         idempotent request whose backend failed before answering); a PUT at most once."""
         logs = [p for b in self.backends for p in b.course_logs]
-        return traffic_mod.check(result, allow=allow, backend_dirs=[b.dir for b in self.backends],
+        return traffic_mod.check(result, allow=allow, backend_dirs=[b.dir for b in self.backends if b.dir],
                                  course_logs=logs, idempotent_copies=1 + self.retries,
                                  min_ok=min_ok,
                                  population=[r for t in self.runs for r in t.requests])
@@ -618,7 +765,7 @@ class Cluster:
 
     def backend_stats(self, index):
         b = self.backends[index]
-        return backend_entry(self.stats(), b.port, b.ip if self.hosts else None)
+        return backend_entry(self.stats(), b.port, b.ip if self.by_address else None)
 
     def wait_backend_state(self, index, up, timeout=10.0):
         """Polls /stats until backend `index` is up (or down)."""
