@@ -158,7 +158,9 @@ def kill_idle(cell):
        per_backend={1: ["--slow-body", "60000", "--capacity", "1000"]})
 def kill_mid_answer(cell):
     cell.step("traffic; server B answers slowly")
-    run = cell.traffic(clients=4, allow=DOCUMENTED).start()
+    files = {n: cell.cluster.files[n] for n in ("big", "large")}   # 1 s or more at B
+    work = traffic_mod.Workload(files, mix={"GET": 3, "PUT": 1}, seed=cell.seed)
+    run = cell.traffic(clients=4, allow=DOCUMENTED, workload=work).start()
     busy = cell.wait(lambda: run.completed >= 8 and
                      cell.backends[1].counters().get("inflight", 0) > 0, 10)
     if not busy:

@@ -48,7 +48,8 @@ def status_text(r):
 
 
 def context(cell, t):
-    """'after server B was killed (t=1.20 s), ' for the last event before t, or ''."""
+    """'after server B was killed (t=1.20 s), ' for the last event before t (when the first
+    failure was seen), or ''."""
     last = None
     for ev in cell.events:
         if ev["kind"] in CONTEXT_KINDS and ev["t"] <= t + 0.05:
@@ -73,7 +74,8 @@ def kind_sentence(cell, kind, bad, total, allow, timeout):
         what = KIND_TEXT[kind].format(statuses=statuses) + f" instead of {expected_text(allow)}"
     else:
         what = KIND_TEXT[kind].format(timeout=timeout)
-    return (f"{context(cell, first.t_start)}{len(bad)} of {total} requests {what}; "
+    seen = min(r.t_end for r in bad)
+    return (f"{context(cell, seen)}{len(bad)} of {total} requests {what}; "
             f"the first was sent at t={first.t_start:.2f} s ({first.method} /{first.name})")
 
 

@@ -1,0 +1,61 @@
+"""Shared pieces of the lbtest suite: the binaries, the command, and balancers built here
+(the `need_binaries` fixture is imported by each test module)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.process import bin_dir, repo_root
+
+HERE = Path(__file__).resolve().parent
+COURSE_LB = HERE / "course_lb.py"
+
+
+@pytest.fixture
+def need_binaries():
+    missing = [n for n in ("fakeserver", "loadbalancer") if not (bin_dir() / n).exists()]
+    if missing:
+        msg = f"{', '.join(missing)} not built in {bin_dir()} (make, or set LBTEST_BIN)"
+        if os.environ.get("LBTEST_REQUIRE_BINARIES"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+def lbtest(*args, timeout=300):
+    """Runs `python3 -m harness.lbtest ARGS` as a user would; returns CompletedProcess."""
+    env = dict(os.environ, PYTHONPATH=str(repo_root()))
+    return subprocess.run([sys.executable, "-m", "harness.lbtest", *map(str, args)],
+                          cwd=repo_root(), env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=timeout)
+
+
+def cells(json_path):
+    """{(balancer, entry): cell dict} from a --json report."""
+    data = json.loads(Path(json_path).read_text())
+    return {(c["subject"], c["entry"]): c for c in data["cells"]}
+
+
+def not_passed(json_path, subject):
+    return {e for (s, e), c in cells(json_path).items() if s == subject and c["verdict"] != "pass"}
+
+
+def build_balancer(folder, name, script):
+    """Writes an executable balancer `name` into folder: a shell script (the body given)."""
+    path = Path(folder) / name
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return path
+
+
+def course_balancer(folder, name, broken=None):
+    """The Python course balancer (course_lb.py), correct or broken in one way."""
+    flag = f"--break {broken} " if broken else ""
+    return build_balancer(folder, name, f'exec {sys.executable} {COURSE_LB} {flag}"$@"\n')
+
+
+def have(program):
+    return shutil.which(program, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
