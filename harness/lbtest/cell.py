@@ -34,7 +34,7 @@ from .. import traffic as traffic_mod
 from . import judge
 
 VERDICTS = ("pass", "fail", "flaky", "crash", "hang", "no-start", "error")
-READY_DEADLINE = 10.0      # seconds for the balancer to listen
+READY_DEADLINE = 20.0      # seconds for the balancer to listen (a loaded machine is slow)
 CLIENT_TIMEOUT = 8.0       # a client's deadline: the course server timeout (5 s) + 3 s
 NAMES = "ABCDEFGH"
 
@@ -145,6 +145,18 @@ class LogTail:
                 and (since is None or e[0] >= since) and (until is None or e[0] < until)]
 
 
+class FailFast(traffic_mod.Traffic):
+    """A Traffic that issues no new request once one got no answer at all: against a
+    balancer that holds its clients, a phase costs one client deadline, not one per request
+    (the outcome of every request issued is still judged)."""
+
+    def _one(self, conn, req):
+        conn = super()._one(conn, req)
+        if req.kind == "timeout":
+            self._stop.set()
+        return conn
+
+
 class Run:
     """A traffic phase of a cell: harness.traffic.Traffic whose request times are moved to
     the cell's clock when it ends, registered with the outcome kinds its phase allows."""
@@ -241,9 +253,9 @@ class Cell:
     def traffic(self, clients=2, keepalive="mixed", workload=None, allow=("ok",), label="",
                 timeout=CLIENT_TIMEOUT, **kw):
         workload = workload or traffic_mod.Workload(self.cluster.files, seed=self.seed)
-        t = traffic_mod.Traffic(("127.0.0.1", self.port), workload, clients=clients,
-                                keepalive=keepalive, timeout=timeout,
-                                seed=f"{self.seed}-{len(self.phases)}", **kw)
+        t = FailFast(("127.0.0.1", self.port), workload, clients=clients,
+                     keepalive=keepalive, timeout=timeout,
+                     seed=f"{self.seed}-{len(self.phases)}", **kw)
         return Run(self, t, allow, label)
 
     def add_requests(self, requests, allow=("ok",), label=""):

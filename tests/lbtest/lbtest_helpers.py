@@ -25,9 +25,9 @@ def need_binaries():
         pytest.skip(msg)
 
 
-def lbtest(*args, timeout=300):
+def lbtest(*args, timeout=300, env=None):
     """Runs `python3 -m harness.lbtest ARGS` as a user would; returns CompletedProcess."""
-    env = dict(os.environ, PYTHONPATH=str(repo_root()))
+    env = dict(os.environ, PYTHONPATH=str(repo_root()), **(env or {}))
     return subprocess.run([sys.executable, "-m", "harness.lbtest", *map(str, args)],
                           cwd=repo_root(), env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, timeout=timeout)
