@@ -5,7 +5,8 @@ ASAN_BUILD ?= build-asan
 VG_BUILD   ?= build-valgrind
 JOBS       ?= $(shell nproc)
 FUZZ_TIME  ?= 180
-export FUZZ_TIME JOBS
+LB         ?=
+export FUZZ_TIME JOBS LB
 
 .PHONY: all build asan valgrind-build test unit pytest test-cluster fuzz fuzz-replay bench memcheck soak demo clean
 
@@ -29,11 +30,13 @@ valgrind-build:
 # Everything: unit tests and fuzz-corpus replay under ASan+UBSan, then the pytest suites
 # (cluster scenarios included) against the sanitized binaries.
 test: asan
-	@ci/deps.sh test browser
+	@ci/deps.sh test browser lbtest
 	@ci/test.sh $(ASAN_BUILD)
 
+# Without LB: the failover scenarios of tests/cluster. With LB=path/to/loadbalancer (or
+# LB="ours haproxy nginx ./theirs"): lbtest's catalogue against those balancers.
 test-cluster: asan
-	@ci/deps.sh test
+	@ci/deps.sh test $(if $(filter haproxy nginx,$(LB)),lbtest)
 	@ci/test-cluster.sh $(ASAN_BUILD)
 
 fuzz:

@@ -50,28 +50,25 @@ def _footnotes(results, subjects, entries):
 def matrix_text(results, subjects, entries, width=100):
     names = list(results)
     notes, index = _footnotes(results, subjects, entries)
-    col = max([len(n) for n in names] + [12]) + 2
+    cols = {n: max(len(n), 14) + 2 for n in names}
     first = max(len(e.name) for e in entries) + 2
-    lines = ["entry".ljust(first) + "".join(n.ljust(col) for n in names).rstrip()]
-    lines.append("-" * (first + col * len(names)))
+    rule = "-" * (first + sum(cols.values()) - 2)
+    lines = ["entry".ljust(first) + "".join(n.ljust(cols[n]) for n in names).rstrip(), rule]
     for e in entries:
         cells = []
         for n in names:
             out = results[n].get(e.name)
-            if out is None:
-                cells.append("-".ljust(col))
-                continue
-            text = SHORT[out.verdict] + (f" [{index[(n, e.name)]}]" if (n, e.name) in index
-                                         else "")
-            cells.append(text.ljust(col))
+            text = "-" if out is None else SHORT[out.verdict] + (
+                f" [{index[(n, e.name)]}]" if (n, e.name) in index else "")
+            cells.append(text.ljust(cols[n]))
         lines.append(e.name.ljust(first) + "".join(cells).rstrip())
-    lines.append("-" * (first + col * len(names)))
+    lines.append(rule)
     summary = []
     for n in names:
         row = results[n].values()
         passed = sum(1 for o in row if o.passed)
         secs = sum(o.wall or o.seconds for o in row)
-        summary.append(f"{passed}/{len(row)} in {secs:.0f}s".ljust(col))
+        summary.append(f"{passed}/{len(row)} in {secs:.0f} s".ljust(cols[n]))
     lines.append("passed".ljust(first) + "".join(summary).rstrip())
     for k, (sname, ename, out, rule, why) in enumerate(notes, 1):
         lines.append("")

@@ -38,7 +38,7 @@ def test_ours_passes_every_cell_and_the_reports_agree(need_binaries, tmp_path):
     assert suites[0].get("tests") == str(len(names)) and suites[0].get("failures") == "0"
     for name in names:
         assert f"\n{name} " in run.stdout   # a row of the terminal matrix
-    assert f"{len(names)}/{len(names)} in" in run.stdout
+    assert f"{len(names)}/{len(names)} in " in run.stdout
     assert "lbtest" in page.read_text()
     total = sum(c["wall"] for c in cells(js).values())
     assert total < 120, f"one balancer's whole matrix took {total:.0f} s"

@@ -90,7 +90,7 @@ def test_matrix_text_explains_each_failed_cell_below():
     assert "all-down" in text and "FAIL [1]" in text
     assert "[1] haproxy · all-down: FAIL" in text
     assert "differs by design: HAProxy answers 503" in text
-    assert "2/2 in" in text and "1/2 in" in text
+    assert "2/2 in 2 s" in text and "1/2 in 2 s" in text
     assert not report.all_passed(results)
 
 
