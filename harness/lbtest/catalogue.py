@@ -175,7 +175,7 @@ def kill_mid_answer(cell):
     if late:
         first = min(late, key=lambda r: r.t_start)
         after = sum(1 for r in res.requests if r.t_start > ev["t"] + 0.05)
-        cell.fail(f"after server B was killed (t={ev['t']:.2f} s), {len(late)} of {after} "
+        cell.fail(f"after server B was killed at t={ev['t']:.2f} s, {len(late)} of {after} "
                   f"requests sent later failed ({first.kind}); the first was sent at "
                   f"t={first.t_start:.2f} s")
 
@@ -186,7 +186,7 @@ def kill_mid_answer(cell):
        seed=1405, backends=2, lb_args=("-R", "1000"),
        per_backend={0: ["--hang-rate", "1", "--scope", "others"]}, quick=False)
 def frozen(cell):
-    cell.event("slow", 0, "server A hangs on every request (health checks still pass)")
+    cell.event("slow", 0, "server A began to hang on every request (its health checks pass)")
     cell.step("one client, one request at a time")
     res = cell.traffic(clients=1, keepalive=False, workload=gets_only(cell, SMALL),
                        allow=("ok", "error500"), rate=100).run(duration=5.6)
@@ -264,8 +264,8 @@ def health_flap(cell):
     entries = cell.logged(1, health=None)
     checks = [e for e in entries if e[2] == "healthcheck"]
     if len(checks) < 4:
-        cell.fail(f"server B got {len(checks)} health checks in 2.5 s of traffic with -R 2: a "
-                  f"flapping server cannot be followed")
+        cell.fail(f"server B got {len(checks)} health check{'s' if len(checks) != 1 else ''} "
+                  f"in 2.5 s of traffic with -R 2: a flapping server cannot be followed")
         return
     worst, worst_t, bad_windows, inside = 0, None, 0, 0
     down = False

@@ -4,7 +4,7 @@ Every request of every phase gets exactly one outcome (harness.traffic); a phase
 kinds (always `ok`; the exact 500 or a cut answer where the rule documents them). This
 module turns what broke into sentences with counts and the first time, e.g.
 
-    after server B was killed (t=1.20 s), 3 of 200 requests got no answer within 8 s;
+    after server B was killed at t=1.20 s, 3 of 200 requests got no answer within 8 s;
     the first was sent at t=2.31 s (GET /big)
 
 and adds what harness.traffic.check finds across the whole cell: PUTs answered but not
@@ -48,13 +48,18 @@ def status_text(r):
 
 
 def context(cell, t):
-    """'after server B was killed (t=1.20 s), ' for the last event before t (when the first
-    failure was seen), or ''."""
-    last = None
-    for ev in cell.events:
-        if ev["kind"] in CONTEXT_KINDS and ev["t"] <= t + 0.05:
-            last = ev
-    return f"after {last['text']} (t={last['t']:.2f} s), " if last else ""
+    """'after server B was killed at t=1.20 s, ' for the last event before t (when the first
+    failure was seen), or ''. Servers killed together are named together."""
+    before = [ev for ev in cell.events if ev["kind"] in CONTEXT_KINDS and ev["t"] <= t + 0.05]
+    if not before:
+        return ""
+    last = before[-1]
+    text = last["text"]
+    together = [ev for ev in before if ev["kind"] == "crash" and last["t"] - ev["t"] < 0.5]
+    if last["kind"] == "crash" and len(together) > 1:
+        names = [ev["backend"] for ev in together]
+        text = f"servers {', '.join(names[:-1])} and {names[-1]} were killed"
+    return f"after {text} at t={last['t']:.2f} s, "
 
 
 def expected_text(allow):

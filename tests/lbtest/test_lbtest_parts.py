@@ -67,7 +67,7 @@ def test_judge_says_what_broke_with_counts_and_the_first_time():
         allow = ("ok", "error500")
         result = type("R", (), {"requests": reqs})()
     said = judge.phase_reasons(FakeCell, Phase, 8)
-    assert said[0] == ("after server B was killed (t=1.20 s), 2 of 4 requests got no answer "
+    assert said[0] == ("after server B was killed at t=1.20 s, 2 of 4 requests got no answer "
                        "within 8 s; the first was sent at t=2.31 s (GET /big)")
     assert "1 of 4 requests got 503 Service Unavailable instead of a correct answer or the " \
            "course's exact 500" in said[1]
