@@ -111,3 +111,11 @@ def test_timeline_is_drawn_with_the_demos_pieces():
     assert 'class="event crash" data-backend="B"' in svg
     assert 'class="event hc" data-backend="A"' in svg
     assert "requests in its log" in svg and "client errors" in svg
+
+
+def test_servers_killed_together_are_named_together():
+    class Two:
+        events = [{"t": 1.00, "kind": "crash", "backend": "A", "text": "server A was killed"},
+                  {"t": 1.01, "kind": "crash", "backend": "B", "text": "server B was killed"}]
+    assert judge.context(Two, 2.0) == "after servers A and B were killed at t=1.01 s, "
+    assert judge.context(Two, 0.5) == ""
