@@ -14,12 +14,16 @@ The oracle, per client request (the client keeps its connection alive):
   * an answer the balancer must refuse at the head (CL+TE, conflicting/invalid CL, bad
     status line, head over 64 KiB): exactly the 500 when no 1xx went before;
   * anything else: the exact 500, or a prefix of the backend's bytes and then the close.
+"The backend's bytes" are always as the client may get them: connection fields hop by hop
+(harness/hop.py, the balancer's default).
 After the run the balancer is alive, has no sanitizer report, serves a good request and
 holds no more fds than before (pooled idle connections aside) once /stats says at rest."""
 import os
 import socket
 
 from hypothesis import HealthCheck, given, settings, strategies as st
+
+from harness.hop import hop_by_hop
 
 from .conftest import EXACT_500, PlanBackend, fds_back_to, read_until, start_lb
 
@@ -150,6 +154,11 @@ def answers(draw):
         framable = False  # the balancer may fail to send the body before the answer is read
     if version == b"HTTP/1.0" and framing == "chunked" and method != "HEAD":
         framable = may_whole = False
+    # What the client may get is the backend's bytes with the connection fields handled
+    # hop by hop (harness/hop.py): a body that ends with the close ends the client's
+    # connection too, and the answer says so. pieces stay what the backend sends.
+    close = framing == "close" and method != "HEAD"
+    full, sent = hop_by_hop(full, close=close), hop_by_hop(sent, close=close)
     return dict(pieces=pieces, ending=ending, sent=sent, full=full, framable=framable,
                 req_body=req_body, early=early,
                 method=method, may_whole=may_whole,
