@@ -318,6 +318,9 @@ class Cell:
 
     def _run(self):
         e = self.entry
+        if self.subject.problem:
+            self.reasons.append(self.subject.problem)
+            return "no-start"
         self.root.mkdir(parents=True, exist_ok=True)
         per_backend = {i: [str(a) for a in args] for i, args in e.per_backend.items()}
         self.cluster = Cluster(self.root, backends=e.backends, lb_args=e.lb_args,
@@ -327,9 +330,6 @@ class Cell:
         self.cluster.start(balancer=False)
         if e.before_start:
             e.before_start(self)
-        if self.subject.problem:
-            self.reasons.append(self.subject.problem)
-            return "no-start"
         verdict = self._start_balancer()
         if verdict:
             return verdict

@@ -6,6 +6,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..process import ProcessError, bin_path
 from . import adapters, catalogue, grade, matrix, report, subjects as subjects_mod
 
 EPILOG = """\
@@ -100,6 +101,11 @@ def main(argv=None):
             return 2
         subjects = [subjects_mod.resolve(spec) for spec in args.lb]
         reruns = args.reruns or 0
+    try:
+        bin_path("fakeserver")   # every cell's servers
+    except ProcessError as exc:
+        print(f"lbtest: {exc}", file=sys.stderr)
+        return 2
     names = [s.name for s in subjects]
     if len(set(names)) != len(names):
         print("lbtest: the same balancer is named twice", file=sys.stderr)
