@@ -119,7 +119,10 @@ def fewest_routing(cell):
     before = [len(cell.logged(i, health=True)) for i in range(3)]
     cell.step("24 requests, one at a time")
     t_start = cell.now()
-    cell.traffic(clients=1, keepalive=False, workload=gets_only(cell)).run(requests=24)
+    # 50 ms apart: each round (a few ms) ends before the next is due, so a balancer that
+    # folds a round asked for during another into one is not counted short.
+    cell.traffic(clients=1, keepalive=False, workload=gets_only(cell, SMALL),
+                 rate=20).run(requests=24)
     got = [len(client_requests(cell, i, since=t_start)) for i in range(3)]
     if got[0] or got[1] < 18:
         cell.fail(f"of 24 requests A (TOTAL 40) got {got[0]}, B (TOTAL 0) {got[1]}, C (TOTAL "
@@ -216,7 +219,7 @@ def slow(cell):
     cell.event("slow", 1, "server B answers after 400 ms")
     res = cell.traffic(clients=4).run(requests=48)
     slowest = max((r.t_end - r.t_start for r in res.requests), default=0)
-    if slowest > 3.0:
+    if slowest > 4.0:
         cell.fail(f"a request took {slowest:.1f} s with one server 400 ms slow")
     if not client_requests(cell, 1):
         cell.fail("slow server B got no request at all: it was treated as dead")
