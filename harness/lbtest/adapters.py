@@ -198,8 +198,8 @@ NOTES = {
     "haproxy": {
         "*": "HAProxy answers 503 Service Unavailable (no server) or 504 Gateway Timeout "
              "(server silent) with an HTML body, not the course's exact empty 500.",
-        "startup-health": "HAProxy starts its servers as up and runs the first checks "
-                          "shortly after start, not before the first request.",
+        "startup-health": "HAProxy starts its servers as up and staggers their first checks "
+                          "over the 3 s interval: requests are routed before them.",
         "fewest-routing": "HAProxy cannot read the servers' TOTAL (leastconn is the closest) "
                           "and has no -R rounds: it checks on a timer (every 3 s) only.",
         "health-wrong": "HAProxy can match the health body's shape (a regex) but cannot "
