@@ -213,6 +213,7 @@ class Cell:
         self.cluster = None
         self.tail = None
         self.port = None
+        self.errored = False      # lbtest itself failed (not the balancer): verdict "error"
 
     # -- the entry's API ------------------------------------------------------------------
     def now(self):
@@ -360,6 +361,8 @@ class Cell:
                                    f"({describe_status(self.lb.returncode)}) at "
                                    f"t={self.lb_died_at:.2f} s{self._stderr_hint()}")
             return "crash"
+        if self.errored:
+            return "error"
         return "fail" if self.reasons else "pass"
 
     def _start_balancer(self):
@@ -399,6 +402,7 @@ class Cell:
         except AssertionError as exc:
             self.reasons.append(str(exc).splitlines()[0])
         except Exception as exc:  # noqa: BLE001 - reported as the cell's error
+            self.errored = True
             self.reasons.append(f"lbtest could not run this cell: {type(exc).__name__}: {exc}")
             self.notes.append(traceback.format_exc())
 

@@ -27,10 +27,20 @@ def need_binaries():
 
 def lbtest(*args, timeout=300, env=None):
     """Runs `python3 -m harness.lbtest ARGS` as a user would; returns CompletedProcess."""
+    return lbtest_start(*args, env=env).wait_done(timeout)
+
+
+class Running(subprocess.Popen):
+    def wait_done(self, timeout=300):
+        out, err = self.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(self.args, self.returncode, out, err)
+
+
+def lbtest_start(*args, env=None):
+    """Starts `python3 -m harness.lbtest ARGS`; .wait_done() gives the CompletedProcess."""
     env = dict(os.environ, PYTHONPATH=str(repo_root()), **(env or {}))
-    return subprocess.run([sys.executable, "-m", "harness.lbtest", *map(str, args)],
-                          cwd=repo_root(), env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, timeout=timeout)
+    return Running([sys.executable, "-m", "harness.lbtest", *map(str, args)], cwd=repo_root(),
+                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def cells(json_path):

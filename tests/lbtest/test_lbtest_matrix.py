@@ -4,11 +4,10 @@ import csv
 import sys
 import xml.etree.ElementTree as ET
 
-import pytest
 
 from harness.lbtest import catalogue
 from lbtest_helpers import (COURSE_LB, build_balancer, cells, course_balancer, lbtest,
-                            need_binaries, not_passed)  # noqa: F401 - a fixture
+                            lbtest_start, need_binaries, not_passed)  # noqa: F401 - a fixture
 
 # Each balancer built here to be wrong in one way runs the cells that catch that way and some
 # it must still pass: (the cells, the exact set it must fail). The never-failover one is not
@@ -44,27 +43,32 @@ def test_ours_passes_every_cell_and_the_reports_agree(need_binaries, tmp_path):
     assert total < 120, f"one balancer's whole matrix took {total:.0f} s"
 
 
-@pytest.mark.parametrize("kind", list(BROKEN), ids=lambda k: k or "reference")
-def test_built_balancers_fail_exactly_their_cells(need_binaries, tmp_path, kind):
+def test_built_balancers_fail_exactly_their_cells(need_binaries, tmp_path):
     """Course balancers built here, each wrong in one way, and the correct one they come
-    from: each fails exactly the cells of its fault, and says why in words."""
-    only, expected = BROKEN[kind]
-    lb = course_balancer(tmp_path, kind or "reference", broken=kind)
-    js = tmp_path / "cells.json"
-    run = lbtest("--lb", lb, "--only", only, "--json", js)
-    print(run.stdout, run.stderr)
-    assert not_passed(js, str(lb)) == expected
-    assert run.returncode == (1 if expected else 0)
-    assert run.stdout.count("rule: ") == len(expected)   # each failed cell explained below
-    reasons = {e: " ".join(c["reasons"]) for (_s, e), c in cells(js).items()}
-    if kind == "never-failover":
-        assert "after server B was killed" in reasons["kill-idle"]
-        assert "got the balancer's 500 although a server could answer" in reasons["kill-idle"]
-    if kind == "502-all-down":
-        assert "got 502 Bad Gateway instead of the course's exact" in reasons["all-down"]
-    if kind == "drop-mid-answer":
-        assert "after server B was killed" in reasons["kill-mid-answer"]
-        assert "closed without any answer" in reasons["kill-mid-answer"]
+    from: each fails exactly the cells of its fault, and says why in words. (The four run at
+    once, each its own lbtest: their cells do not depend on fine timing.)"""
+    runs = {}
+    for kind, (only, _expected) in BROKEN.items():
+        lb = course_balancer(tmp_path, kind or "reference", broken=kind)
+        runs[kind] = (lb, lbtest_start("--lb", lb, "--only", only, "--json",
+                                       tmp_path / f"{kind}.json"))
+    for kind, (lb, proc) in runs.items():
+        run = proc.wait_done()
+        print(run.stdout, run.stderr)
+        _only, expected = BROKEN[kind]
+        js = tmp_path / f"{kind}.json"
+        assert not_passed(js, str(lb)) == expected, kind
+        assert run.returncode == (1 if expected else 0), kind
+        assert run.stdout.count("rule: ") == len(expected), kind   # each failed cell explained
+        reasons = {e: " ".join(c["reasons"]) for (_s, e), c in cells(js).items()}
+        if kind == "never-failover":
+            assert "after server B was killed" in reasons["kill-idle"]
+            assert "got the balancer's 500 although a server could answer" in reasons["kill-idle"]
+        if kind == "502-all-down":
+            assert "got 502 Bad Gateway instead of the course's exact" in reasons["all-down"]
+        if kind == "drop-mid-answer":
+            assert "after server B was killed" in reasons["kill-mid-answer"]
+            assert "closed without any answer" in reasons["kill-mid-answer"]
 
 
 def test_grading_a_folder_with_a_flaky_balancer(need_binaries, tmp_path):
