@@ -1,5 +1,7 @@
-"""pytest plugin (loaded by pytest.ini's `-p harness.plugin`): fixtures that own every
-process a test starts, scaled timeouts, and the scenario table.
+"""pytest plugin: fixtures that own every process a test starts, scaled timeouts, and the
+scenario table. Registered as `harness.plugin` by the pytest11 entry point once the harness
+is installed (pyproject.toml), and by pytest.ini's `-p harness.plugin` in a plain checkout;
+the two use the same name, so pytest registers it once.
 
 Fixtures
   procs            a registry: procs.start(argv, ...) -> ready Process (any binary)
@@ -29,7 +31,8 @@ import time
 import pytest
 
 from .cluster import Balancer, Cluster
-from .process import Process, ProcessError, bin_path, timeout_scale
+from .process import Process, ProcessError, bin_path
+from .timing import timeout_scale
 from . import traffic as traffic_mod
 
 

@@ -1,83 +1,72 @@
 """Clients harness.traffic does not have: pipelined requests on one connection, and bad
-input. Answers are read and judged by harness.traffic's own reader, so a pipelined answer is
-judged exactly like any other (the one place that knows those helpers' names is here)."""
-import itertools
+input. Answers are read by the harness's one reader (harness.wire.AnswerReader) and judged
+by harness.traffic's own rule, so a pipelined answer is judged exactly like any other."""
 import socket
 import time
 
 from .. import traffic as traffic_mod
+from ..wire import ERROR_500, AnswerReader, Cut, request_bytes
 
-_read_answer = traffic_mod._read_answer    # noqa: SLF001 - the harness's one answer reader
-_judge = traffic_mod._judge                # noqa: SLF001
-_Connection = traffic_mod._Connection      # noqa: SLF001
-_ids = itertools.count(1)
-
-
-def request_bytes(req, host="127.0.0.1"):
-    head = f"{req.method} /{req.name} HTTP/1.1\r\nHost: {host}\r\n"
-    if req.method == "PUT":
-        head += f"Content-Length: {len(req.body)}\r\n"
-    return head.encode() + b"\r\n" + req.body
+_judge = traffic_mod._judge    # noqa: SLF001 - the one rule for ok / wrong / status
 
 
 def pipelined(port, specs, clock, timeout=8.0, client=0):
-    """Sends every request of `specs` ((method, name, expect_or_body)) in one write on one
-    connection, then reads the answers in order. Returns harness.traffic.Requests with
-    their outcomes, timed on `clock()`."""
+    """Sends every request of `specs` ((method, name, expected body or PUT body)) in one
+    write on one connection, then reads the answers in order. Returns harness.traffic
+    Requests with their outcomes, timed on `clock()`."""
     tag = next(traffic_mod._RUNS)   # noqa: SLF001 - request ids never collide with Traffic's
     reqs = []
     for i, (method, name, data) in enumerate(specs):
-        if method == "PUT":
-            reqs.append(traffic_mod.Request(i, client, method, name, body=data, run=tag,
-                                            keepalive=True, reused=i > 0))
-        else:
-            reqs.append(traffic_mod.Request(i, client, method, name, expect=data, run=tag,
-                                            keepalive=True, reused=i > 0))
+        body, expect = (data, None) if method == "PUT" else (b"", data)
+        reqs.append(traffic_mod.Request(i, client, method, name, body=body, expect=expect,
+                                        run=tag, keepalive=True, reused=i > 0))
     t0 = clock()
     for r in reqs:
         r.t_start = t0
     deadline = time.monotonic() + timeout
     try:
-        conn = _Connection(("127.0.0.1", port), timeout)
+        sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     except OSError as exc:
         for r in reqs:
             r.kind, r.error, r.t_end = "connect", str(exc), clock()
         return reqs
-    try:
+    with sock:
         try:
-            conn.sock.sendall(b"".join(request_bytes(r) for r in reqs))
+            sock.sendall(b"".join(request_bytes(r.method, f"/{r.name}", f"127.0.0.1:{port}",
+                                                r.body) for r in reqs))
         except OSError as exc:
             reqs[0].error = f"send: {exc}"
-        for r in reqs:
-            if r.kind is None:
-                _one_answer(conn, r, deadline)
+        reader = AnswerReader(sock)
+        for k, r in enumerate(reqs):
+            _one_answer(reader, r, deadline)
             r.t_end = clock()
             if r.kind not in ("ok", "status"):
-                for rest in reqs[reqs.index(r) + 1:]:   # the connection is gone
+                for rest in reqs[k + 1:]:   # the connection is gone
                     rest.kind, rest.t_end = "empty", clock()
                     rest.error = f"after {r.kind} on the same connection"
                 break
-    finally:
-        conn.close()
     return reqs
 
 
-def _one_answer(conn, r, deadline):
+def _one_answer(reader, r, deadline):
     try:
-        status, fields, body, _close = _read_answer(conn, r, deadline)
+        answer = reader.read(r.method, deadline)
     except socket.timeout:
         r.kind = "timeout"
         return
-    except (traffic_mod._Incomplete, OSError) as exc:   # noqa: SLF001
-        r.kind = "partial" if r.received else "empty"
-        r.error = f"{type(exc).__name__}: {exc}"
+    except Cut as cut:
+        r.kind, r.received, r.sample = ("partial" if cut.data else "empty"), len(cut.data), \
+            cut.data[:256]
+        r.error = str(cut)[:200]
+        return
+    except OSError as exc:
+        r.kind, r.error = "empty", f"{type(exc).__name__}: {exc}"
         return
     except ValueError as exc:
         r.kind, r.error = "malformed", str(exc)
         return
-    raw_500 = r.sample.startswith(traffic_mod.ERROR_500) and r.received == len(traffic_mod.ERROR_500)
-    r.kind = _judge(r, status, fields, body, raw_500)
-    r.sample = r.sample[:256]
+    r.received, r.sample = len(answer.raw), answer.raw[:256]
+    r.kind = _judge(r, answer, answer.raw == ERROR_500)
 
 
 # Bad input a balancer must survive: what it answers is its own affair (a 4xx, or a close),
@@ -102,42 +91,21 @@ BAD_INPUTS = [
 
 
 def send_bad(port, data, hang_up, wait=3.0):
-    """Sends `data`; if hang_up, closes at once. Otherwise reads for up to `wait` seconds.
-    Returns (status or None, bytes received, 'closed'|'open'|'reset')."""
+    """Sends `data`; if hang_up, closes at once and returns None. Otherwise returns the
+    status of the answer read within `wait` seconds, or None (closed, reset, silent, not
+    HTTP): what a balancer answers to bad input is its own affair, but never a 2xx."""
     try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=wait)
+        sock = socket.create_connection(("127.0.0.1", port), timeout=wait)
     except OSError:
-        return None, b"", "refused"
-    got, state = b"", "open"
-    try:
+        return None
+    with sock:
         try:
-            s.sendall(data)
+            sock.sendall(data)
         except OSError:
-            state = "reset"
+            pass
         if hang_up:
-            return None, b"", "closed"
-        s.settimeout(wait)
-        end = time.monotonic() + wait
-        while time.monotonic() < end:
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                break
-            except OSError:
-                state = "reset"
-                break
-            if not chunk:
-                state = "closed"
-                break
-            got += chunk
-            if b"\r\n\r\n" in got and state == "open":
-                break   # an answer head: enough to judge
-    finally:
-        s.close()
-    status = None
-    if got.startswith(b"HTTP/1."):
+            return None
         try:
-            status = int(got[9:12])
-        except ValueError:
-            status = None
-    return status, got, state
+            return AnswerReader(sock).read("GET", time.monotonic() + wait).status
+        except (OSError, ValueError):   # socket.timeout and Cut are OSErrors
+            return None

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from .conftest import EXACT_500
+from harness import ERROR_500
 
 
 def hexdump_entry(method, name, data):
@@ -124,7 +124,7 @@ printf 'GET /f HTTP/1.1\\r\\n\\r\\n' | nc -N 127.0.0.1 $LB > raw500
     for i in (1, 2, 3):
         course.killed(i)
     assert r.stdout.decode().strip() == "500"
-    assert (course.tmp / "raw500").read_bytes() == EXACT_500
+    assert (course.tmp / "raw500").read_bytes() == ERROR_500
     assert course.lb.alive()
 
 

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from harness.process import bin_path, scaled
-from tests.lb.conftest import free_port
+from harness.ports import free_port
 
 
 def wait_port(port, proc, deadline=10.0):

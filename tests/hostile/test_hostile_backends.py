@@ -23,9 +23,10 @@ import socket
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from harness import ERROR_500
 from harness.hop import hop_by_hop
 
-from .conftest import EXACT_500, PlanBackend, fds_back_to, read_until, start_lb
+from .conftest import PlanBackend, fds_back_to, read_until, start_lb
 
 SETTINGS = settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "150")),
                     deadline=None, database=None,
@@ -168,7 +169,7 @@ def answers(draw):
 
 def read_answer(sock, want_len=None):
     """Reads want_len bytes (on past an exact 500, which a close follows) or to the close."""
-    return read_until(sock, want_len, more_after=EXACT_500)
+    return read_until(sock, want_len, more_after=ERROR_500)
 
 
 OK_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond"
@@ -182,10 +183,10 @@ def judge(plan, got, closed):
                             f"want {full[:300]!r} ({plan['mutation']}, {plan['framing']})"
         return "whole"
     if plan["head_reject"]:
-        assert got == EXACT_500, f"unframable head not answered by the exact 500: {got[:300]!r}"
+        assert got == ERROR_500, f"unframable head not answered by the exact 500: {got[:300]!r}"
         assert closed, "no close after the 500"
         return "500"
-    if got == EXACT_500:
+    if got == ERROR_500:
         assert closed, "no close after the 500"
         return "500"
     if plan["may_whole"] and got == full:
@@ -279,7 +280,7 @@ def test_timeouts_and_dribbles(procs):
         backend.plan("/silent", [], "keep")
         t0 = time.monotonic()
         got, closed = _one(lb, "/silent")
-        assert got == EXACT_500 and closed
+        assert got == ERROR_500 and closed
         assert time.monotonic() - t0 < 3.0
 
         backend.plan("/half", [(full[:45], 0)], "keep")
@@ -331,7 +332,7 @@ def test_101_switching_protocols_is_not_relayed_as_an_answer(procs):
                 got, closed = read_answer(sock)
             finally:
                 sock.close()
-            assert (got, closed) == (EXACT_500, True), got
+            assert (got, closed) == (ERROR_500, True), got
         backend.plan("/after", [(OK_ANSWER, 0)], "keep")
         assert _one(lb, "/after", len(OK_ANSWER))[0] == OK_ANSWER
         assert lb.stats()["backends"][0]["pool_idle"] <= 1

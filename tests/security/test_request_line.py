@@ -30,26 +30,27 @@ VECTORS = {
 
 
 @pytest.mark.parametrize("name", sorted(VECTORS))
-def test_malformed_request_line_is_refused(cluster, name):
-    cluster().assert_refused(VECTORS[name])
+def test_malformed_request_line_is_refused(recorded_lb, name):
+    recorded_lb().assert_refused(VECTORS[name])
 
 
 @pytest.mark.parametrize("line", [b"FOO /x HTTP/1.1", b"GET /a?b=c&d=%20 HTTP/1.1",
                                   b"OPTIONS * HTTP/1.1", b"GET http://lb/abs HTTP/1.1",
                                   b"DELETE /x HTTP/1.1"],
                          ids=["unknown_method", "query", "asterisk", "absolute", "delete"])
-def test_control_framable_lines_are_forwarded(cluster, line):
-    cluster().assert_forwarded(line + b"\r\nHost: lb\r\n\r\n")
+def test_control_framable_lines_are_forwarded(recorded_lb, line):
+    recorded_lb().assert_forwarded(line + b"\r\nHost: lb\r\n\r\n")
 
 
-def test_control_http10_request_is_forwarded(cluster):
+def test_control_http10_request_is_forwarded(recorded_lb):
     # Byte for byte with the verbatim relay; by default (hop-by-hop) the HTTP/1.0 request
     # asks the backend for keep-alive and the answer tells the client its connection ends.
-    cluster(["--verbatim-connection"]).assert_forwarded(b"GET /old HTTP/1.0\r\nHost: lb\r\n\r\n")
+    recorded_lb(["--verbatim-connection"]).assert_forwarded(
+        b"GET /old HTTP/1.0\r\nHost: lb\r\n\r\n")
 
 
-def test_control_http10_request_is_forwarded_hop_by_hop(cluster):
-    cl = cluster()
+def test_control_http10_request_is_forwarded_hop_by_hop(recorded_lb):
+    cl = recorded_lb()
     sock = connect(cl.port)
     try:
         sock.sendall(b"GET /old HTTP/1.0\r\nHost: lb\r\n\r\n")
