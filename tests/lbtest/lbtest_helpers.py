@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.process import bin_dir, repo_root
+from harness.process import ProcessError, bin_path, repo_root
 
 HERE = Path(__file__).resolve().parent
 COURSE_LB = HERE / "course_lb.py"
@@ -17,9 +17,14 @@ COURSE_LB = HERE / "course_lb.py"
 
 @pytest.fixture
 def need_binaries():
-    missing = [n for n in ("fakeserver", "loadbalancer") if not (bin_dir() / n).exists()]
+    missing = []
+    for name in ("fakeserver", "loadbalancer"):
+        try:
+            bin_path(name)
+        except ProcessError as exc:
+            missing.append(str(exc))
     if missing:
-        msg = f"{', '.join(missing)} not built in {bin_dir()} (make, or set LBTEST_BIN)"
+        msg = "; ".join(missing)
         if os.environ.get("LBTEST_REQUIRE_BINARIES"):
             pytest.fail(msg)
         pytest.skip(msg)
