@@ -11,7 +11,7 @@ counters, and correctness from the clients' side.
     catalogue.py   the entries: a rule in plain words, a seed, and the function that drives it
     cell.py        one entry against one balancer: processes, log tailer, deadline, verdict
     judge.py       the invariant over every request of a cell, in words a student reads
-    wire.py        pipelined and bad-input clients (answers read by harness.traffic)
+    wire.py        pipelined and bad-input clients (answers read by harness.wire's reader)
     matrix.py      cells in order, reruns and flakiness
     report.py      terminal matrix, --junit, --json, --html (timelines of failed cells)
     timeline.py    a cell's timeline, drawn with the demo's SVG pieces

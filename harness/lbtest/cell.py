@@ -30,6 +30,7 @@ from pathlib import Path
 
 from ..cluster import Cluster, port_accepts
 from ..process import Process, describe_status, scaled
+from ..timing import wait_for
 from .. import traffic as traffic_mod
 from . import judge
 
@@ -73,7 +74,9 @@ class Outcome:
 
 
 def free_port():
-    """A port nobody listens on now (the balancer gets a fixed port, as in a course script)."""
+    """A port nobody listens on now (the balancer gets a fixed port, as in a course script).
+    Not harness.ports.free_port: the port it returns sits in TIME_WAIT, which only a server
+    setting SO_REUSEADDR can bind, and a student's balancer may not set it."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -226,8 +229,8 @@ class Cell:
     def name(self, i):
         return NAMES[i]
 
-    def event(self, kind, i=None, text=""):
-        ev = {"t": round(self.now(), 3), "kind": kind,
+    def event(self, kind, i=None, text="", t=None):
+        ev = {"t": round(self.now() if t is None else t, 3), "kind": kind,
               "backend": self.name(i) if i is not None else None, "text": text}
         self.events.append(ev)
         return ev
@@ -239,12 +242,16 @@ class Cell:
         self.reasons.append(reason)
 
     def kill(self, i):
+        """SIGKILL to server i; the event's time is when the signal went (clients may see
+        the effect before the server is reaped)."""
+        t = self.now()
         self.backends[i].kill()
-        return self.event("crash", i, f"server {self.name(i)} was killed")
+        return self.event("crash", i, f"server {self.name(i)} was killed", t=t)
 
     def restart(self, i):
+        t = self.now()
         self.backends[i].restart()
-        return self.event("revive", i, f"server {self.name(i)} was restarted")
+        return self.event("revive", i, f"server {self.name(i)} was restarted", t=t)
 
     def faults(self, i, **faults):
         self.backends[i].set_faults(**faults)
@@ -276,16 +283,18 @@ class Cell:
         return self.tail.of(i, health=health, since=since, until=until)
 
     def wait(self, predicate, timeout, interval=0.02):
-        """Polls predicate() until true (returned) or timeout (scaled) passes (False)."""
-        deadline = time.monotonic() + scaled(timeout)
-        while time.monotonic() < deadline:
-            if self.lb_died_at is not None:
-                return False
-            value = predicate()
-            if value:
-                return value
-            time.sleep(interval)
-        return predicate()
+        """predicate()'s true value once it has one; a false value when the timeout (scaled)
+        passes or the balancer dies first (an entry then goes on to judge what it has)."""
+        def done():
+            return self.lb_died_at is not None or predicate()
+        try:
+            wait_for(done, timeout, what="the entry's condition", interval=interval)
+        except AssertionError:
+            pass
+        try:
+            return predicate()
+        except Exception:  # noqa: BLE001 - as wait_for: an exception counts as false
+            return False
 
     def balancer_alive(self):
         return self.lb is not None and self.lb.alive()
