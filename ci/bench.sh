@@ -9,6 +9,8 @@
 # BENCH_OURS_ARGS (extra balancer options), BENCH_LIGHT=0 (skip the light-client mode),
 # BENCH_RT=1 (SCHED_RR on a busy machine), BENCH_KEEP=1 keeps the run directory.
 # See ci/BENCH.md. Output: bench-out/bench.json, bench.svg.
+# Then faultproxy's pass-through against nginx as a proxy (faultproxy/bench/vs_nginx.sh;
+# BENCH_FAULTPROXY=0 skips it): a ratio printed, never asserted.
 set -euo pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,4 +21,10 @@ done
 export PATH=$PATH:/usr/sbin
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 py=/usr/bin/python3; [ -x "$py" ] || py=python3
-exec "$py" "$here/bench_run.py" "$build"
+status=0
+"$py" "$here/bench_run.py" "$build" || status=$?
+if [ "${BENCH_FAULTPROXY:-1}" != 0 ] && [ -x "$build/bin/faultproxy" ]; then
+  echo "== faultproxy pass-through vs nginx as a proxy =="
+  "$here/../faultproxy/bench/vs_nginx.sh" "$build/bin" || true
+fi
+exit $status

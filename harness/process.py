@@ -95,7 +95,7 @@ def describe_status(code):
 
 # The project's binaries are silent unless asked (course scripts compare all they print):
 # a Process started by name asks for the READY line with this option.
-PROJECT_BINARIES = ("loadbalancer", "fakeserver")
+PROJECT_BINARIES = ("loadbalancer", "fakeserver", "faultproxy")
 READY_OPTION = "--ready"
 
 
