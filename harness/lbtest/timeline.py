@@ -92,7 +92,9 @@ def render(data):
             for b in backends}
     peak = max([max(v) for v in bins.values()] + [1])
     top, H = 60, demo_svg.LANE_H + demo_svg.LANE_GAP
-    lanes_top = top + 26
+    labels = demo_svg.step_label_rows(data["steps"], duration)  # long labels take more rows
+    rows = 1 + max([row for row, _xn, _xt, _a in labels] + [0])
+    lanes_top = top + 26 + demo_svg.STEP_ROW_H * (rows - 1)
     ys = {b["name"]: lanes_top + i * H for i, b in enumerate(backends)}
     err_y = lanes_top + len(backends) * H
     lat_y = err_y + demo_svg.ERR_H + 8
@@ -105,7 +107,7 @@ def render(data):
           'patternTransform="rotate(45)"><rect width="8" height="8" fill="#eceff1"/>'
           '<line x1="0" y1="0" x2="0" y2="8" stroke="#cfd8dc" stroke-width="3"/></pattern>'
           '</defs>')
-    demo_svg._steps(c, data, top, lat_y + demo_svg.LAT_H)
+    demo_svg._steps(c, data, top, lat_y + demo_svg.LAT_H, labels)
     for i, b in enumerate(backends):
         demo_svg._lane(c, data, i, b, ys[b["name"]], bins, bin_s, peak)
     demo_svg._health_ticks(c, data, ys)
