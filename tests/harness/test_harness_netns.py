@@ -67,8 +67,7 @@ def test_sweep_removes_only_dead_owners_leftovers():
     subprocess.run(["ip", "netns", "add", foreign], check=True)
     live = netns.Hosts()
     try:
-        removed = netns.sweep()
-        assert {hub, ns} <= set(removed)
+        netns.sweep()     # (a concurrent run's session start may have swept them first)
         assert not ({hub, ns} & namespaces()) and link not in links()
         assert live.hub in namespaces() and foreign in namespaces()
         for pid in pids:
