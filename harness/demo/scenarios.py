@@ -319,9 +319,9 @@ def vanish():
                  "Every packet to B is now dropped, as when a machine loses power or its "
                  "cable: unlike a crashed process, nobody answers 'connection refused'. A "
                  "request sent to B waits for the balancer's connect timeout (1 s), and only "
-                 "then goes to A or C: the tall bars in the ms column. A health check meets "
-                 "the same silence, fails after its 1 s deadline, and B is marked down; from "
-                 "then on nobody waits.", 10, action=lambda c: c.vanish("B"), frame=True),
+                 "then goes to A or C: those clients wait a whole second longer. A health "
+                 "check meets the same silence, fails after its 1 s deadline, and B is "
+                 "marked down; from then on nobody waits.", 10, action=lambda c: c.vanish("B"), frame=True),
             Step("B's network is back",
                  "The drop rule is removed. B never stopped running: the next health check "
                  "finds it and marks it up, and it takes traffic again. Compare 'C crashes' "
