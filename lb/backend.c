@@ -15,6 +15,7 @@
 int lb_backend_table_init(lb_backend_table *t, const lb_config *cfg, char *err, size_t errlen)
 {
     t->n = 0;
+    t->weighted = 0;
     t->v = calloc((size_t)cfg->nbackends, sizeof *t->v);
     if (!t->v) {
         snprintf(err, errlen, "out of memory");
@@ -24,6 +25,9 @@ int lb_backend_table_init(lb_backend_table *t, const lb_config *cfg, char *err, 
         lb_backend *b = &t->v[i];
         const lb_backend_spec *s = &cfg->backends[i];
         b->index = i;
+        b->weight = s->weight > 0 ? s->weight : 1;
+        if (b->weight != t->v[0].weight)
+            t->weighted = 1;
         if (lb_net_resolve(s->host, s->port, &b->addr, err, errlen) < 0) {
             free(t->v);
             t->v = NULL;

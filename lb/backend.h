@@ -15,6 +15,7 @@
 
 typedef struct lb_backend {
     int index;
+    int weight; /* `,weight=W` (1 when not given): policies divide load by it */
     lb_addr addr;
     char name[LB_HOST_MAX + 8]; /* "host:port" as written; also the health-check Host */
     int up;                     /* 1 healthy, 0 marked down */
@@ -35,6 +36,7 @@ typedef struct lb_backend {
 typedef struct lb_backend_table {
     lb_backend *v;
     int n;
+    int weighted; /* 1 if the weights differ: rr then runs smooth weighted round robin */
 } lb_backend_table;
 
 /* Builds the table from cfg, resolving every host. Returns 0, or -1 with a one-line reason

@@ -13,10 +13,12 @@
 
 #define LB_MAX_BACKENDS 128
 #define LB_HOST_MAX 256
+#define LB_WEIGHT_MAX 256 /* as HAProxy's `weight` */
 
 typedef struct lb_backend_spec {
     char host[LB_HOST_MAX]; /* as written ("127.0.0.1" for a bare port), NUL-terminated */
     int port;               /* 1..65535 */
+    int weight;             /* `,weight=W` suffix: 1..LB_WEIGHT_MAX, 1 when absent */
 } lb_backend_spec;
 
 typedef struct lb_config {

@@ -22,8 +22,9 @@ typedef struct lb_policy_ops {
 
 struct lb_policy {
     const lb_policy_ops *ops;
-    uint32_t rr_next; /* round robin cursor */
-    uint64_t rng;     /* xorshift state for p2c */
+    uint32_t rr_next;              /* round robin cursor */
+    uint64_t rng;                  /* xorshift state for p2c */
+    int64_t swrr[LB_MAX_BACKENDS]; /* smooth weighted round robin: current weights */
 };
 
 extern const lb_policy_ops lb_policy_fewest;    /* policy_fewest.c: the course rule */
@@ -38,7 +39,13 @@ int lb_policy_init(lb_policy *p, const char *name, uint32_t seed);
  * not excluded in the order named. Returns its index, or -1 when every one is excluded. */
 int lb_policy_choose(lb_policy *p, const lb_backend_table *t, const unsigned char *excluded);
 
-/* 1 if a is a better fewest-total choice than b (fewer load, then fewer errors). */
+/* 1 if a is a better fewest-total choice than b (fewer load / weight, then fewer errors). */
 int lb_policy_fewest_better(const lb_backend *a, const lb_backend *b);
+
+/* 1 if a has fewer requests in flight than b, per weight: (in_flight + 1) / weight. */
+static inline int lb_policy_inflight_less(const lb_backend *a, const lb_backend *b)
+{
+    return (int64_t)(a->in_flight + 1) * b->weight < (int64_t)(b->in_flight + 1) * a->weight;
+}
 
 #endif

@@ -5,7 +5,9 @@
  * equals taking turns; p2c: never the busier of two distinct draws, reproducible by seed,
  * and every backend reachable), and all of them for the shared rules: only up, not excluded
  * backends are picked, -1 when there is none, and lb_policy_choose()'s panic fallback to the
- * first backend not excluded. No network, no allocation beyond the stack.
+ * first backend not excluded. Weights: each policy's share follows them (fewest on load /
+ * weight, rr smooth and exact over a cycle, leastconn and p2c on (in flight + 1) / weight).
+ * No network, no allocation beyond the stack.
  */
 #include <stdint.h>
 #include <string.h>
@@ -16,7 +18,7 @@
 #define NB 4
 
 static lb_backend backs[NB];
-static lb_backend_table table = {backs, NB};
+static lb_backend_table table = {backs, NB, 0};
 static unsigned char none[NB];
 
 static void reset_table(void)
@@ -25,7 +27,9 @@ static void reset_table(void)
     for (int i = 0; i < NB; i++) {
         backs[i].index = i;
         backs[i].up = 1;
+        backs[i].weight = 1;
     }
+    table.weighted = 0;
     memset(none, 0, sizeof none);
 }
 
@@ -189,6 +193,58 @@ static void test_none_and_panic(void)
     }
 }
 
+/* Weights 1:2:3:0-up: picks that each add to the load they are judged on. */
+static void set_weights(void)
+{
+    reset_table();
+    for (int i = 0; i < NB; i++)
+        backs[i].weight = i + 1;
+    backs[3].up = 0; /* three up, weights 1:2:3 */
+    table.weighted = 1;
+}
+
+static void test_weighted_fewest_and_rr(void)
+{
+    set_weights();
+    lb_policy p = make("fewest", 1);
+    int counts[NB] = {0};
+    for (int k = 0; k < 600; k++) {
+        int i = p.ops->pick(&p, &table, none);
+        counts[i]++;
+        backs[i].sent_since++;
+    }
+    CHECK_MSG(counts[0] == 100 && counts[1] == 200 && counts[2] == 300, "fewest %d %d %d",
+              counts[0], counts[1], counts[2]);
+    set_weights();
+    p = make("rr", 1);
+    int seq[6], rr_counts[NB] = {0};
+    for (int k = 0; k < 6; k++)
+        rr_counts[seq[k] = p.ops->pick(&p, &table, none)]++;
+    CHECK(rr_counts[0] == 1 && rr_counts[1] == 2 && rr_counts[2] == 3);
+    CHECK(seq[0] == 2 && seq[1] == 1 && seq[2] == 0); /* spread out: C B A C B C */
+    CHECK(seq[3] == 2 && seq[4] == 1 && seq[5] == 2);
+}
+
+static void test_weighted_inflight(void)
+{
+    set_weights();
+    lb_policy p = make("leastconn", 1);
+    CHECK(p.ops->pick(&p, &table, none) == 2); /* idle: the heaviest, (0+1)/3 */
+    backs[2].in_flight = 2;                    /* 3/3 = 1 against 1/1, 1/2 */
+    CHECK(p.ops->pick(&p, &table, none) == 1);
+    backs[1].in_flight = 1; /* 2/2 = 1 for three: they take turns */
+    int seen[NB] = {0};
+    for (int k = 0; k < 6; k++)
+        seen[p.ops->pick(&p, &table, none)]++;
+    CHECK(seen[0] == 2 && seen[1] == 2 && seen[2] == 2);
+    set_weights();
+    p = make("p2c", 5);
+    int counts[NB] = {0};
+    p2c_run(&p, 300, counts, NULL); /* all idle: the heavier of any pair wins */
+    CHECK_MSG(counts[0] == 0 && counts[2] > counts[1], "p2c %d %d %d", counts[0], counts[1],
+              counts[2]);
+}
+
 int main(void)
 {
     test_registry();
@@ -197,5 +253,7 @@ int main(void)
     test_leastconn();
     test_p2c();
     test_none_and_panic();
+    test_weighted_fewest_and_rr();
+    test_weighted_inflight();
     return CHECK_RESULT();
 }
