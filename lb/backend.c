@@ -52,6 +52,8 @@ void lb_backend_table_free(lb_backend_table *t)
 void lb_backend_probe_result(lb_backend *b, int healthy, uint64_t errors, uint64_t total,
                              int64_t now_ms)
 {
+    if (healthy && b->checked && !b->up)
+        b->revived_ms = now_ms > 0 ? now_ms : 1;
     b->checked = 1;
     b->last_check_ms = now_ms;
     b->last_check_wall = (int64_t)time(NULL);

@@ -30,6 +30,8 @@ typedef struct lb_backend {
     int64_t last_check_ms;   /* monotonic time of the last judged probe (0: never) */
     int64_t last_check_wall; /* wall-clock seconds of the same */
     int checked;             /* at least one probe judged */
+    int64_t revived_ms;      /* monotonic time it last came back up (0: never went down and
+                              * up again); --slow-start ramps its share from then */
     int pool_len;            /* idle keep-alive connections to it (lb/upstream.c) */
 } lb_backend;
 
@@ -50,7 +52,8 @@ static inline uint64_t lb_backend_load(const lb_backend *b)
     return b->total + b->sent_since;
 }
 
-/* Records a judged health probe: healthy with its counts, or not. */
+/* Records a judged health probe: healthy with its counts, or not. A healthy probe of a
+ * backend that was down after an earlier probe (it came back) stamps revived_ms. */
 void lb_backend_probe_result(lb_backend *b, int healthy, uint64_t errors, uint64_t total,
                              int64_t now_ms);
 /* Marks a backend down after a failed request (connect refused, timeout, reset). */

@@ -42,6 +42,8 @@ static const char usage_text[] =
     "  --eject-after N        consecutive failures that mark a backend down (5; 0 = off)\n"
     "  --seed S               seed for p2c choices (0 = clock)\n"
     "  --threads N            event loops, each on its own SO_REUSEPORT listener (1)\n"
+    "  --slow-start T         a backend that comes back up gets a share of new requests\n"
+    "                         growing linearly from 0 to its full share over T (off)\n"
     "  --verbatim-connection  relay Connection, Keep-Alive and Proxy-Connection fields as\n"
     "                         they are (off: they are hop-by-hop, and a client's\n"
     "                         `Connection: close` does not close the backend connection)\n"
@@ -241,6 +243,7 @@ static const opt_def options[] = {
     {"backend-keepalive", OPT_IGNORED, 0, 0},
     {"defer-accept", OPT_FLAG, OFF(defer_accept), 0},
     {"threads", OPT_INT, OFF(threads), 1},
+    {"slow-start", OPT_DURATION, OFF(slow_start_ms), 0},
     {"ready", OPT_FLAG, OFF(ready), 0},
 };
 #undef OFF

@@ -48,6 +48,8 @@ typedef struct lb_config {
     int eject_after;         /* --eject-after (5 consecutive failures; 0 disables) */
     uint32_t seed;           /* --seed (p2c randomness; 0 = from the clock) */
     int threads;             /* --threads (1): event loops on SO_REUSEPORT listeners */
+    int slow_start_ms;       /* --slow-start (0 = off): a revived backend's share of new
+                              * requests grows linearly over this long */
     int verbatim_connection; /* --verbatim-connection (off): relay Connection, Keep-Alive
                               * and Proxy-Connection as they are instead of treating them
                               * as hop-by-hop (lb/README.md, "Connections") */

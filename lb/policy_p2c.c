@@ -9,16 +9,6 @@
  */
 #include "policy.h"
 
-static uint64_t next_random(lb_policy *p)
-{
-    uint64_t x = p->rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    p->rng = x;
-    return x;
-}
-
 static int p2c_pick(lb_policy *p, const lb_backend_table *t, const unsigned char *excluded)
 {
     int cand[LB_MAX_BACKENDS], n = 0;
@@ -27,8 +17,8 @@ static int p2c_pick(lb_policy *p, const lb_backend_table *t, const unsigned char
             cand[n++] = i;
     if (n <= 1)
         return n ? cand[0] : -1;
-    int ia = (int)(next_random(p) % (uint64_t)n);
-    int ib = (ia + 1 + (int)(next_random(p) % (uint64_t)(n - 1))) % n;
+    int ia = (int)(lb_policy_random(p) % (uint64_t)n);
+    int ib = (ia + 1 + (int)(lb_policy_random(p) % (uint64_t)(n - 1))) % n;
     int a = cand[ia], b = cand[ib];
     return lb_policy_inflight_less(&t->v[b], &t->v[a]) ? b : a;
 }

@@ -39,6 +39,7 @@ static const row rows[] = {
     {"0 8080,weight=3 9090", 0, 0, 4, 5, 2, "127.0.0.1", 8080},
     {"0 [::1]:80,weight=256", 0, 0, 4, 5, 1, "::1", 80},
     {"0 h:80,weight=1", 0, 0, 4, 5, 1, "h", 80},
+    {"--slow-start 30s 0 1", 0, 0, 4, 5, 1, "127.0.0.1", 1},
     {"-h", 1, 0, 0, 0, 0, NULL, 0},
     {"--help 1 2", 1, 0, 0, 0, 0, NULL, 0},
     {"", -1, 0, 0, 0, 0, NULL, 0},
@@ -73,6 +74,9 @@ static const row rows[] = {
     {"--backend-keepalive=yes 1 2", -1, 0, 0, 0, 0, NULL, 0},
     {"--defer-accept=2 1 2", -1, 0, 0, 0, 0, NULL, 0},
     {"--threads 0 1 2", -1, 0, 0, 0, 0, NULL, 0},
+    {"--slow-start 0 0 1", -1, 0, 0, 0, 0, NULL, 0},
+    {"--slow-start 1m 0 1", -1, 0, 0, 0, 0, NULL, 0},
+    {"--slow-start=-5s 0 1", -1, 0, 0, 0, 0, NULL, 0},
     {"0 8080,weight=0", -1, 0, 0, 0, 0, NULL, 0},
     {"0 8080,weight=257", -1, 0, 0, 0, 0, NULL, 0},
     {"0 8080,weight=", -1, 0, 0, 0, 0, NULL, 0},
@@ -186,6 +190,9 @@ static void test_weights(void)
     CHECK(c.backends[1].weight == 2 && strcmp(c.backends[1].host, "h") == 0);
     CHECK(c.backends[2].weight == 256 && c.backends[2].port == 82);
     CHECK(strcmp(c.backends[2].host, "::1") == 0);
+    CHECK(c.slow_start_ms == 0); /* off by default */
+    char *ss[] = {"lb", "--slow-start=2500ms", "0", "1", NULL};
+    CHECK(lb_config_parse(4, ss, &c, err, sizeof err) == 0 && c.slow_start_ms == 2500);
 }
 
 int main(void)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "loop.h"
 #include "policy.h"
 
 #define NB 4
@@ -245,6 +246,50 @@ static void test_weighted_inflight(void)
               counts[2]);
 }
 
+/* Picks n times through lb_policy_choose; returns how many went to backend i. */
+static int choose_count(lb_policy *p, int n, int i)
+{
+    int hits = 0;
+    for (int k = 0; k < n; k++)
+        hits += lb_policy_choose(p, &table, none) == i;
+    return hits;
+}
+
+static void test_slow_start(void)
+{
+    reset_table();
+    backs[0].total = 1000; /* the revived backend 1 has the fewest: it wins every pick */
+    backs[2].up = backs[3].up = 0;
+    lb_policy p = make("fewest", 3);
+    backs[1].revived_ms = lb_now_ms();
+    CHECK(choose_count(&p, 200, 1) == 200); /* off: the revived one takes everything */
+    lb_policy_set_slow_start(&p, 10000);
+    backs[1].revived_ms = lb_now_ms() - 5000; /* half-way: about half its picks */
+    int half = choose_count(&p, 2000, 1);
+    CHECK_MSG(half > 850 && half < 1150, "half-way share %d of 2000", half);
+    backs[1].revived_ms = lb_now_ms() - 1000; /* a tenth of the way */
+    int tenth = choose_count(&p, 2000, 1);
+    CHECK_MSG(tenth > 120 && tenth < 280, "10%% share %d of 2000", tenth);
+    backs[1].revived_ms = lb_now_ms() - 10000; /* ramp over */
+    CHECK(choose_count(&p, 200, 1) == 200);
+    backs[1].revived_ms = lb_now_ms();
+    backs[0].up = 0; /* refused, but nothing else is up: it is kept */
+    CHECK(choose_count(&p, 50, 1) == 50);
+}
+
+static void test_revival_is_stamped(void)
+{
+    lb_backend b;
+    memset(&b, 0, sizeof b);
+    lb_backend_probe_result(&b, 1, 0, 0, 500); /* first check: not a revival */
+    CHECK(b.up && b.revived_ms == 0);
+    lb_backend_probe_result(&b, 1, 0, 0, 600); /* up and up again: no */
+    CHECK(b.revived_ms == 0);
+    lb_backend_mark_down(&b);
+    lb_backend_probe_result(&b, 1, 0, 0, 700); /* down, then up: revived */
+    CHECK(b.up && b.revived_ms == 700);
+}
+
 int main(void)
 {
     test_registry();
@@ -255,5 +300,7 @@ int main(void)
     test_none_and_panic();
     test_weighted_fewest_and_rr();
     test_weighted_inflight();
+    test_slow_start();
+    test_revival_is_stamped();
     return CHECK_RESULT();
 }
