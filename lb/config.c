@@ -42,6 +42,8 @@ static const char usage_text[] =
     "  --eject-after N        consecutive failures that mark a backend down (5; 0 = off)\n"
     "  --seed S               seed for p2c choices (0 = clock)\n"
     "  --threads N            event loops, each on its own SO_REUSEPORT listener (1)\n"
+    "  --tunnel-timeout T     inactivity limit of an upgraded connection, after a backend's\n"
+    "                         101 Switching Protocols (3600s, as HAProxy's timeout tunnel)\n"
     "  --slow-start T         a backend that comes back up gets a share of new requests\n"
     "                         growing linearly from 0 to its full share over T (off)\n"
     "  --verbatim-connection  relay Connection, Keep-Alive and Proxy-Connection fields as\n"
@@ -82,6 +84,7 @@ void lb_config_defaults(lb_config *out)
     out->eject_after = 5;
     out->threads = 1;
     out->defer_accept = 1;
+    out->tunnel_timeout_ms = 3600000;
 }
 
 /* Formats the reason into err. Messages quote the user's words, which may hold any byte:
@@ -244,6 +247,7 @@ static const opt_def options[] = {
     {"defer-accept", OPT_FLAG, OFF(defer_accept), 0},
     {"threads", OPT_INT, OFF(threads), 1},
     {"slow-start", OPT_DURATION, OFF(slow_start_ms), 0},
+    {"tunnel-timeout", OPT_DURATION, OFF(tunnel_timeout_ms), 0},
     {"ready", OPT_FLAG, OFF(ready), 0},
 };
 #undef OFF

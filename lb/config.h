@@ -48,6 +48,8 @@ typedef struct lb_config {
     int eject_after;         /* --eject-after (5 consecutive failures; 0 disables) */
     uint32_t seed;           /* --seed (p2c randomness; 0 = from the clock) */
     int threads;             /* --threads (1): event loops on SO_REUSEPORT listeners */
+    int tunnel_timeout_ms;   /* --tunnel-timeout (3600000): inactivity of an upgraded
+                              * connection (after a 101), both directions counted */
     int slow_start_ms;       /* --slow-start (0 = off): a revived backend's share of new
                               * requests grows linearly over this long */
     int verbatim_connection; /* --verbatim-connection (off): relay Connection, Keep-Alive

@@ -156,6 +156,7 @@ static void agg_add_counters(lb_proxy_counters *a, const lb_proxy_counters *c)
     a->aborted += c->aborted;
     a->queued += c->queued;
     a->spliced_bytes += c->spliced_bytes;
+    a->tunnels += c->tunnels;
     a->clients_now += c->clients_now;
     a->in_flight_now += c->in_flight_now;
     a->queue_now += c->queue_now;
@@ -269,7 +270,8 @@ static int render_json(const char *policy, const stats_agg *a, lb_buf *out)
                 "  \"accepted\": %llu,\n  \"requests\": %llu,\n  \"responses\": %llu,\n"
                 "  \"replies_500\": %llu,\n  \"replies_4xx\": %llu,\n  \"replies_503\": %llu,\n"
                 "  \"retries\": %llu,\n  \"pool_reuses\": %llu,\n  \"aborted\": %llu,\n"
-                "  \"queued\": %llu,\n  \"spliced_bytes\": %llu,\n  \"threads\": %d,\n"
+                "  \"queued\": %llu,\n  \"spliced_bytes\": %llu,\n  \"tunnels\": %llu,\n"
+                "  \"threads\": %d,\n"
                 "  \"loops\": [\n",
                 (unsigned long long)a->rounds_started, (unsigned long long)a->rounds_done,
                 st->clients_now, st->in_flight_now, st->queue_now, (unsigned long long)st->accepted,
@@ -278,7 +280,7 @@ static int render_json(const char *policy, const stats_agg *a, lb_buf *out)
                 (unsigned long long)st->replies_503, (unsigned long long)st->retries,
                 (unsigned long long)st->pool_reuses, (unsigned long long)st->aborted,
                 (unsigned long long)st->queued, (unsigned long long)st->spliced_bytes,
-                a->loops) < 0)
+                (unsigned long long)st->tunnels, a->loops) < 0)
         return -1;
     return render_loops_json(a, out);
 }
@@ -360,6 +362,7 @@ static int render_metrics(const stats_agg *a, lb_buf *out)
         {"lb_aborted_total", "counter", st->aborted},
         {"lb_queued_total", "counter", st->queued},
         {"lb_spliced_bytes_total", "counter", st->spliced_bytes},
+        {"lb_tunnels_total", "counter", st->tunnels},
         {"lb_threads", "gauge", (unsigned long long)a->loops},
     };
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)

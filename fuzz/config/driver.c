@@ -44,6 +44,7 @@ static void check_success(const lb_config *c)
     FUZZ_CHECK(c->connect_timeout_ms > 0 && c->server_timeout_ms > 0 && c->queue_timeout_ms > 0 &&
                c->health_interval_ms > 0 && c->health_timeout_ms > 0);
     FUZZ_CHECK(c->slow_start_ms >= 0 && c->slow_start_ms <= 86400000);
+    FUZZ_CHECK(c->tunnel_timeout_ms > 0 && c->tunnel_timeout_ms <= 86400000);
 }
 
 static void fuzz_one(const uint8_t *data, size_t len)

@@ -75,6 +75,8 @@ static const row rows[] = {
     {"--defer-accept=2 1 2", -1, 0, 0, 0, 0, NULL, 0},
     {"--threads 0 1 2", -1, 0, 0, 0, 0, NULL, 0},
     {"--slow-start 0 0 1", -1, 0, 0, 0, 0, NULL, 0},
+    {"--tunnel-timeout 0 0 1", -1, 0, 0, 0, 0, NULL, 0},
+    {"--tunnel-timeout 86401s 0 1", -1, 0, 0, 0, 0, NULL, 0},
     {"--slow-start 1m 0 1", -1, 0, 0, 0, 0, NULL, 0},
     {"--slow-start=-5s 0 1", -1, 0, 0, 0, 0, NULL, 0},
     {"0 8080,weight=0", -1, 0, 0, 0, 0, NULL, 0},
@@ -190,7 +192,10 @@ static void test_weights(void)
     CHECK(c.backends[1].weight == 2 && strcmp(c.backends[1].host, "h") == 0);
     CHECK(c.backends[2].weight == 256 && c.backends[2].port == 82);
     CHECK(strcmp(c.backends[2].host, "::1") == 0);
-    CHECK(c.slow_start_ms == 0); /* off by default */
+    CHECK(c.slow_start_ms == 0);           /* off by default */
+    CHECK(c.tunnel_timeout_ms == 3600000); /* 1 h by default */
+    char *tt[] = {"lb", "--tunnel-timeout", "90s", "0", "1", NULL};
+    CHECK(lb_config_parse(5, tt, &c, err, sizeof err) == 0 && c.tunnel_timeout_ms == 90000);
     char *ss[] = {"lb", "--slow-start=2500ms", "0", "1", NULL};
     CHECK(lb_config_parse(4, ss, &c, err, sizeof err) == 0 && c.slow_start_ms == 2500);
 }
