@@ -130,6 +130,7 @@ void lb_stats_snapshot_take(const lb_stats_sources *src, lb_stats_snapshot *out)
             .checked = b->checked,
             .in_flight = b->in_flight,
             .pool_idle = b->pool_len,
+            .weight = b->weight,
             .total = b->total,
             .errors = b->errors,
             .load = lb_backend_load(b),
@@ -166,6 +167,7 @@ static void agg_add_backend(stats_agg_backend *a, const lb_stats_backend_snap *b
 {
     if (!a->s.name || (b->checked && (!a->s.checked || b->last_check_ms > a->s.last_check_ms))) {
         a->s.name = a->s.name ? a->s.name : b->name;
+        a->s.weight = b->weight;
         a->s.checked = a->s.checked || b->checked;
         a->s.total = b->total;
         a->s.errors = b->errors;
@@ -231,12 +233,12 @@ static int render_backend_json(const stats_agg_backend *a, int last, lb_buf *out
                    "\"errors\": %llu, \"load\": %llu, \"in_flight\": %d, \"failures\": %llu, "
                    "\"forwarded\": %llu, \"checks_ok\": %llu, \"checks_failed\": %llu, "
                    "\"last_check\": %s, \"last_check_ms_ago\": %lld, \"pool_idle\": %d, "
-                   "\"up_in_loops\": %d}%s\n",
+                   "\"up_in_loops\": %d, \"weight\": %d}%s\n",
                    b->name, agg_state(a), (unsigned long long)b->total,
                    (unsigned long long)b->errors, (unsigned long long)b->load, b->in_flight,
                    (unsigned long long)b->failures, (unsigned long long)b->forwarded,
                    (unsigned long long)b->checks_ok, (unsigned long long)b->checks_failed, when,
-                   ago, b->pool_idle, a->up_loops, last ? "" : ",");
+                   ago, b->pool_idle, a->up_loops, b->weight, last ? "" : ",");
 }
 
 static int render_loops_json(const stats_agg *a, lb_buf *out)

@@ -48,6 +48,7 @@ def test_weights_1_2_3_over_3000_requests(rig, policy):
     assert statuses == [200] * N  # every request got its one answer
     got = rig.forwarded()
     assert sum(got) == N
+    assert [b["weight"] for b in rig.stats()["backends"]] == [1, 2, 3]
     # Both rules are exact here (every TOTAL starts at 0, nothing fails): 500, 1000, 1500.
     # The tolerance, 1% of the requests, only allows for the two clients' interleaving.
     for share, want in zip(got, (N // 6, N // 3, N // 2)):
