@@ -189,16 +189,20 @@ CONFIG = [
     ["--health-interval", "3s", "--health-timeout=1s", "--header-timeout", "2s",
      "--idle-timeout=60s", "--drain-timeout", "1s", "1", "2"],
     ["--", "-1", "2"],
+    ["0", "8080,weight=1", "h:8081,weight=2", "[::1]:8082,weight=256"],
+    ["--policy", "rr", "0", "8080,weight=3", "8081"], ["0", "8080,weight=0"],
+    ["--slow-start", "30s", "0", "8080"], ["--tunnel-timeout=3600s", "0", "8080"], ["--slow-start=500ms", "0", "8080,weight=2"],
     [], ["1234"], ["-N"], ["-N", "0", "1", "2"], ["-N", "-3", "1", "2"], ["-X", "1", "2"],
     ["1", "65536"], ["99999999999999999999", "1"], ["1", "::1:80"], ["-h"], ["--help"],
     ["1", "host name:80"], ["--policy", "random", "1", "2"], ["--stats-port", "5", "5", "6"],
 ]
 DICT_CONFIG = ["-N", "-R", "--", "--help", "-h", "=", ":", "[::1]:", "127.0.0.1:", "localhost:",
-               "65535", "65536", "0", "ms", "s", "\x00"] + [
+               "65535", "65536", "0", "ms", "s", "\x00", ",weight=", "256", "257"] + [
     "--" + o for o in ("policy", "stats-port", "connect-timeout", "server-timeout",
                        "queue-timeout", "health-interval", "health-timeout", "header-timeout",
                        "idle-timeout", "drain-timeout", "max-head", "max-headers", "max-body",
-                       "max-conns", "max-queue", "pool-size", "retries", "eject-after", "seed")
+                       "max-conns", "max-queue", "pool-size", "retries", "eject-after", "seed",
+                       "slow-start", "tunnel-timeout")
 ] + ["fewest", "rr", "leastconn", "p2c"]
 
 FAULT_NAMES = ["delay", "delay-jitter", "slow-body", "error-rate", "error-status", "hang-rate",

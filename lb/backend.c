@@ -15,6 +15,7 @@
 int lb_backend_table_init(lb_backend_table *t, const lb_config *cfg, char *err, size_t errlen)
 {
     t->n = 0;
+    t->weighted = 0;
     t->v = calloc((size_t)cfg->nbackends, sizeof *t->v);
     if (!t->v) {
         snprintf(err, errlen, "out of memory");
@@ -24,6 +25,9 @@ int lb_backend_table_init(lb_backend_table *t, const lb_config *cfg, char *err, 
         lb_backend *b = &t->v[i];
         const lb_backend_spec *s = &cfg->backends[i];
         b->index = i;
+        b->weight = s->weight > 0 ? s->weight : 1;
+        if (b->weight != t->v[0].weight)
+            t->weighted = 1;
         if (lb_net_resolve(s->host, s->port, &b->addr, err, errlen) < 0) {
             free(t->v);
             t->v = NULL;
@@ -48,6 +52,8 @@ void lb_backend_table_free(lb_backend_table *t)
 void lb_backend_probe_result(lb_backend *b, int healthy, uint64_t errors, uint64_t total,
                              int64_t now_ms)
 {
+    if (healthy && b->checked && !b->up)
+        b->revived_ms = now_ms > 0 ? now_ms : 1;
     b->checked = 1;
     b->last_check_ms = now_ms;
     b->last_check_wall = (int64_t)time(NULL);

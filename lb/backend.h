@@ -15,6 +15,7 @@
 
 typedef struct lb_backend {
     int index;
+    int weight; /* `,weight=W` (1 when not given): policies divide load by it */
     lb_addr addr;
     char name[LB_HOST_MAX + 8]; /* "host:port" as written; also the health-check Host */
     int up;                     /* 1 healthy, 0 marked down */
@@ -29,12 +30,15 @@ typedef struct lb_backend {
     int64_t last_check_ms;   /* monotonic time of the last judged probe (0: never) */
     int64_t last_check_wall; /* wall-clock seconds of the same */
     int checked;             /* at least one probe judged */
+    int64_t revived_ms;      /* monotonic time it last came back up (0: never went down and
+                              * up again); --slow-start ramps its share from then */
     int pool_len;            /* idle keep-alive connections to it (lb/upstream.c) */
 } lb_backend;
 
 typedef struct lb_backend_table {
     lb_backend *v;
     int n;
+    int weighted; /* 1 if the weights differ: rr then runs smooth weighted round robin */
 } lb_backend_table;
 
 /* Builds the table from cfg, resolving every host. Returns 0, or -1 with a one-line reason
@@ -48,7 +52,8 @@ static inline uint64_t lb_backend_load(const lb_backend *b)
     return b->total + b->sent_since;
 }
 
-/* Records a judged health probe: healthy with its counts, or not. */
+/* Records a judged health probe: healthy with its counts, or not. A healthy probe of a
+ * backend that was down after an earlier probe (it came back) stamps revived_ms. */
 void lb_backend_probe_result(lb_backend *b, int healthy, uint64_t errors, uint64_t total,
                              int64_t now_ms);
 /* Marks a backend down after a failed request (connect refused, timeout, reset). */

@@ -7,6 +7,7 @@
  *   QUEUED  a framed head waiting for one of the -N slots: --queue-timeout, then a 503;
  *   ACTIVE  the exchange relays the request and its answer (the deadline is the backend
  *           connection's); this module reads the client socket for it, the exchange writes;
+ *           after a 101 the exchange is a tunnel and stays ACTIVE until it ends;
  *   REPLY   writing a canned answer (500, 4xx, 503), then
  *   LINGER  the write side is shut and the rest of the request is read and dropped for
  *           LB_LINGER_MS, so that closing does not reset the answer away;
@@ -383,8 +384,9 @@ static void client_read_active(lb_client *c)
         client_masks(c);
         return;
     }
-    if (n <= 0) { /* the client left before its request was whole */
-        c->cs->st.aborted++;
+    if (n <= 0) { /* the client left before its request was whole, or ended its tunnel */
+        if (!lb_exchange_tunneling(c->x))
+            c->cs->st.aborted++;
         client_close(c);
         return;
     }

@@ -15,7 +15,9 @@
 
 static const char usage_text[] =
     "usage: loadbalancer [-N parallel] [-R every] [options] PORT SERVER [SERVER ...]\n"
-    "  SERVER is PORT (127.0.0.1) or HOST:PORT; options may stand anywhere.\n"
+    "  SERVER is PORT (127.0.0.1) or HOST:PORT, optionally followed by ,weight=W\n"
+    "  (1..256, default 1: a share of requests in proportion to W, in every policy);\n"
+    "  options may stand anywhere.\n"
     "  -N n                   requests proxied at once (4)\n"
     "  -R r                   health-check after every r forwarded requests (5)\n"
     "  --ready                once listening, print READY port=P [stats=S] on stdout\n"
@@ -40,6 +42,10 @@ static const char usage_text[] =
     "  --eject-after N        consecutive failures that mark a backend down (5; 0 = off)\n"
     "  --seed S               seed for p2c choices (0 = clock)\n"
     "  --threads N            event loops, each on its own SO_REUSEPORT listener (1)\n"
+    "  --tunnel-timeout T     inactivity limit of an upgraded connection, after a backend's\n"
+    "                         101 Switching Protocols (3600s, as HAProxy's timeout tunnel)\n"
+    "  --slow-start T         a backend that comes back up gets a share of new requests\n"
+    "                         growing linearly from 0 to its full share over T (off)\n"
     "  --verbatim-connection  relay Connection, Keep-Alive and Proxy-Connection fields as\n"
     "                         they are (off: they are hop-by-hop, and a client's\n"
     "                         `Connection: close` does not close the backend connection)\n"
@@ -78,6 +84,7 @@ void lb_config_defaults(lb_config *out)
     out->eject_after = 5;
     out->threads = 1;
     out->defer_accept = 1;
+    out->tunnel_timeout_ms = 3600000;
 }
 
 /* Formats the reason into err. Messages quote the user's words, which may hold any byte:
@@ -144,9 +151,15 @@ static int parse_port(const char *s, int allow_zero)
     return (int)v;
 }
 
-/* A backend: PORT, HOST:PORT or [V6]:PORT. */
-static int parse_backend(const char *s, lb_backend_spec *spec)
+/* A backend address: PORT, HOST:PORT or [V6]:PORT, in the first len bytes of s. */
+static int parse_address(const char *s, size_t len, lb_backend_spec *spec)
 {
+    char word[LB_HOST_MAX + 16];
+    if (len >= sizeof word)
+        return -1;
+    memcpy(word, s, len);
+    word[len] = '\0';
+    s = word;
     const char *colon = strrchr(s, ':');
     const char *host = "127.0.0.1";
     size_t hostlen = 9;
@@ -165,12 +178,27 @@ static int parse_backend(const char *s, lb_backend_spec *spec)
     }
     if ((spec->port = parse_port(s, 0)) < 0)
         return -1;
-    memcpy(spec->host, host, hostlen);
+    memmove(spec->host, host, hostlen);
     spec->host[hostlen] = '\0';
     for (size_t i = 0; i < hostlen; i++)
         if ((unsigned char)spec->host[i] <= ' ' || spec->host[i] == '/')
             return -1;
     return 0;
+}
+
+/* A backend: an address, then optionally `,weight=W` (W in 1..LB_WEIGHT_MAX). A host name
+ * never holds a comma, so the first comma ends the address. */
+static int parse_backend(const char *s, lb_backend_spec *spec)
+{
+    const char *comma = strchr(s, ',');
+    uint64_t w = 1;
+    if (comma) {
+        if (strncmp(comma + 1, "weight=", 7) != 0 || parse_u64(comma + 8, LB_WEIGHT_MAX, &w) < 0 ||
+            w == 0)
+            return -1;
+    }
+    spec->weight = (int)w;
+    return parse_address(s, comma ? (size_t)(comma - s) : strlen(s), spec);
 }
 
 /* OPT_IGNORED: a flag kept so that old command lines still parse; it sets nothing. */
@@ -218,6 +246,8 @@ static const opt_def options[] = {
     {"backend-keepalive", OPT_IGNORED, 0, 0},
     {"defer-accept", OPT_FLAG, OFF(defer_accept), 0},
     {"threads", OPT_INT, OFF(threads), 1},
+    {"slow-start", OPT_DURATION, OFF(slow_start_ms), 0},
+    {"tunnel-timeout", OPT_DURATION, OFF(tunnel_timeout_ms), 0},
     {"ready", OPT_FLAG, OFF(ready), 0},
 };
 #undef OFF
@@ -280,7 +310,8 @@ static int add_positional(const char *word, lb_config *cfg, char *err, size_t er
     if (cfg->nbackends >= LB_MAX_BACKENDS)
         return fail(err, errlen, "too many backends (at most %d)", LB_MAX_BACKENDS);
     if (parse_backend(word, &cfg->backends[cfg->nbackends]) < 0)
-        return fail(err, errlen, "invalid backend '%.64s' (want PORT or HOST:PORT)", word);
+        return fail(err, errlen, "invalid backend '%.64s' (want PORT or HOST:PORT[,weight=W])",
+                    word);
     cfg->nbackends++;
     return 0;
 }

@@ -13,10 +13,12 @@
 
 #define LB_MAX_BACKENDS 128
 #define LB_HOST_MAX 256
+#define LB_WEIGHT_MAX 256 /* as HAProxy's `weight` */
 
 typedef struct lb_backend_spec {
     char host[LB_HOST_MAX]; /* as written ("127.0.0.1" for a bare port), NUL-terminated */
     int port;               /* 1..65535 */
+    int weight;             /* `,weight=W` suffix: 1..LB_WEIGHT_MAX, 1 when absent */
 } lb_backend_spec;
 
 typedef struct lb_config {
@@ -46,6 +48,10 @@ typedef struct lb_config {
     int eject_after;         /* --eject-after (5 consecutive failures; 0 disables) */
     uint32_t seed;           /* --seed (p2c randomness; 0 = from the clock) */
     int threads;             /* --threads (1): event loops on SO_REUSEPORT listeners */
+    int tunnel_timeout_ms;   /* --tunnel-timeout (3600000): inactivity of an upgraded
+                              * connection (after a 101), both directions counted */
+    int slow_start_ms;       /* --slow-start (0 = off): a revived backend's share of new
+                              * requests grows linearly over this long */
     int verbatim_connection; /* --verbatim-connection (off): relay Connection, Keep-Alive
                               * and Proxy-Connection as they are instead of treating them
                               * as hop-by-hop (lb/README.md, "Connections") */

@@ -9,7 +9,8 @@
  * answering, can be sent again; retention ends early when the window fills (a large body),
  * and such a request is never resent.
  * Answer side: heads are framed as they come (1xx interim ones are relayed and the next
- * awaited; a 101 is unframable, as the balancer does not tunnel upgraded connections), the
+ * awaited; a 101 answering a request with an Upgrade field starts a tunnel, see below; a
+ * 101 to any other request is unframable), the
  * final head's connection fields are edited hop by hop, body bytes are counted, and only
  * the bytes of this answer are written to the client. Answer buffer layout:
  * [rpending: ready for the client][unframed]. Bytes a backend sends beyond its answer stay
@@ -29,6 +30,12 @@
  * backend is read only while the pipe has room (pipe_full), the client written whenever it
  * holds bytes. EINVAL/ENOSYS from splice send the answer back to the copy path, the pipe's
  * bytes read back into the buffer first; failure rules are those of the copy path.
+ * Tunnel: after a backend's 101 to a request that asked to upgrade, nothing is framed any
+ * more: bytes go both ways as they are, each direction under the same backpressure, the
+ * backend connection's inactivity limit becomes --tunnel-timeout (a byte either way counts,
+ * both go through the upstream), and the first close or error on either side ends the
+ * exchange and closes both connections (never pooled). The client module keeps reading for
+ * it because lb_exchange_request_done stays 0.
  * Deadlines: the backend connection's (upstream.c); failure rules: see x_fail.
  */
 #include "exchange.h"
@@ -84,6 +91,8 @@ struct lb_exchange {
     int fwd_close;  /* the request as forwarded asks the backend to close */
     int hop;        /* connection fields are hop-by-hop for this request */
     int http10;     /* an HTTP/1.0 request: its keep-alive must be said in the answer */
+    int upgrade;    /* the request has an Upgrade field: a 101 answer starts a tunnel */
+    int tunnel;     /* after that 101: bytes relayed as they are, both ways */
     /* the backend */
     lb_upstream *up;
     lb_backend *be; /* the backend of up, or the last one tried */
@@ -300,6 +309,8 @@ static int x_upstream_mask(const lb_exchange *x)
     if (!lb_upstream_ready(x->up))
         return LB_EV_WRITE;
     int m = x->pending > 0 ? LB_EV_WRITE : 0;
+    if (x->tunnel)
+        return m | (!x->eof && lb_buf_len(&x->rin) < LB_WINDOW ? LB_EV_READ : 0);
     size_t limit = x->rs.state != LB_FRAME_HEAD ? LB_WINDOW : LB_MAX_RESPONSE_HEAD;
     /* A full splice pipe: the backend is not read until the client has taken bytes
      * (level-triggered epoll would report it readable again and again meanwhile). */
@@ -318,6 +329,11 @@ static void x_masks(lb_exchange *x)
 int lb_exchange_wants(const lb_exchange *x)
 {
     return (x->req_done ? 0 : LB_EV_READ) | (x->rpending > 0 ? LB_EV_WRITE : 0);
+}
+
+int lb_exchange_tunneling(const lb_exchange *x)
+{
+    return x->tunnel;
 }
 
 int lb_exchange_request_done(const lb_exchange *x)
@@ -343,6 +359,16 @@ static void set_method(lb_exchange *x, const lb_http_request *req)
                           strcmp(x->method, "OPTIONS") == 0);
 }
 
+/* Whether the request has an Upgrade field. Only requests relayed with their connection
+ * fields as they are can ask (hop_request strips a Connection that names nothing else). */
+static int asks_upgrade(const lb_http_request *req)
+{
+    for (size_t i = 0; i < req->num_headers; i++)
+        if (lb_http_token_eq(req->headers[i].name, req->headers[i].name_len, "upgrade"))
+            return 1;
+    return 0;
+}
+
 /* Connection fields are hop-by-hop (RFC 9110 7.6.1, as in HAProxy and nginx) unless
  * --verbatim-connection: the request goes on without its Connection, Keep-Alive and
  * Proxy-Connection lines, so the backend keeps its connection for the pool whatever the
@@ -354,8 +380,10 @@ static int hop_request(lb_exchange *x, const lb_http_request *req, int head_len)
 {
     x->http10 = req->major < 1 || (req->major == 1 && req->minor == 0);
     x->hop = !x->xs->cfg->verbatim_connection && lb_hop_can_strip(req->headers, req->num_headers);
-    if (!x->hop)
+    if (!x->hop) {
+        x->upgrade = asks_upgrade(req);
         return head_len;
+    }
     x->fwd_close = 0;
     const char *add = x->http10 ? LB_HOP_KEEP_ALIVE : NULL;
     return (int)lb_hop_edit(x->peer->in, 0, (size_t)head_len, req->headers, req->num_headers, add,
@@ -532,11 +560,33 @@ static void x_drop_retention(lb_exchange *x)
     x->kept = 0;
 }
 
+/* Tunnel: what the client sent goes to the backend as it is. */
+static void x_tunnel_push(lb_exchange *x)
+{
+    lb_buf *in = x->peer->in;
+    while (lb_buf_len(in) > 0) {
+        ssize_t n = lb_upstream_send(x->up, lb_buf_head(in), lb_buf_len(in));
+        if (n < 0) {
+            if (errno == EAGAIN)
+                break;
+            x_abort(x);
+            return;
+        }
+        lb_buf_consume(in, (size_t)n);
+    }
+    x->pending = lb_buf_len(in);
+    x_masks(x);
+}
+
 static void x_push_request(lb_exchange *x)
 {
     lb_buf *in = x->peer->in;
     if (!x->up || !lb_upstream_ready(x->up))
         return;
+    if (x->tunnel) {
+        x_tunnel_push(x);
+        return;
+    }
     for (;;) {
         int bad = x_scan_request(x);
         if (bad < 0) {
@@ -599,6 +649,27 @@ static int hop_response(lb_exchange *x, const lb_http_response *res, int head_le
                             add, add_len);
 }
 
+/* The framer refused the head of an answer to an upgrade request: a 101 starts the tunnel
+ * (everything read from the backend, head and what follows, is for the client; the
+ * client's bytes after the request are for the backend). Returns 2 then, else -1. */
+static int x_tunnel_head(lb_exchange *x, const char *p, size_t avail)
+{
+    lb_http_response res;
+    int r = lb_http_parse_response(p, avail, &res, x->xs->headers, LB_RESPONSE_FIELDS);
+    if (r <= 0 || res.status != 101 || !x->req_done || x->pending > 0)
+        return -1;
+    x->tunnel = 1;
+    x->xs->st.tunnels++;
+    x->rpending = lb_buf_len(&x->rin);
+    lb_buf_consume(x->peer->in, x->kept);
+    x->kept = 0;
+    x->retain = 0;
+    x->req_done = 0; /* the client module reads for the exchange again */
+    x->pending = lb_buf_len(x->peer->in);
+    lb_upstream_tunnel(x->up, x->xs->cfg->tunnel_timeout_ms);
+    return 2;
+}
+
 /* Frames one head at p (after the bytes already ready for the client). Returns 1 when it
  * was framed (relayed next), 0 when more bytes are needed, -1 for an unframable answer. */
 static int x_response_head(lb_exchange *x, const char *p, size_t avail)
@@ -610,7 +681,7 @@ static int x_response_head(lb_exchange *x, const char *p, size_t avail)
     if (r == LB_HTTP_INCOMPLETE)
         return force ? -1 : 0;
     if (r < 0)
-        return -1;
+        return x->upgrade ? x_tunnel_head(x, p, avail) : -1;
     if (x->hop && res.status >= 200)
         r = hop_response(x, &res, r);
     x->rpending += (size_t)r;
@@ -620,7 +691,7 @@ static int x_response_head(lb_exchange *x, const char *p, size_t avail)
 /* Frames the bytes read from the backend. Returns 0, or -1 for an unframable answer. */
 static int x_frame_response(lb_exchange *x)
 {
-    while (x->rs.state != LB_FRAME_DONE) {
+    while (x->rs.state != LB_FRAME_DONE && !x->tunnel) {
         size_t avail = lb_buf_len(&x->rin) - x->rpending;
         const char *p = lb_buf_head(&x->rin) + x->rpending;
         if (x->rs.state == LB_FRAME_BODY) {
@@ -635,8 +706,8 @@ static int x_frame_response(lb_exchange *x)
         if (avail == 0)
             break;
         int r = x_response_head(x, p, avail);
-        if (r <= 0)
-            return r;
+        if (r <= 0 || r == 2)
+            return r < 0 ? -1 : 0;
     }
     if (x->rs.state == LB_FRAME_DONE && lb_buf_len(&x->rin) > x->rpending)
         x->extra = 1; /* bytes beyond the answer: the connection is not reusable */
@@ -818,6 +889,30 @@ static void splice_readable(lb_exchange *x)
 
 /* ---- the copy path ---------------------------------------------------------------- */
 
+/* Tunnel: what the backend sent goes to the client; once the backend has closed and all
+ * of it is out, the tunnel ends (both connections close). */
+static void x_tunnel_flush(lb_exchange *x)
+{
+    while (x->rpending > 0) {
+        ssize_t n = send(x->peer->fd, lb_buf_head(&x->rin), x->rpending, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            x_abort(x);
+            return;
+        }
+        lb_buf_consume(&x->rin, (size_t)n);
+        x->rpending -= (size_t)n;
+    }
+    if (x->eof && x->rpending == 0) {
+        x_abort(x);
+        return;
+    }
+    if (x->rpending == 0)
+        lb_blocks_put(x->xs->blocks, &x->rin);
+    x_masks(x);
+}
+
 /* The answer's bytes that are ready go to the client. */
 static void x_flush(lb_exchange *x)
 {
@@ -826,6 +921,10 @@ static void x_flush(lb_exchange *x)
         return;
     if (x->splicing) {
         splice_flush(x);
+        return;
+    }
+    if (x->tunnel) {
+        x_tunnel_flush(x);
         return;
     }
     /* The last bytes on a connection that closes after them go with MSG_MORE: they stay
@@ -876,10 +975,16 @@ static void x_upstream_readable(lb_exchange *x)
         splice_readable(x);
         return;
     }
-    size_t limit = x->rs.state != LB_FRAME_HEAD ? LB_WINDOW : LB_MAX_RESPONSE_HEAD;
+    size_t limit = x->rs.state != LB_FRAME_HEAD || x->tunnel ? LB_WINDOW : LB_MAX_RESPONSE_HEAD;
     ssize_t n = lb_upstream_read(x->up, x->xs->blocks, &x->rin, limit);
     if (n < 0 && errno == EAGAIN)
         return;
+    if (x->tunnel) {
+        x->eof |= n <= 0;
+        x->rpending = lb_buf_len(&x->rin);
+        x_tunnel_flush(x);
+        return;
+    }
     if (n <= 0) {
         x->eof = 1;
         if (!x->got_bytes) {
@@ -892,6 +997,12 @@ static void x_upstream_readable(lb_exchange *x)
     }
     if (x_frame_response(x) < 0) {
         x_fail(x, X_BAD_RESPONSE);
+        return;
+    }
+    if (x->tunnel) { /* the 101 and whatever came with it, then the client's early bytes */
+        x_tunnel_flush(x);
+        if (x->phase != X_ENDED && x->up && x->pending > 0)
+            x_tunnel_push(x);
         return;
     }
     if (x->eof && x->rs.state != LB_FRAME_DONE) { /* cut short: never patch an answer */
@@ -928,6 +1039,10 @@ static void x_fail(lb_exchange *x, int kind)
     lb_exchanges *xs = x->xs;
     lb_backend *be = x->be;
     int got = x->got_bytes, stalls = x_client_stalls(x);
+    if (x->tunnel) { /* a tunnel's end (its timeout, a reset) is not the backend's fault */
+        x_abort(x);
+        return;
+    }
     /* Only an idempotent request is resent after a pooled connection failed: the backend
      * may have read and acted on the request before it died. */
     int stale = lb_upstream_reused(x->up) && !got && x->retain && x->idempotent && kind == X_RESET;

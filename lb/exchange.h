@@ -67,6 +67,7 @@ typedef struct lb_exchange_counters {
     uint64_t retries;       /* requests sent again to another backend */
     uint64_t pool_reuses;   /* requests sent on a pooled backend connection */
     uint64_t spliced_bytes; /* answer body bytes moved by splice(2) */
+    uint64_t tunnels;       /* upgraded connections relayed (after a 101) */
 } lb_exchange_counters;
 
 /* The loop's exchanges. Everything is borrowed and must outlive them. Returns NULL on
@@ -106,6 +107,9 @@ void lb_exchange_client_writable(lb_exchange *x);
 /* What the exchange wants from the client socket: LB_EV_READ while request bytes are
  * missing, LB_EV_WRITE while answer bytes wait for it. */
 int lb_exchange_wants(const lb_exchange *x);
+/* 1 when the exchange relays an upgraded connection (after a 101): every byte the client
+ * sends belongs to it, and its end closes the client's connection. */
+int lb_exchange_tunneling(const lb_exchange *x);
 /* 1 once every byte of the request is in the buffer. */
 int lb_exchange_request_done(const lb_exchange *x);
 /* The client goes first: the backend connection (if any) is closed, the exchange ends. */

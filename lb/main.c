@@ -106,6 +106,7 @@ static int worker_start(lb_worker *w, char *err, size_t errlen)
         snprintf(err, errlen, "unknown policy '%s'", w->cfg.policy);
         return -1;
     }
+    lb_policy_set_slow_start(&w->policy, w->cfg.slow_start_ms);
     if (lb_backend_table_init(&w->table, &w->cfg, err, errlen) < 0)
         return -1;
     if (!(w->loop = lb_loop_create(0))) {

@@ -1,13 +1,17 @@
 /* policy_fewest.c - the course rule: the fewest TOTAL (last report plus sent since).
  *
  * A tie goes to fewer ERRORS, then to the backend named first (the scan keeps the first of
- * equals). O(n) per pick; n is small (LB_MAX_BACKENDS).
+ * equals). O(n) per pick; n is small (LB_MAX_BACKENDS). With weights the load compared is
+ * load / weight, computed as a cross product (load_a * w_b against load_b * w_a, in 128
+ * bits, so nothing rounds or overflows): with equal weights that is exactly the course
+ * rule, and a backend of weight 3 ends up with three times the TOTAL of one of weight 1.
  */
 #include "policy.h"
 
 int lb_policy_fewest_better(const lb_backend *a, const lb_backend *b)
 {
-    uint64_t la = lb_backend_load(a), lb = lb_backend_load(b);
+    unsigned __int128 la = (unsigned __int128)lb_backend_load(a) * (unsigned)b->weight;
+    unsigned __int128 lb = (unsigned __int128)lb_backend_load(b) * (unsigned)a->weight;
     if (la != lb)
         return la < lb;
     return a->errors < b->errors;

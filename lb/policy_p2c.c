@@ -4,19 +4,10 @@
  * The two draws are distinct, so with two or more candidates the busier of the pair is
  * never chosen and the busiest backend of all never is, unless it ties. Randomness is a
  * xorshift64 in the policy state, seeded by --seed for reproducible runs. With one
- * candidate it is picked; with none, -1. Allocates nothing.
+ * candidate it is picked; with none, -1. Allocates nothing. With weights the pair is
+ * compared on (in flight + 1) / weight, as leastconn does.
  */
 #include "policy.h"
-
-static uint64_t next_random(lb_policy *p)
-{
-    uint64_t x = p->rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    p->rng = x;
-    return x;
-}
 
 static int p2c_pick(lb_policy *p, const lb_backend_table *t, const unsigned char *excluded)
 {
@@ -26,10 +17,10 @@ static int p2c_pick(lb_policy *p, const lb_backend_table *t, const unsigned char
             cand[n++] = i;
     if (n <= 1)
         return n ? cand[0] : -1;
-    int ia = (int)(next_random(p) % (uint64_t)n);
-    int ib = (ia + 1 + (int)(next_random(p) % (uint64_t)(n - 1))) % n;
+    int ia = (int)(lb_policy_random(p) % (uint64_t)n);
+    int ib = (ia + 1 + (int)(lb_policy_random(p) % (uint64_t)(n - 1))) % n;
     int a = cand[ia], b = cand[ib];
-    return t->v[b].in_flight < t->v[a].in_flight ? b : a;
+    return lb_policy_inflight_less(&t->v[b], &t->v[a]) ? b : a;
 }
 
 const lb_policy_ops lb_policy_p2c = {"p2c", p2c_pick};

@@ -252,6 +252,7 @@ const lb_proxy_counters *lb_proxy_counters_get(lb_proxy *px)
         .aborted = c->aborted,
         .queued = c->queued,
         .spliced_bytes = x->spliced_bytes,
+        .tunnels = x->tunnels,
         .clients_now = c->clients_now,
         .in_flight_now = c->in_flight_now,
         .queue_now = c->queue_now,

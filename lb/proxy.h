@@ -33,6 +33,7 @@ typedef struct lb_proxy_counters {
     uint64_t aborted;       /* client connections closed mid-answer */
     uint64_t queued;        /* requests that had to wait beyond -N */
     uint64_t spliced_bytes; /* response body bytes relayed by splice(2), never copied */
+    uint64_t tunnels;       /* upgraded connections relayed after a 101 */
     int clients_now, in_flight_now, queue_now;
 } lb_proxy_counters;
 

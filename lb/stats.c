@@ -130,6 +130,7 @@ void lb_stats_snapshot_take(const lb_stats_sources *src, lb_stats_snapshot *out)
             .checked = b->checked,
             .in_flight = b->in_flight,
             .pool_idle = b->pool_len,
+            .weight = b->weight,
             .total = b->total,
             .errors = b->errors,
             .load = lb_backend_load(b),
@@ -156,6 +157,7 @@ static void agg_add_counters(lb_proxy_counters *a, const lb_proxy_counters *c)
     a->aborted += c->aborted;
     a->queued += c->queued;
     a->spliced_bytes += c->spliced_bytes;
+    a->tunnels += c->tunnels;
     a->clients_now += c->clients_now;
     a->in_flight_now += c->in_flight_now;
     a->queue_now += c->queue_now;
@@ -165,6 +167,7 @@ static void agg_add_backend(stats_agg_backend *a, const lb_stats_backend_snap *b
 {
     if (!a->s.name || (b->checked && (!a->s.checked || b->last_check_ms > a->s.last_check_ms))) {
         a->s.name = a->s.name ? a->s.name : b->name;
+        a->s.weight = b->weight;
         a->s.checked = a->s.checked || b->checked;
         a->s.total = b->total;
         a->s.errors = b->errors;
@@ -230,12 +233,12 @@ static int render_backend_json(const stats_agg_backend *a, int last, lb_buf *out
                    "\"errors\": %llu, \"load\": %llu, \"in_flight\": %d, \"failures\": %llu, "
                    "\"forwarded\": %llu, \"checks_ok\": %llu, \"checks_failed\": %llu, "
                    "\"last_check\": %s, \"last_check_ms_ago\": %lld, \"pool_idle\": %d, "
-                   "\"up_in_loops\": %d}%s\n",
+                   "\"up_in_loops\": %d, \"weight\": %d}%s\n",
                    b->name, agg_state(a), (unsigned long long)b->total,
                    (unsigned long long)b->errors, (unsigned long long)b->load, b->in_flight,
                    (unsigned long long)b->failures, (unsigned long long)b->forwarded,
                    (unsigned long long)b->checks_ok, (unsigned long long)b->checks_failed, when,
-                   ago, b->pool_idle, a->up_loops, last ? "" : ",");
+                   ago, b->pool_idle, a->up_loops, b->weight, last ? "" : ",");
 }
 
 static int render_loops_json(const stats_agg *a, lb_buf *out)
@@ -269,7 +272,8 @@ static int render_json(const char *policy, const stats_agg *a, lb_buf *out)
                 "  \"accepted\": %llu,\n  \"requests\": %llu,\n  \"responses\": %llu,\n"
                 "  \"replies_500\": %llu,\n  \"replies_4xx\": %llu,\n  \"replies_503\": %llu,\n"
                 "  \"retries\": %llu,\n  \"pool_reuses\": %llu,\n  \"aborted\": %llu,\n"
-                "  \"queued\": %llu,\n  \"spliced_bytes\": %llu,\n  \"threads\": %d,\n"
+                "  \"queued\": %llu,\n  \"spliced_bytes\": %llu,\n  \"tunnels\": %llu,\n"
+                "  \"threads\": %d,\n"
                 "  \"loops\": [\n",
                 (unsigned long long)a->rounds_started, (unsigned long long)a->rounds_done,
                 st->clients_now, st->in_flight_now, st->queue_now, (unsigned long long)st->accepted,
@@ -278,7 +282,7 @@ static int render_json(const char *policy, const stats_agg *a, lb_buf *out)
                 (unsigned long long)st->replies_503, (unsigned long long)st->retries,
                 (unsigned long long)st->pool_reuses, (unsigned long long)st->aborted,
                 (unsigned long long)st->queued, (unsigned long long)st->spliced_bytes,
-                a->loops) < 0)
+                (unsigned long long)st->tunnels, a->loops) < 0)
         return -1;
     return render_loops_json(a, out);
 }
@@ -360,6 +364,7 @@ static int render_metrics(const stats_agg *a, lb_buf *out)
         {"lb_aborted_total", "counter", st->aborted},
         {"lb_queued_total", "counter", st->queued},
         {"lb_spliced_bytes_total", "counter", st->spliced_bytes},
+        {"lb_tunnels_total", "counter", st->tunnels},
         {"lb_threads", "gauge", (unsigned long long)a->loops},
     };
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)

@@ -38,6 +38,7 @@ typedef struct lb_stats_sources {
 typedef struct lb_stats_backend_snap {
     const char *name; /* the table's own string: immutable after the table is built */
     int up, checked, in_flight, pool_idle;
+    int weight; /* the same in every loop (SERVER,weight=W) */
     uint64_t total, errors, load, forwarded, failures, checks_ok, checks_failed;
     int64_t last_check_ms, last_check_wall;
 } lb_stats_backend_snap;

@@ -32,6 +32,7 @@ struct lb_upstream {
     int reused; /* taken from the pool for this owner */
     lb_timer timer;
     int64_t last_io_ms; /* last progress with the backend (server timeout) */
+    int idle_ms;        /* inactivity limit of a tunnel (0: --server-timeout) */
     const lb_upstream_hooks *hooks;
     void *owner;
     lb_upstream *pool_next, *pool_prev;
@@ -90,7 +91,8 @@ static void up_timeout(lb_loop *loop, lb_timer *timer, void *data)
         return;
     }
     if (up->state == UP_ACTIVE) {
-        int64_t left = up->last_io_ms + up->us->cfg->server_timeout_ms - lb_now_ms();
+        int limit = up->idle_ms ? up->idle_ms : up->us->cfg->server_timeout_ms;
+        int64_t left = up->last_io_ms + limit - lb_now_ms();
         if (left > 0) {
             lb_timer_start(loop, &up->timer, left);
             return;
@@ -186,6 +188,7 @@ lb_upstream *lb_upstream_take(lb_upstreams *us, lb_backend *b, const lb_upstream
     pool_unlink(up);
     up->state = UP_ACTIVE;
     up->reused = 1;
+    up->idle_ms = 0;
     up->hooks = hooks;
     up->owner = owner;
     up->last_io_ms = lb_now_ms();
@@ -204,6 +207,12 @@ void lb_upstream_release(lb_upstream *up, int reusable)
         return;
     }
     pool_push(up);
+}
+
+void lb_upstream_tunnel(lb_upstream *up, int idle_ms)
+{
+    up->idle_ms = idle_ms;
+    up->last_io_ms = lb_now_ms();
 }
 
 /* ---- one connection --------------------------------------------------------------- */

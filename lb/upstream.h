@@ -66,6 +66,11 @@ int lb_upstream_reused(const lb_upstream *up);
 /* The events (LB_EV_READ, LB_EV_WRITE) the owner waits for; set only when they change. */
 void lb_upstream_want(lb_upstream *up, int mask);
 
+/* The connection carries an upgraded protocol now: its inactivity limit becomes idle_ms
+ * (--tunnel-timeout) instead of the server timeout. Its owner never releases it as
+ * reusable afterwards. */
+void lb_upstream_tunnel(lb_upstream *up, int idle_ms);
+
 /* I/O on a connected connection; each byte of progress moves the server timeout. */
 /* send(2) of p[0, n): returns bytes sent or -1 with errno (EAGAIN included). */
 ssize_t lb_upstream_send(lb_upstream *up, const char *p, size_t n);

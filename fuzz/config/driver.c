@@ -3,8 +3,8 @@
  * The input is argv[1..]: words separated by NUL bytes (at most MAX_WORDS). Invariants: the
  * answer is 0, 1 (help) or -1; a failure leaves a one-line, NUL-terminated reason; a success
  * has a listening port in 0..65535, 1..LB_MAX_BACKENDS backends with ports 1..65535 and
- * NUL-terminated hosts, positive -N and -R and a known policy; argv is left untouched; the
- * same words parse to the same result.
+ * NUL-terminated hosts, weights in 1..LB_WEIGHT_MAX, positive -N and -R and a known policy; argv is
+ * left untouched; the same words parse to the same result.
  */
 #include "config.h"
 #include "fuzz_entry.h"
@@ -33,6 +33,7 @@ static void check_success(const lb_config *c)
     FUZZ_CHECK(c->nbackends >= 1 && c->nbackends <= LB_MAX_BACKENDS);
     for (int i = 0; i < c->nbackends; i++) {
         FUZZ_CHECK(c->backends[i].port >= 1 && c->backends[i].port <= 65535);
+        FUZZ_CHECK(c->backends[i].weight >= 1 && c->backends[i].weight <= LB_WEIGHT_MAX);
         size_t n = strnlen(c->backends[i].host, LB_HOST_MAX);
         FUZZ_CHECK(n > 0 && n < LB_HOST_MAX);
     }
@@ -42,6 +43,8 @@ static void check_success(const lb_config *c)
     FUZZ_CHECK(c->stats_port >= -1 && c->stats_port <= 65535);
     FUZZ_CHECK(c->connect_timeout_ms > 0 && c->server_timeout_ms > 0 && c->queue_timeout_ms > 0 &&
                c->health_interval_ms > 0 && c->health_timeout_ms > 0);
+    FUZZ_CHECK(c->slow_start_ms >= 0 && c->slow_start_ms <= 86400000);
+    FUZZ_CHECK(c->tunnel_timeout_ms > 0 && c->tunnel_timeout_ms <= 86400000);
 }
 
 static void fuzz_one(const uint8_t *data, size_t len)

@@ -316,26 +316,40 @@ def test_late_surplus_on_an_idle_pooled_connection(procs):
 def test_101_switching_protocols_is_not_relayed_as_an_answer(procs):
     """Regression: a `101 Switching Protocols` was relayed as a whole, bodiless answer and
     the client connection kept as HTTP, so the client hung on a connection that its peer
-    said had left HTTP (and a 101 backend connection could be pooled). The balancer does
-    not tunnel upgraded connections: a 101 is an answer it cannot frame, so the client
-    gets the exact 500 and the close, and the backend connection is dropped."""
+    said had left HTTP (and a 101 backend connection could be pooled). A 101 to a request
+    that did not ask to upgrade is an answer the balancer cannot frame: the client gets the
+    exact 500 and the close, and the backend connection is dropped. A 101 to a request with
+    an Upgrade field starts a tunnel (tests/lb/test_upgrade.py): the client gets the 101
+    and whatever follows, and that backend connection is never pooled either."""
     backend = PlanBackend()
     try:
         lb = start_lb(procs, [backend.port], "--server-timeout", "1s", "-R", "50")
         h101 = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
         backend.plan("/ws1", [(h101 + b"\x81\x02hi", 0)], "fin")
         backend.plan("/ws2", [(h101, 0)], "keep")
-        for path, extra in (("/ws1", ""), ("/ws2", "Upgrade: websocket\r\nConnection: Upgrade\r\n")):
-            sock = socket.create_connection(("127.0.0.1", lb.port), timeout=5)
-            try:
-                sock.sendall(f"GET {path} HTTP/1.1\r\nHost: lb\r\n{extra}\r\n".encode())
-                got, closed = read_answer(sock)
-            finally:
-                sock.close()
-            assert (got, closed) == (ERROR_500, True), got
+        sock = socket.create_connection(("127.0.0.1", lb.port), timeout=5)
+        try:
+            sock.sendall(b"GET /ws1 HTTP/1.1\r\nHost: lb\r\n\r\n")
+            got, closed = read_answer(sock)
+        finally:
+            sock.close()
+        assert (got, closed) == (ERROR_500, True), got
+        sock = socket.create_connection(("127.0.0.1", lb.port), timeout=5)
+        try:
+            sock.sendall(b"GET /ws2 HTTP/1.1\r\nHost: lb\r\nUpgrade: websocket\r\n"
+                         b"Connection: Upgrade\r\n\r\n")
+            got = b""
+            while len(got) < len(h101):
+                data = sock.recv(4096)
+                assert data, got
+                got += data
+        finally:
+            sock.close()
+        assert got == h101
         backend.plan("/after", [(OK_ANSWER, 0)], "keep")
         assert _one(lb, "/after", len(OK_ANSWER))[0] == OK_ANSWER
         assert lb.stats()["backends"][0]["pool_idle"] <= 1
+        assert lb.stats()["tunnels"] == 1
         lb.assert_alive()
     finally:
         backend.close()

@@ -221,8 +221,8 @@ def test_http10_verbatim(rig, backend):
 def test_upgrade_request_is_relayed_as_it_is(rig, backend):
     """A Connection field naming another option (here Upgrade) is not the balancer's to
     take over: that request, and its answer, keep their connection fields. A backend that
-    declines the upgrade answers normally; one that accepts it sends a 101, which the
-    balancer does not tunnel (README: the 500, tests/hostile)."""
+    declines the upgrade answers normally; one that accepts it sends a 101, and the
+    connection becomes a tunnel (tests/lb/test_upgrade.py)."""
     rig.balancer("0", str(backend.port))
     req = (b"GET /ws HTTP/1.1\r\nHost: lb\r\nConnection: Upgrade, close\r\n"
            b"Upgrade: websocket\r\n\r\n")

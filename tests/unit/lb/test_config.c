@@ -36,6 +36,10 @@ static const row rows[] = {
     {"--threads 2 5 6", 0, 5, 4, 5, 1, "127.0.0.1", 6},
     {"--defer-accept=0 5 6", 0, 5, 4, 5, 1, "127.0.0.1", 6},
     {"5 6 --defer-accept", 0, 5, 4, 5, 1, "127.0.0.1", 6},
+    {"0 8080,weight=3 9090", 0, 0, 4, 5, 2, "127.0.0.1", 8080},
+    {"0 [::1]:80,weight=256", 0, 0, 4, 5, 1, "::1", 80},
+    {"0 h:80,weight=1", 0, 0, 4, 5, 1, "h", 80},
+    {"--slow-start 30s 0 1", 0, 0, 4, 5, 1, "127.0.0.1", 1},
     {"-h", 1, 0, 0, 0, 0, NULL, 0},
     {"--help 1 2", 1, 0, 0, 0, 0, NULL, 0},
     {"", -1, 0, 0, 0, 0, NULL, 0},
@@ -70,6 +74,21 @@ static const row rows[] = {
     {"--backend-keepalive=yes 1 2", -1, 0, 0, 0, 0, NULL, 0},
     {"--defer-accept=2 1 2", -1, 0, 0, 0, 0, NULL, 0},
     {"--threads 0 1 2", -1, 0, 0, 0, 0, NULL, 0},
+    {"--slow-start 0 0 1", -1, 0, 0, 0, 0, NULL, 0},
+    {"--tunnel-timeout 0 0 1", -1, 0, 0, 0, 0, NULL, 0},
+    {"--tunnel-timeout 86401s 0 1", -1, 0, 0, 0, 0, NULL, 0},
+    {"--slow-start 1m 0 1", -1, 0, 0, 0, 0, NULL, 0},
+    {"--slow-start=-5s 0 1", -1, 0, 0, 0, 0, NULL, 0},
+    {"0 8080,weight=0", -1, 0, 0, 0, 0, NULL, 0},
+    {"0 8080,weight=257", -1, 0, 0, 0, 0, NULL, 0},
+    {"0 8080,weight=", -1, 0, 0, 0, 0, NULL, 0},
+    {"0 8080,weight=2x", -1, 0, 0, 0, 0, NULL, 0},
+    {"0 8080,weight=+2", -1, 0, 0, 0, 0, NULL, 0},
+    {"0 8080,Weight=2", -1, 0, 0, 0, 0, NULL, 0},
+    {"0 8080,", -1, 0, 0, 0, 0, NULL, 0},
+    {"0 8080,weight=2,weight=3", -1, 0, 0, 0, 0, NULL, 0},
+    {"0 ,weight=2", -1, 0, 0, 0, 0, NULL, 0},
+    {"0 h,x:80", -1, 0, 0, 0, 0, NULL, 0},
     {"--threads 65 1 2", -1, 0, 0, 0, 0, NULL, 0},
 };
 
@@ -163,6 +182,24 @@ static void test_too_many_backends(void)
     CHECK(lb_config_parse(LB_MAX_BACKENDS + 3, argv, &c, err, sizeof err) == -1);
 }
 
+static void test_weights(void)
+{
+    char *argv[] = {"lb", "0", "8080", "h:81,weight=2", "[::1]:82,weight=256", NULL};
+    char err[128];
+    static lb_config c;
+    CHECK(lb_config_parse(5, argv, &c, err, sizeof err) == 0);
+    CHECK(c.backends[0].weight == 1 && c.backends[0].port == 8080); /* the default */
+    CHECK(c.backends[1].weight == 2 && strcmp(c.backends[1].host, "h") == 0);
+    CHECK(c.backends[2].weight == 256 && c.backends[2].port == 82);
+    CHECK(strcmp(c.backends[2].host, "::1") == 0);
+    CHECK(c.slow_start_ms == 0);           /* off by default */
+    CHECK(c.tunnel_timeout_ms == 3600000); /* 1 h by default */
+    char *tt[] = {"lb", "--tunnel-timeout", "90s", "0", "1", NULL};
+    CHECK(lb_config_parse(5, tt, &c, err, sizeof err) == 0 && c.tunnel_timeout_ms == 90000);
+    char *ss[] = {"lb", "--slow-start=2500ms", "0", "1", NULL};
+    CHECK(lb_config_parse(4, ss, &c, err, sizeof err) == 0 && c.slow_start_ms == 2500);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
@@ -170,5 +207,6 @@ int main(void)
     test_defaults_and_long_options();
     test_flags();
     test_too_many_backends();
+    test_weights();
     return CHECK_RESULT();
 }

@@ -5,18 +5,21 @@
  * equals taking turns; p2c: never the busier of two distinct draws, reproducible by seed,
  * and every backend reachable), and all of them for the shared rules: only up, not excluded
  * backends are picked, -1 when there is none, and lb_policy_choose()'s panic fallback to the
- * first backend not excluded. No network, no allocation beyond the stack.
+ * first backend not excluded. Weights: each policy's share follows them (fewest on load /
+ * weight, rr smooth and exact over a cycle, leastconn and p2c on (in flight + 1) / weight).
+ * No network, no allocation beyond the stack.
  */
 #include <stdint.h>
 #include <string.h>
 
 #include "check.h"
+#include "loop.h"
 #include "policy.h"
 
 #define NB 4
 
 static lb_backend backs[NB];
-static lb_backend_table table = {backs, NB};
+static lb_backend_table table = {backs, NB, 0};
 static unsigned char none[NB];
 
 static void reset_table(void)
@@ -25,7 +28,9 @@ static void reset_table(void)
     for (int i = 0; i < NB; i++) {
         backs[i].index = i;
         backs[i].up = 1;
+        backs[i].weight = 1;
     }
+    table.weighted = 0;
     memset(none, 0, sizeof none);
 }
 
@@ -189,6 +194,102 @@ static void test_none_and_panic(void)
     }
 }
 
+/* Weights 1:2:3:0-up: picks that each add to the load they are judged on. */
+static void set_weights(void)
+{
+    reset_table();
+    for (int i = 0; i < NB; i++)
+        backs[i].weight = i + 1;
+    backs[3].up = 0; /* three up, weights 1:2:3 */
+    table.weighted = 1;
+}
+
+static void test_weighted_fewest_and_rr(void)
+{
+    set_weights();
+    lb_policy p = make("fewest", 1);
+    int counts[NB] = {0};
+    for (int k = 0; k < 600; k++) {
+        int i = p.ops->pick(&p, &table, none);
+        counts[i]++;
+        backs[i].sent_since++;
+    }
+    CHECK_MSG(counts[0] == 100 && counts[1] == 200 && counts[2] == 300, "fewest %d %d %d",
+              counts[0], counts[1], counts[2]);
+    set_weights();
+    p = make("rr", 1);
+    int seq[6], rr_counts[NB] = {0};
+    for (int k = 0; k < 6; k++)
+        rr_counts[seq[k] = p.ops->pick(&p, &table, none)]++;
+    CHECK(rr_counts[0] == 1 && rr_counts[1] == 2 && rr_counts[2] == 3);
+    CHECK(seq[0] == 2 && seq[1] == 1 && seq[2] == 0); /* spread out: C B A C B C */
+    CHECK(seq[3] == 2 && seq[4] == 1 && seq[5] == 2);
+}
+
+static void test_weighted_inflight(void)
+{
+    set_weights();
+    lb_policy p = make("leastconn", 1);
+    CHECK(p.ops->pick(&p, &table, none) == 2); /* idle: the heaviest, (0+1)/3 */
+    backs[2].in_flight = 2;                    /* 3/3 = 1 against 1/1, 1/2 */
+    CHECK(p.ops->pick(&p, &table, none) == 1);
+    backs[1].in_flight = 1; /* 2/2 = 1 for three: they take turns */
+    int seen[NB] = {0};
+    for (int k = 0; k < 6; k++)
+        seen[p.ops->pick(&p, &table, none)]++;
+    CHECK(seen[0] == 2 && seen[1] == 2 && seen[2] == 2);
+    set_weights();
+    p = make("p2c", 5);
+    int counts[NB] = {0};
+    p2c_run(&p, 300, counts, NULL); /* all idle: the heavier of any pair wins */
+    CHECK_MSG(counts[0] == 0 && counts[2] > counts[1], "p2c %d %d %d", counts[0], counts[1],
+              counts[2]);
+}
+
+/* Picks n times through lb_policy_choose; returns how many went to backend i. */
+static int choose_count(lb_policy *p, int n, int i)
+{
+    int hits = 0;
+    for (int k = 0; k < n; k++)
+        hits += lb_policy_choose(p, &table, none) == i;
+    return hits;
+}
+
+static void test_slow_start(void)
+{
+    reset_table();
+    backs[0].total = 1000; /* the revived backend 1 has the fewest: it wins every pick */
+    backs[2].up = backs[3].up = 0;
+    lb_policy p = make("fewest", 3);
+    backs[1].revived_ms = lb_now_ms();
+    CHECK(choose_count(&p, 200, 1) == 200); /* off: the revived one takes everything */
+    lb_policy_set_slow_start(&p, 10000);
+    backs[1].revived_ms = lb_now_ms() - 5000; /* half-way: about half its picks */
+    int half = choose_count(&p, 2000, 1);
+    CHECK_MSG(half > 850 && half < 1150, "half-way share %d of 2000", half);
+    backs[1].revived_ms = lb_now_ms() - 1000; /* a tenth of the way */
+    int tenth = choose_count(&p, 2000, 1);
+    CHECK_MSG(tenth > 120 && tenth < 280, "10%% share %d of 2000", tenth);
+    backs[1].revived_ms = lb_now_ms() - 10000; /* ramp over */
+    CHECK(choose_count(&p, 200, 1) == 200);
+    backs[1].revived_ms = lb_now_ms();
+    backs[0].up = 0; /* refused, but nothing else is up: it is kept */
+    CHECK(choose_count(&p, 50, 1) == 50);
+}
+
+static void test_revival_is_stamped(void)
+{
+    lb_backend b;
+    memset(&b, 0, sizeof b);
+    lb_backend_probe_result(&b, 1, 0, 0, 500); /* first check: not a revival */
+    CHECK(b.up && b.revived_ms == 0);
+    lb_backend_probe_result(&b, 1, 0, 0, 600); /* up and up again: no */
+    CHECK(b.revived_ms == 0);
+    lb_backend_mark_down(&b);
+    lb_backend_probe_result(&b, 1, 0, 0, 700); /* down, then up: revived */
+    CHECK(b.up && b.revived_ms == 700);
+}
+
 int main(void)
 {
     test_registry();
@@ -197,5 +298,9 @@ int main(void)
     test_leastconn();
     test_p2c();
     test_none_and_panic();
+    test_weighted_fewest_and_rr();
+    test_weighted_inflight();
+    test_slow_start();
+    test_revival_is_stamped();
     return CHECK_RESULT();
 }
