@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ci/bench_run.py BUILD_DIR - `make bench`: our balancer against HAProxy and nginx.
+"""bench/run.py BUILD_DIR - `make bench`: our balancer against HAProxy and nginx.
 
 Layout of a run (2 cores), BENCH_LAYOUT:
  - tier (default): the server tier, i.e. the proxy under test and the three backends (one
@@ -33,10 +33,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench_common as bc  # noqa: E402
-import bench_idle  # noqa: E402
-import bench_report  # noqa: E402
-import bench_servers as bs  # noqa: E402
+import common as bc  # noqa: E402
+import idle as bench_idle  # noqa: E402
+import report as bench_report  # noqa: E402
+import servers as bs  # noqa: E402
 
 PROXY_CPU, LOAD_CPU = 0, 1
 LAYOUT = os.environ.get("BENCH_LAYOUT", "tier")
@@ -194,7 +194,7 @@ def equal_load_phase(targets, rundir, rounds, seconds, conns):
 
 def main():
     if len(sys.argv) != 2:
-        print("usage: bench_run.py BUILD_DIR", file=sys.stderr)
+        print("usage: bench/run.py BUILD_DIR", file=sys.stderr)
         return 2
     build_dir = os.path.abspath(sys.argv[1])
     bc.raise_nofile()
@@ -216,7 +216,7 @@ def main():
         idle = idle_phase(procs, rundir, docroot, build_dir, backends, cfg["idle"]) \
             if cfg["idle"] > 0 else {}
         targets = start_targets(procs, rundir, docroot, build_dir, backends)
-        light = bc.build_light_client(rundir) if os.environ.get("BENCH_LIGHT", "1") != "0" \
+        light = bc.light_client(build_dir) if os.environ.get("BENCH_LIGHT", "1") != "0" \
             else None
         runs = throughput_phase(targets, cfg["rounds"], cfg["seconds"], cfg["conns"], light)
         eq = equal_load_phase(targets, rundir, cfg["rounds"], cfg["seconds"], cfg["eq_conns"])

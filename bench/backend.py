@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ci/bench_backend.py BUILD_DIR - the fakeserver against nginx as a backend.
+"""bench/backend.py BUILD_DIR - the fakeserver against nginx as a backend.
 
 Both serve the same 1 KiB file from the same directory, pinned to CPU 0, with wrk -t1 on
 CPU 1 and keep-alive clients (issue 2: "as a backend the fakeserver is at least as fast as
@@ -17,8 +17,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench_common as bc  # noqa: E402
-import bench_servers as bs  # noqa: E402
+import common as bc  # noqa: E402
+import servers as bs  # noqa: E402
 
 SERVER_CPU, LOAD_CPU = 0, 1
 

@@ -1,12 +1,12 @@
-"""ci/bench_servers.py - start the servers a benchmark compares, each configured alike.
+"""bench/servers.py - start the servers a benchmark compares, each configured alike.
 
 nginx runs with `master_process off` (one process that serves: its PID is the one whose CPU
 and RSS we read), HAProxy in the foreground with `nbthread 1`, our balancer and the
 fakeserver with port 0 and their READY line. Every config file, log and temp path lives in
-the run directory. Each start_* returns a bench_common.Proc with `.port` set, once the
+the run directory. Each start_* returns a common.Proc with `.port` set, once the
 server answers a GET for the 1 KiB file (or printed READY).
 
-Choices that make the comparison fair, all written down in ci/BENCH.md:
+Choices that make the comparison fair, all written down in bench/README.md:
 - every proxy keeps backend connections alive and reuses them across clients
   (HAProxy `http-reuse always`, nginx `keepalive 256` in the upstream, ours by design);
 - no access logs anywhere; keep-alive request limits raised so that no proxy closes a busy
@@ -16,7 +16,7 @@ Choices that make the comparison fair, all written down in ci/BENCH.md:
 """
 import os
 
-from bench_common import FILE_NAME, free_port, wait_http, wait_ready_line
+from common import FILE_NAME, free_port, wait_http, wait_ready_line
 
 NGINX_COMMON = """
 daemon off;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ci/bench_profile.py BUILD_DIR [TARGET...] - where a proxy spends its time, per request.
+"""bench/profile_proxy.py BUILD_DIR [TARGET...] - where a proxy spends its time, per request.
 
 For each target (ours, haproxy, nginx-proxy; default all that exist), with the same
 backends and pinning as `make bench`:
@@ -13,7 +13,7 @@ backends and pinning as `make bench`:
    during a wrk run, the top (process, symbol) pairs of each CPU. A proxy changes what the
    client and the backends pay too: that is how the cost of waking an idle core in this VM
    (wrk in `_raw_spin_unlock_irqrestore`, an IPI per handshake ACK) was found, which the
-   proxy's own profile cannot show (see ci/BENCH.md).
+   proxy's own profile cannot show (see bench/README.md).
 Writes bench-out/profile/<target>-{strace,perf}-<mode>.txt and a summary
 bench-out/profile/summary.txt. PROFILE_TIME (seconds per run, 4).
 Only processes started here are stopped, by PID: strace and perf get SIGINT to finish.
@@ -29,8 +29,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench_common as bc  # noqa: E402
-import bench_run  # noqa: E402
+import common as bc  # noqa: E402
+import run as bench_run  # noqa: E402
 
 CONNS = 64
 

@@ -1,4 +1,4 @@
-"""ci/bench_common.py - the pieces every benchmark script shares.
+"""bench/common.py - the pieces every benchmark script shares.
 
 Processes: each one is started in its own process group (optionally pinned to a CPU with
 taskset, which execs, so the PID we hold is the server's own), its output goes to a log
@@ -319,17 +319,14 @@ def run_wrk(port, seconds, conns, cpu=None, close=False, script=None, script_arg
     return _measured(argv, seconds, parse_wrk, **measure)
 
 
-def build_light_client(rundir):
-    """Compiles ci/bench_load.c into rundir; returns the executable's path, or None."""
-    src = os.path.join(ROOT, "ci", "bench_load.c")
-    exe = os.path.join(rundir, "bench_load")
-    r = subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", exe, src],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if r.returncode != 0:
-        print("bench: ci/bench_load.c did not build, light-client runs skipped:\n" + r.stdout,
-              file=sys.stderr)
-        return None
-    return exe
+def light_client(build_dir):
+    """The light keep-alive client, BUILD_DIR/bin/bench_load (bench/load.c, built by CMake
+    with everything else); None, with a note, when that build has none."""
+    exe = os.path.join(build_dir, "bin", "bench_load")
+    if os.access(exe, os.X_OK):
+        return exe
+    print("bench: %s missing (run `make`), light-client runs skipped" % exe, file=sys.stderr)
+    return None
 
 
 def _parse_light(out):
@@ -342,7 +339,7 @@ def _parse_light(out):
 
 
 def run_light(exe, port, seconds, conns, cpu=None, **measure):
-    """Like run_wrk, with ci/bench_load.c as the client (keep-alive only)."""
+    """Like run_wrk, with bench/load.c (build/bin/bench_load) as the client (keep-alive only)."""
     argv = priority_prefix() + [exe, str(port), "/" + FILE_NAME, str(conns), str(seconds)]
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu)] + argv

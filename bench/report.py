@@ -1,10 +1,10 @@
-"""ci/bench_report.py - turn benchmark runs into bench.json, a Markdown table and an SVG.
+"""bench/report.py - turn benchmark runs into bench.json, a Markdown table and an SVG.
 
 Each figure is the median over the rounds (each metric on its own). Ratios are ours over
 theirs: above 1 is better for requests/s, below 1 is better for latency, CPU per request
 and memory. Python stdlib only; the SVG is written by hand.
 """
-from bench_common import median
+from common import median
 
 TARGET_LABEL = {"nginx-direct": "nginx direct (no proxy)", "haproxy": "HAProxy",
                 "nginx-proxy": "nginx proxy", "ours": "ours"}
@@ -133,7 +133,7 @@ def table(data):
 
 MODE_TITLE = {"keepalive": "keep-alive clients (wrk)",
               "close": "one request per connection (wrk, Connection: close)",
-              "light": "keep-alive clients, light client (ci/bench_load.c instead of wrk)"}
+              "light": "keep-alive clients, light client (bench/load.c instead of wrk)"}
 MODE_LABEL = {"keepalive": "keep-alive (wrk)", "close": "Connection: close (wrk)",
               "light": "keep-alive (light client)"}
 

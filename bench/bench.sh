@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# bench/bench.sh BUILD_DIR - `make bench`: the balancer against HAProxy and nginx, side by side.
+#
+# Everything happens in bench/run.py (Python stdlib); this wrapper only checks the tools
+# and raises the open-file limit to the hard limit, since 10,000 idle client connections
+# need that many descriptors in the client and in each proxy. The light client is
+# BUILD_DIR/bin/bench_load, built by `make` (bench/CMakeLists.txt).
+# Environment: see bench/README.md. Output: bench-out/bench.{json,md,svg}.
+set -euo pipefail
+build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+for tool in haproxy nginx wrk taskset python3; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || {
+    echo "bench/bench.sh: $tool missing; run ci/deps.sh bench as root" >&2; exit 1; }
+done
+export PATH=$PATH:/usr/sbin
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+py=/usr/bin/python3; [ -x "$py" ] || py=python3
+exec "$py" "$here/run.py" "$build"
