@@ -5,7 +5,8 @@
 # and raises the open-file limit to the hard limit, since 10,000 idle client connections
 # need that many descriptors in the client and in each proxy. The light client is
 # BUILD_DIR/bin/bench_load, built by `make` (bench/CMakeLists.txt).
-# Environment: see bench/README.md. Output: bench-out/bench.{json,md,svg}.
+# Then bench/backend.py: the fakeserver against nginx as a backend.
+# Environment: see bench/README.md. Output: bench-out/bench.{json,md,svg}, backend.*.
 set -euo pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,4 +17,9 @@ done
 export PATH=$PATH:/usr/sbin
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 py=/usr/bin/python3; [ -x "$py" ] || py=python3
-exec "$py" "$here/run.py" "$build"
+"$py" "$here/run.py" "$build"
+# The fakeserver as a backend, against nginx on the same file (BENCH_FAKESERVER=0 skips it).
+if [ "${BENCH_FAKESERVER:-1}" != 0 ]; then
+  echo
+  "$py" "$here/backend.py" "$build"
+fi

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """bench/profile_proxy.py BUILD_DIR [TARGET...] - where a proxy spends its time, per request.
 
-For each target (ours, haproxy, nginx-proxy; default all that exist), with the same
-backends and pinning as `make bench`:
+For each target (ours, ours-bk, haproxy, nginx-proxy; default all that exist), with the
+same backends as `make bench`, in the layout PROFILE_LAYOUT (free, the default, or tier or
+split; see bench/run.py):
  - syscalls per request: `strace -c -f -p PID` attached during a wrk run (strace slows the
    proxy a lot; the counts per request are what matter, not the rate), keep-alive and
    Connection: close;
@@ -10,12 +11,14 @@ backends and pinning as `make bench`:
    hardware counters, so sampling is on the cpu-clock software event), reported as the top
    symbols by self time;
  - a whole-machine profile (PROFILE_SYSTEM=1, the default): `perf record -a` on both CPUs
-   during a wrk run, the top (process, symbol) pairs of each CPU. A proxy changes what the
+   during a wrk run, the top (process, symbol) pairs (of each CPU when pinned). A proxy
+   changes what the
    client and the backends pay too: that is how the cost of waking an idle core in this VM
    (wrk in `_raw_spin_unlock_irqrestore`, an IPI per handshake ACK) was found, which the
    proxy's own profile cannot show (see bench/README.md).
 Writes bench-out/profile/<target>-{strace,perf}-<mode>.txt and a summary
-bench-out/profile/summary.txt. PROFILE_TIME (seconds per run, 4).
+bench-out/profile/summary.txt. PROFILE_TIME (seconds per run, 4), PROFILE_MODES
+(keepalive close), PROFILE_SYSTEM (1).
 Only processes started here are stopped, by PID: strace and perf get SIGINT to finish.
 """
 import os
@@ -33,6 +36,7 @@ import common as bc  # noqa: E402
 import run as bench_run  # noqa: E402
 
 CONNS = 64
+LAYOUT = os.environ.get("PROFILE_LAYOUT", "free")
 
 
 def attach(argv, out):
@@ -61,7 +65,7 @@ def detach(p):
 def strace_run(proc, outdir, name, mode, seconds):
     out = os.path.join(outdir, "%s-strace-%s.txt" % (name, mode))
     tracer = attach(["strace", "-c", "-f", "-o", out, "-p", str(proc.pid)], out)
-    res = bc.run_wrk(proc.port, seconds, CONNS, cpu=bench_run.LOAD_CPU, close=(mode == "close"))
+    res = bc.run_wrk(proc.port, seconds, CONNS, cpus=client_cpus(), close=(mode == "close"))
     detach(tracer)
     calls = {}
     with open(out) as f:
@@ -82,7 +86,7 @@ def perf_run(proc, outdir, name, mode, seconds):
     out = os.path.join(outdir, "%s-perf-%s.txt" % (name, mode))
     tracer = attach(["perf", "record", "-e", "cpu-clock", "-F", "1999", "-g", "-o", data,
                      "-p", str(proc.pid)], out)
-    res = bc.run_wrk(proc.port, seconds, CONNS, cpu=bench_run.LOAD_CPU, close=(mode == "close"))
+    res = bc.run_wrk(proc.port, seconds, CONNS, cpus=client_cpus(), close=(mode == "close"))
     detach(tracer)
     rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
                           "--sort", "dso,symbol", "--percent-limit", "0.05", "-g", "none"],
@@ -102,31 +106,37 @@ def perf_run(proc, outdir, name, mode, seconds):
     return {"rps_profiled": res["rps"], "top": top, "user": user, "kernel_pct": kernel}
 
 
+def client_cpus():
+    return bench_run.LAYOUTS[LAYOUT]["client"]
+
+
 def system_run(proc, outdir, name, mode, seconds):
-    """perf record -a on both CPUs for most of a wrk run; the top (comm, symbol) per CPU."""
+    """perf record -a on every CPU for most of a wrk run; the top (comm, symbol) pairs, per
+    CPU in a pinned layout, over the machine in the free one."""
     data = os.path.join(outdir, "%s-%s.system.data" % (name, mode))
     res = {}
     load = threading.Thread(target=lambda: res.update(bc.run_wrk(
-        proc.port, seconds, CONNS, cpu=bench_run.LOAD_CPU, close=(mode == "close"),
-        watch_pid=proc.pid, load_pids=bench_run.BACKEND_PIDS)))
+        proc.port, seconds, CONNS, cpus=client_cpus(), close=(mode == "close"),
+        watch_pids=[proc.pid], load_pids=bench_run.BACKEND_PIDS)))
     load.start()
     time.sleep(0.5)  # past wrk's connection set-up
     subprocess.run(bc.priority_prefix() + ["perf", "record", "-e", "cpu-clock", "-a",
-                                           "-C", "%d,%d" % (bench_run.PROXY_CPU, bench_run.LOAD_CPU),
                                            "-o", data, "--", "sleep", str(max(1, seconds - 1))],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     load.join(seconds + 30)
     out = {"rps": res.get("rps"), "cpu_us_per_req": res.get("cpu_us_per_req"),
            "load_us_per_req": res.get("load_us_per_req"), "cpus": {}}
-    for cpu in (bench_run.PROXY_CPU, bench_run.LOAD_CPU):
-        rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
-                              "-C", str(cpu), "--sort", "comm,symbol", "--percent-limit", "1"],
+    views = [("all", [])] if LAYOUT == "free" else [(c, ["-C", str(c)])
+                                                     for c in sorted(bc.all_cpus())]
+    for cpu, sel in views:
+        rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children"] + sel
+                             + ["--sort", "comm,symbol", "--percent-limit", "1"],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
-        with open(os.path.join(outdir, "%s-system-%s-cpu%d.txt" % (name, mode, cpu)), "w") as f:
+        with open(os.path.join(outdir, "%s-system-%s-cpu%s.txt" % (name, mode, cpu)), "w") as f:
             f.write(rep)
         rows = [re.sub(r"( -)+$", "", " ".join(ln.split())) for ln in rep.splitlines()
                 if re.match(r"\s+[\d.]+%", ln)]
-        out["cpus"][cpu] = rows[:8]
+        out["cpus"][cpu] = rows[:12]
     if os.path.exists(data):
         os.unlink(data)
     return out
@@ -134,7 +144,7 @@ def system_run(proc, outdir, name, mode, seconds):
 
 def main():
     build_dir = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
-    wanted = sys.argv[2:] or ["ours", "haproxy", "nginx-proxy"]
+    wanted = sys.argv[2:] or ["ours", "ours-bk", "haproxy", "nginx-proxy"]
     seconds = bench_run.env_int("PROFILE_TIME", 4)
     bc.raise_nofile()
     outdir = os.path.join(bc.ROOT, "bench-out", "profile")
@@ -147,8 +157,12 @@ def main():
         _, backends = bench_run.start_backends(procs, rundir, docroot, build_dir)
         targets = bench_run.start_targets(procs, rundir, docroot, build_dir, backends,
                                           only=wanted)
+        bench_run.apply_layout(LAYOUT, targets)
+        modes = os.environ.get("PROFILE_MODES", "keepalive close").split()
         for name, proc in targets.items():
-            for mode in ("keepalive", "close"):
+            for mode in modes:
+                if not bench_run.mode_has(name, mode):
+                    continue
                 s = strace_run(proc, outdir, name, mode, seconds)
                 p = perf_run(proc, outdir, name, mode, seconds)
                 lines.append("== %s %s: %.2f syscalls/request (%d requests traced)"
@@ -167,7 +181,7 @@ def main():
                                  " wrk + backends %s us/req):"
                                  % (m["rps"], m["cpu_us_per_req"], m["load_us_per_req"]))
                     for cpu, rows in m["cpus"].items():
-                        lines.append("     CPU %d:" % cpu)
+                        lines.append("     CPU %s:" % cpu)
                         lines += ["       " + r for r in rows]
     finally:
         procs.stop_all()

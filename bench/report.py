@@ -1,25 +1,37 @@
-"""bench/report.py - turn benchmark runs into bench.json, a Markdown table and an SVG.
+"""bench/report.py - turn benchmark runs into bench.json, Markdown tables and an SVG.
 
-Each figure is the median over the rounds (each metric on its own). Ratios are ours over
-theirs: above 1 is better for requests/s, below 1 is better for latency, CPU per request
-and memory. Python stdlib only; the SVG is written by hand.
+Each figure is the median over the rounds (each metric on its own). Ratios are a target's
+figure over HAProxy's and over nginx-as-a-proxy's, each the median of the per-round
+ratios (a round measures every target within a minute, so the machine's drift between
+rounds cancels): above 1 is better for requests/s, below 1 is better for CPU per request,
+latency and memory. Python stdlib only; the SVG is written by hand.
 """
 from common import median
 
 TARGET_LABEL = {"nginx-direct": "nginx direct (no proxy)", "haproxy": "HAProxy",
-                "nginx-proxy": "nginx proxy", "ours": "ours"}
-METRICS = ("rps", "p50_ms", "p99_ms", "cpu_pct", "cpu_us_per_req", "rss_kib", "errors",
-           "non2xx", "foreign_pct", "load_us_per_req")
+                "nginx-proxy": "nginx proxy", "ours": "ours",
+                "ours-bk": "ours --backend-keepalive"}
+PEERS = ("haproxy", "nginx-proxy")
+METRICS = ("rps", "p50_ms", "p99_ms", "cpu_pct", "cpu_us_per_req", "rss_kib", "other_pct",
+           "load_us_per_req", "loadavg", "client_cpu_pct", "backends_cpu_pct")
+RATIOS = {"rps": "rps", "cpu": "cpu_us_per_req", "p99": "p99_ms"}
+LAYOUT_TITLE = {"free": "free layout: nothing pinned, as a user runs things",
+                "tier": "tier layout: proxy + backends on CPU 0, client alone on CPU 1",
+                "split": "split layout: proxy alone on CPU 0, client + backends on CPU 1"}
+MODE_TITLE = {"keepalive": "keep-alive clients (wrk)",
+              "close": "one request per connection (wrk, Connection: close)",
+              "light": "keep-alive clients, light client (build/bin/bench_load)",
+              "equal": "equal offered load (closed loop with think time)"}
+MODE_SHORT = {"keepalive": "keep-alive", "close": "one request per connection",
+              "light": "keep-alive, light client", "equal": "equal offered load"}
 
 
 def summarize(run_list):
     s = {m: median([r.get(m) for r in run_list]) for m in METRICS}
     s["rps_min"] = min((r["rps"] for r in run_list), default=None)
     s["rps_max"] = max((r["rps"] for r in run_list), default=None)
-    s["errors"] = sum(r.get("errors", 0) for r in run_list)
-    # What one core would serve at this cost per request if nothing else were the limit.
-    s["per_core_rps"] = round(1e6 / s["cpu_us_per_req"]) if s["cpu_us_per_req"] else None
-    s["non2xx"] = sum(r.get("non2xx", 0) for r in run_list)
+    s["errors"] = sum(r.get("errors", 0) + r.get("non2xx", 0) for r in run_list)
+    s["rounds"] = len(run_list)
     return s
 
 
@@ -27,26 +39,35 @@ def _ratio(a, b):
     return round(a / b, 3) if a is not None and b else None
 
 
-def build(machine, cfg, runs, eq, idle):
-    data = {"machine": machine, "config": cfg, "summary": {}, "ratios": {},
-            "equal_load": {}, "idle": idle, "runs": runs, "equal_load_runs": eq}
-    for mode, by_target in runs.items():
-        data["summary"][mode] = {t: summarize(rl) for t, rl in by_target.items()}
-    data["equal_load"] = {t: summarize(rl) for t, rl in eq.items()}
-    for mode, summ in data["summary"].items():
-        ours = summ.get("ours")
-        if not ours:
-            continue
-        data["ratios"][mode] = {t: {"rps": _ratio(ours["rps"], s["rps"]),
-                                    "p99": _ratio(ours["p99_ms"], s["p99_ms"]),
-                                    "cpu_per_req": _ratio(ours["cpu_us_per_req"],
-                                                          s["cpu_us_per_req"]),
-                                    "per_core": _ratio(ours["per_core_rps"], s["per_core_rps"])}
-                                for t, s in summ.items() if t != "ours"}
-    ours_eq = data["equal_load"].get("ours")
-    if ours_eq:
-        data["ratios"]["equal_load_p99"] = {t: _ratio(ours_eq["p99_ms"], s["p99_ms"])
-                                            for t, s in data["equal_load"].items() if t != "ours"}
+def paired_ratios(mine, theirs):
+    """{kind: median over rounds of mine/theirs}, runs paired by round."""
+    by_round = {r["round"]: r for r in theirs}
+    out = {}
+    for kind, metric in RATIOS.items():
+        vals = [_ratio(r.get(metric), by_round[r["round"]].get(metric))
+                for r in mine if r["round"] in by_round]
+        out[kind] = median(vals)
+    return out
+
+
+def build(machine, cfg, runs, idle):
+    data = {"machine": machine, "config": cfg, "summary": {}, "ratios": {}, "idle": idle,
+            "layout_load": {}, "runs": runs}
+    for layout, by_mode in runs.items():
+        data["summary"][layout] = {}
+        data["ratios"][layout] = {}
+        every = [r for by_t in by_mode.values() for rl in by_t.values() for r in rl]
+        loads = sorted(r["loadavg"] for r in every if r.get("loadavg") is not None)
+        data["layout_load"][layout] = {
+            "loadavg_min": loads[0] if loads else None,
+            "loadavg_median": median(loads), "loadavg_max": loads[-1] if loads else None,
+            "other_pct_median": median([r.get("other_pct") for r in every])}
+        for mode, by_target in by_mode.items():
+            data["summary"][layout][mode] = {t: summarize(rl) for t, rl in by_target.items()}
+            data["ratios"][layout][mode] = {
+                t: {peer: paired_ratios(rl, by_target[peer]) for peer in PEERS
+                    if peer in by_target and peer != t}
+                for t, rl in by_target.items()}
     if idle.get("ours"):
         data["ratios"]["idle_bytes_per_conn"] = {
             t: _ratio(idle["ours"]["bytes_per_conn"], v["bytes_per_conn"])
@@ -58,64 +79,66 @@ def _f(v, fmt="%.0f"):
     return "-" if v is None else fmt % v
 
 
+def _pair(r, kind):
+    """'1.23x, 0.98x' (vs HAProxy, vs nginx proxy); '-' where a peer is the row itself."""
+    return ", ".join(_f(r.get(p, {}).get(kind), "%.2fx") for p in PEERS)
+
+
+def header(data):
+    m, c = data["machine"], data["config"]
+    lines = ["Machine: %s, %s CPUs (%s), kernel %s; %s; %s"
+             % (m.get("Model name"), m.get("cpus"), m.get("Hypervisor vendor", "bare metal"),
+                m.get("kernel"), m.get("haproxy"), m.get("nginx")),
+             "Backends: %s; wrk -t1 -c%d, %d s per run, %d rounds (layouts alternate within "
+             "each round), medians; ours: `%s`; servers and clients run under `%s`; load "
+             "average %s before the run, %s after.%s"
+             % (c["backends"], c["conns"], c["seconds"], c["rounds"], c.get("ours_args", "?"),
+                c.get("sched", "?"), " ".join(c.get("loadavg_before", [])),
+                " ".join(c.get("loadavg_after", [])),
+                " HAProxy and nginx with deferred accept (BENCH_PEER_DEFER=1)."
+                if c.get("peer_defer") else "")]
+    return lines
+
+
 def table(data):
-    out = []
-    m = data["machine"]
-    out.append("Machine: %s, %s CPUs (%s), kernel %s; %s; %s"
-               % (m.get("Model name"), m.get("cpus"), m.get("Hypervisor vendor", "bare metal"),
-                  m.get("kernel"), m.get("haproxy"), m.get("nginx")))
-    c = data["config"]
-    if c.get("backend_cpu", c["load_cpu"]) == c["proxy_cpu"]:
-        where = "proxy + backends on CPU %d, wrk alone on CPU %d" % (c["proxy_cpu"], c["load_cpu"])
-    else:
-        where = "proxy alone on CPU %d, wrk + backends on CPU %d" % (c["proxy_cpu"], c["load_cpu"])
-    out.append("Backends: %s; wrk -t1 -c%d, %d s per run, %d rounds, medians; %s (layout %s); "
-               "servers and wrk run under `%s`; load average before the run %s.%s"
-               % (c["backends"], c["conns"], c["seconds"], c["rounds"], where,
-                  c.get("layout", "split"), c.get("sched", "?"),
-                  " ".join(c.get("loadavg_before", [])),
-                  " HAProxy and nginx with deferred accept (BENCH_PEER_DEFER=1)."
-                  if c.get("peer_defer") else ""))
-    for mode, summ in data["summary"].items():
-        ratios = data["ratios"].get(mode, {})
+    out = header(data)
+    for layout, by_mode in data["summary"].items():
+        ld = data["layout_load"][layout]
         out.append("")
-        out.append("### %s" % MODE_TITLE.get(mode, mode))
+        out.append("### %s" % LAYOUT_TITLE.get(layout, layout))
         out.append("")
-        out.append("| target | req/s (min-max) | p50 ms | p99 ms | CPU % | CPU us/req "
-                   "| req/s per core | load us/req | RSS MiB | errors | other % | ours/it req/s "
-                   "| ours/it p99 | ours/it per core |")
-        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for t, s in summ.items():
-            r = ratios.get(t, {})
-            out.append("| %s | %s (%s-%s) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s "
-                       "| %s | %s |" % (
-                TARGET_LABEL.get(t, t), _f(s["rps"]), _f(s["rps_min"]), _f(s["rps_max"]),
-                _f(s["p50_ms"], "%.3f"), _f(s["p99_ms"], "%.3f"), _f(s["cpu_pct"]),
-                _f(s["cpu_us_per_req"], "%.1f"), _f(s["per_core_rps"]),
-                _f(s["load_us_per_req"], "%.1f"),
-                _f(s["rss_kib"] / 1024.0 if s["rss_kib"] else None, "%.1f"),
-                s["errors"] + s["non2xx"], _f(s["foreign_pct"]), _f(r.get("rps"), "%.2fx"),
-                _f(r.get("p99"), "%.2fx"), _f(r.get("per_core"), "%.2fx")))
-    bad = ["%s %s" % (mode, t) for mode, summ in data["summary"].items()
-           for t, s in summ.items() if s["errors"] or s["non2xx"]]
+        out.append("1-minute load average during these runs %s (median; %s-%s); other "
+                   "processes took %s%% of a core (median of runs)."
+                   % (_f(ld["loadavg_median"], "%.1f"), _f(ld["loadavg_min"], "%.1f"),
+                      _f(ld["loadavg_max"], "%.1f"), _f(ld["other_pct_median"])))
+        for mode, summ in by_mode.items():
+            ratios = data["ratios"][layout][mode]
+            out.append("")
+            out.append("#### %s" % MODE_TITLE.get(mode, mode))
+            out.append("")
+            out.append("| target | req/s (min-max) | CPU us/req | p99 ms | p50 ms | CPU % "
+                       "| load us/req | RSS MiB | errors | other % | req/s vs HAProxy, nginx "
+                       "| CPU/req vs HAProxy, nginx | p99 vs HAProxy, nginx |")
+            out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+            for t, s in summ.items():
+                r = ratios.get(t, {})
+                out.append("| %s | %s (%s-%s) | %s | %s | %s | %s | %s | %s | %s | %s | %s "
+                           "| %s | %s |" % (
+                               TARGET_LABEL.get(t, t), _f(s["rps"]), _f(s["rps_min"]),
+                               _f(s["rps_max"]), _f(s["cpu_us_per_req"], "%.1f"),
+                               _f(s["p99_ms"], "%.3f"), _f(s["p50_ms"], "%.3f"),
+                               _f(s["cpu_pct"]), _f(s["load_us_per_req"], "%.1f"),
+                               _f(s["rss_kib"] / 1024.0 if s["rss_kib"] else None, "%.1f"),
+                               s["errors"], _f(s["other_pct"]), _pair(r, "rps"),
+                               _pair(r, "cpu"), _pair(r, "p99")))
+    bad = ["%s %s %s" % (lay, mode, t) for lay, by_mode in data["summary"].items()
+           for mode, summ in by_mode.items() for t, s in summ.items() if s["errors"]]
     if bad:
         out.append("")
         out.append("**WARNING: socket errors or non-2xx answers in: %s** (see bench.json)"
                    % ", ".join(bad))
-    if data["equal_load"]:
-        out.append("")
-        out.append("### equal offered load (%d connections, %s ms think time)"
-                   % (c["eq_conns"], c["eq_delay_ms"]))
-        out.append("")
-        out.append("| target | req/s | p50 ms | p99 ms | CPU % | other % | ours/it p99 |")
-        out.append("|---|---|---|---|---|---|---|")
-        er = data["ratios"].get("equal_load_p99", {})
-        for t, s in data["equal_load"].items():
-            out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-                TARGET_LABEL.get(t, t), _f(s["rps"]), _f(s["p50_ms"], "%.3f"),
-                _f(s["p99_ms"], "%.3f"), _f(s["cpu_pct"]), _f(s["foreign_pct"]),
-                _f(er.get(t), "%.2fx")))
     if data["idle"]:
+        c = data["config"]
         out.append("")
         out.append("### %d idle keep-alive client connections" % c["idle"])
         out.append("")
@@ -131,18 +154,91 @@ def table(data):
     return "\n".join(out)
 
 
-MODE_TITLE = {"keepalive": "keep-alive clients (wrk)",
-              "close": "one request per connection (wrk, Connection: close)",
-              "light": "keep-alive clients, light client (bench/load.c instead of wrk)"}
-MODE_LABEL = {"keepalive": "keep-alive (wrk)", "close": "Connection: close (wrk)",
-              "light": "keep-alive (light client)"}
+def _thousands(v):
+    return "-" if v is None else "{:,.0f}".format(v)
+
+
+def _us(v):
+    return _f(v, "%.1f us")
+
+
+def headline(data, backend=None):
+    """The short table of the top-level README: per layout, keep-alive and one request per
+    connection (req/s, proxy CPU per request, p99 at saturation) and p99 at equal offered
+    load, with the ratios; then memory per idle connection and, from bench/backend.py's
+    JSON when given, the fakeserver against nginx."""
+    out = []
+    for layout, by_mode in data["summary"].items():
+        ld = data["layout_load"][layout]
+        out.append("")
+        out.append("**%s** (load average %s-%s during the runs):"
+                   % (LAYOUT_TITLE.get(layout, layout), _f(ld["loadavg_min"], "%.1f"),
+                      _f(ld["loadavg_max"], "%.1f")))
+        out.append("")
+        out.append("| clients | proxy | req/s | CPU per request | p99 | req/s vs HAProxy, nginx "
+                   "| CPU/req vs HAProxy, nginx | p99 vs HAProxy, nginx |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        for mode in ("keepalive", "close", "equal"):
+            summ = by_mode.get(mode)
+            if not summ:
+                continue
+            first = True
+            for t, s in summ.items():
+                if t == "nginx-direct":
+                    continue
+                r = data["ratios"][layout][mode].get(t, {})
+                label = MODE_SHORT[mode]
+                if mode == "equal" and first:
+                    label += " (about {:,.0f} req/s)".format(s["rps"] or 0)
+                out.append("| %s | %s | %s | %s | %s ms | %s | %s | %s |" % (
+                    label if first else "", TARGET_LABEL.get(t, t),
+                    "{:,.0f}".format(s["rps"]) if s["rps"] else "-", _us(s["cpu_us_per_req"]),
+                    _f(s["p99_ms"], "%.2f"),
+                    _pair(r, "rps") if t.startswith("ours") and mode != "equal" else "",
+                    _pair(r, "cpu") if t.startswith("ours") else "",
+                    _pair(r, "p99") if t.startswith("ours") else ""))
+                first = False
+    idle = data.get("idle") or {}
+    if idle:
+        out.append("")
+        out.append("| other figures | HAProxy | nginx | ours | ours vs HAProxy, nginx |")
+        out.append("|---|---|---|---|---|")
+        ir = data["ratios"].get("idle_bytes_per_conn", {})
+        out.append("| memory per idle keep-alive connection ({:,} held) | {} B | {} B | {} B "
+                   "| {}, {} |".format(
+                       data["config"]["idle"],
+                       *[_thousands(idle.get(t, {}).get("bytes_per_conn"))
+                         for t in ("haproxy", "nginx-proxy", "ours")],
+                       _f(ir.get("haproxy"), "%.2fx"), _f(ir.get("nginx-proxy"), "%.2fx")))
+    if backend:
+        out += backend_headline(backend)
+    return "\n".join(out)
+
+
+def backend_headline(backend):
+    """Rows for the fakeserver against nginx (bench/backend.py's JSON), per layout."""
+    out = []
+    if not backend.get("summary"):
+        return out
+    out.append("")
+    out.append("| the fakeserver as a backend (1 KiB file, one worker, keep-alive) | nginx "
+               "| fakeserver -N 1 | fakeserver vs nginx |")
+    out.append("|---|---|---|---|")
+    for layout, summ in backend["summary"].items():
+        ng, fs = summ.get("nginx", {}), summ.get("fakeserver -N 1", {})
+        ratio = backend.get("ratios", {}).get(layout, {}).get("fakeserver -N 1", {}).get("nginx")
+        out.append("| %s, req/s | %s | %s | %s |" % (
+            layout, "{:,.0f}".format(ng["rps"]) if ng.get("rps") else "-",
+            "{:,.0f}".format(fs["rps"]) if fs.get("rps") else "-", _f(ratio, "%.2fx")))
+    return out
+
 
 COLORS = {"nginx-direct": "#9e9e9e", "haproxy": "#1f77b4", "nginx-proxy": "#2ca02c",
-          "ours": "#d62728"}
+          "ours": "#d62728", "ours-bk": "#ff9896"}
 
 
-def _bars(groups, title, unit, x0, y0, w, h):
-    """One bar panel: groups is [(group label, [(target, value)])]."""
+def _bars(groups, title, unit, x0, y0, w, h, fmt="%.0f"):
+    """One bar panel: groups is [(group label, [(target, value)])]; fmt labels each bar."""
     vmax = 1.12 * max([v for _, items in groups for _, v in items if v] + [1])
     parts = ['<text x="%d" y="%d" font-size="14" font-weight="bold">%s</text>'
              % (x0, y0 - 14, title)]
@@ -157,30 +253,37 @@ def _bars(groups, title, unit, x0, y0, w, h):
             parts.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s">'
                          '<title>%s: %s %s</title></rect>'
                          % (x, base - bh, bw - 4, bh, COLORS.get(t, "#777"), t, _f(v), unit))
-            parts.append('<text x="%.1f" y="%.1f" font-size="10" text-anchor="middle">%s</text>'
-                         % (x + (bw - 4) / 2, base - bh - 3, _f(v)))
-        parts.append('<text x="%.1f" y="%d" font-size="12" text-anchor="middle">%s</text>'
-                     % (x0 + gi * gw + gw / 2, base + 16, glabel))
+            parts.append('<text x="%.1f" y="%.1f" font-size="9" text-anchor="middle">%s</text>'
+                         % (x + (bw - 4) / 2, base - bh - 3,
+                            _f(v / 1000.0 if v and fmt.endswith("k") else v, fmt)))
+        for li, line in enumerate(glabel.split("\n")):
+            parts.append('<text x="%.1f" y="%d" font-size="11" text-anchor="middle">%s</text>'
+                         % (x0 + gi * gw + gw / 2, base + 15 + 13 * li, line))
     return parts
 
 
 def svg(data):
-    w, h = 900, 420
+    w, h = 1000, 440
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
              'font-family="sans-serif">' % (w, h),
              '<rect width="100%" height="100%" fill="white"/>']
     groups = []
-    for mode, summ in data["summary"].items():
-        groups.append((MODE_LABEL.get(mode, mode), [(t, s["rps"]) for t, s in summ.items()]))
-    parts += _bars(groups, "requests/s (higher is better)", "req/s", 40, 50, 520, 300)
+    for layout, by_mode in data["summary"].items():
+        for mode in ("keepalive", "close"):
+            if mode in by_mode:
+                groups.append(("%s\n%s" % (layout, MODE_SHORT[mode].replace(
+                    "one request per connection", "one per conn.")),
+                    [(t, s["rps"]) for t, s in by_mode[mode].items()]))
+    parts += _bars(groups, "requests/s (higher is better)", "req/s", 40, 50, 640, 300,
+                   fmt="%.0fk")
     idle = [(t, v["bytes_per_conn"]) for t, v in data["idle"].items()]
     if idle:
         parts += _bars([("%d idle connections" % data["config"]["idle"], idle)],
-                       "bytes per idle connection (lower is better)", "B", 600, 50, 260, 300)
+                       "bytes per idle connection (lower is better)", "B", 720, 50, 250, 300)
     for i, t in enumerate(COLORS):
         parts.append('<rect x="%d" y="%d" width="12" height="12" fill="%s"/>'
                      '<text x="%d" y="%d" font-size="12">%s</text>'
-                     % (40 + i * 200, h - 30, COLORS[t], 56 + i * 200, h - 20,
+                     % (40 + i * 190, h - 30, COLORS[t], 56 + i * 190, h - 20,
                         TARGET_LABEL[t]))
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

@@ -1,33 +1,42 @@
 #!/usr/bin/env python3
 """bench/run.py BUILD_DIR - `make bench`: our balancer against HAProxy and nginx.
 
-Layout of a run (2 cores), BENCH_LAYOUT:
- - tier (default): the server tier, i.e. the proxy under test and the three backends (one
-   nginx process serving a 1 KiB file on three ports, or three fakeservers with
-   BENCH_BACKENDS=fakeserver), shares CPU 0; wrk has CPU 1 to itself, so the client is
-   never the limit and what a proxy costs shows up as requests/s of the tier;
- - split: the proxy alone on CPU 0, wrk and the backends share CPU 1 (then wrk and the
-   backends, not the proxy, are the limit of every efficient proxy).
-"nginx direct" is a separate nginx origin on CPU 0, the ceiling of what one core serves
-with no proxy in between.
+Targets, all balancing over the same three backends (one nginx process serving a 1 KiB
+file on three ports, or three fakeservers with BENCH_BACKENDS=fakeserver): HAProxy,
+nginx as a proxy, ours with its defaults ("ours") and, while the balancer has the option,
+ours with --backend-keepalive ("ours-bk", measured with `Connection: close` clients only,
+the one case it changes). "nginx direct" is a separate nginx origin: the ceiling of what
+the machine serves with no proxy in between.
+
+Layouts (BENCH_LAYOUT, a list; default "free tier"), how the 2 cores are shared:
+ - free: nothing pinned. Every process goes where the scheduler puts it, as when a user
+   runs the programs; proxy, backends and client compete for both cores;
+ - tier: the server tier (the proxy under test and its backends) on CPU 0, the client
+   alone on CPU 1, so the client is never the limit and what a proxy costs shows up as
+   requests/s of the tier;
+ - split: the proxy alone on CPU 0, the client and the backends on CPU 1 (then the
+   client and the backends, not the proxy, are the limit of every efficient proxy).
+Servers are started once, unpinned, and moved between layouts (every thread's affinity).
 
 Phases:
  1. idle memory: BENCH_IDLE (10000) keep-alive client connections, each after one request,
     held open against each fresh proxy; RSS before and after, per connection.
- 2. throughput: BENCH_ROUNDS (3) rounds; in each, every target is measured once with
-    keep-alive clients and once with `Connection: close`, the order rotated per round;
-    wrk -t1 -c BENCH_CONNS (64) for BENCH_TIME (5) seconds. Medians are reported.
- 3. equal offered load: every target gets the same closed-loop load, BENCH_EQ_CONNS
-    connections each waiting a random 5..15 ms (mean 10) between answers (a wrk Lua
-    delay()), which is well under every proxy's capacity, so each sees the same request rate
-    and the p99 latencies compare like for like. wrk2 (constant rate) is not in Debian.
-
-Outputs bench-out/bench.json, bench-out/bench.svg and prints the table (Markdown).
-Every process is started here and stopped here by PID (process group).
+ 2. BENCH_ROUNDS (3) rounds. In each round, for each layout (their order alternates from
+    round to round), every target is measured once per mode, the order of targets
+    rotated per round: keep-alive clients (wrk -t1 -c BENCH_CONNS), one request per
+    connection (wrk with `Connection: close`), keep-alive with the light client
+    (build/bin/bench_load), and equal offered load (BENCH_EQ_CONNS connections, each
+    waiting a random 5..15 ms between answers: well under every proxy's capacity, so p99
+    latencies compare like for like; wrk2 is not in Debian). BENCH_TIME (5) s per run.
+    Each run reads the proxy's CPU time before and after (common._measured).
+Medians over the rounds, and ratios against HAProxy and nginx as medians of the
+per-round ratios (each round's runs are close in time), are in bench-out/bench.json,
+bench-out/bench.md (printed) and bench-out/bench.svg. Every process is started here and
+stopped here by PID (process group).
 """
 import json
-import shutil
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -38,11 +47,16 @@ import idle as bench_idle  # noqa: E402
 import report as bench_report  # noqa: E402
 import servers as bs  # noqa: E402
 
-PROXY_CPU, LOAD_CPU = 0, 1
-LAYOUT = os.environ.get("BENCH_LAYOUT", "tier")
-if LAYOUT not in ("tier", "split"):
-    sys.exit("bench: BENCH_LAYOUT must be tier or split, not %r" % LAYOUT)
-BACKEND_CPU = PROXY_CPU if LAYOUT == "tier" else LOAD_CPU
+# Who runs where, per layout: None is "not pinned".
+LAYOUTS = {
+    "free": {"proxy": None, "backends": None, "client": None},
+    "tier": {"proxy": {0}, "backends": {0}, "client": {1}},
+    "split": {"proxy": {0}, "backends": {1}, "client": {1}},
+}
+MODES = ("keepalive", "close", "light", "equal")
+# --backend-keepalive changes nothing for keep-alive clients (their backend connection is
+# pooled either way), so the variant is measured where it matters only.
+MODE_ONLY = {"ours-bk": ("close",)}
 DELAY_LUA = """
 local lo, hi = 5, 15
 function init(args)
@@ -61,6 +75,17 @@ def env_int(name, default):
         return default
 
 
+def layouts_wanted():
+    names = os.environ.get("BENCH_LAYOUT", "free tier").replace(",", " ").split()
+    bad = [n for n in names if n not in LAYOUTS]
+    if bad or not names:
+        sys.exit("bench: BENCH_LAYOUT is a list of %s, not %r"
+                 % ("/".join(LAYOUTS), os.environ.get("BENCH_LAYOUT")))
+    if os.cpu_count() < 2 and any(n != "free" for n in names):
+        sys.exit("bench: the tier and split layouts need 2 CPUs; use BENCH_LAYOUT=free")
+    return names
+
+
 def default_idle():
     """10,000, unless the open-file hard limit keeps HAProxy (2 fds per connection) lower."""
     import resource
@@ -70,45 +95,65 @@ def default_idle():
     return max(100, (hard - 1000) // 2)
 
 
-BACKEND_PIDS = []  # whose CPU counts as the load side's, with wrk's
+BACKEND_PIDS = []  # whose CPU counts as the load side's, with the client's
 
 
 def start_backends(procs, rundir, docroot, build_dir):
     kind = os.environ.get("BENCH_BACKENDS", "nginx")
     if kind == "fakeserver":
-        started = [bs.start_fakeserver(procs, build_dir, docroot, BACKEND_CPU, workers=1,
+        started = [bs.start_fakeserver(procs, build_dir, docroot, workers=1,
                                        name="backend-fs%d" % i) for i in range(3)]
         ports = [p.port for p in started]
     else:
-        started = [bs.start_nginx_origin(procs, rundir, docroot, BACKEND_CPU, nports=3,
+        started = [bs.start_nginx_origin(procs, rundir, docroot, nports=3,
                                          name="backend-nginx")]
         ports = started[0].ports
     BACKEND_PIDS[:] = [p.pid for p in started]
     return kind, ports
 
 
+def ours_bk_wanted(build_dir):
+    """ours-bk runs while the balancer has --backend-keepalive, unless BENCH_OURS_BK=0."""
+    if os.environ.get("BENCH_OURS_BK", "1") == "0":
+        return False
+    return bs.ours_has_option(build_dir, "--backend-keepalive")
+
+
 def start_targets(procs, rundir, docroot, build_dir, backends, only=None):
-    """Starts every target (or only the named one); returns {name: Proc}."""
+    """Starts every target (or only the named ones), unpinned; returns {name: Proc}."""
+    extra = os.environ.get("BENCH_OURS_ARGS", "").split()
     makers = {
-        "nginx-direct": lambda: bs.start_nginx_origin(procs, rundir, docroot, PROXY_CPU,
+        "nginx-direct": lambda: bs.start_nginx_origin(procs, rundir, docroot,
                                                       name="nginx-direct",
                                                       deferred=bs.peer_defer()),
-        "haproxy": lambda: bs.start_haproxy(procs, rundir, backends, PROXY_CPU),
-        "nginx-proxy": lambda: bs.start_nginx_proxy(procs, rundir, backends, PROXY_CPU),
-        "ours": lambda: bs.start_ours(procs, build_dir, backends, PROXY_CPU,
-                                      extra=os.environ.get("BENCH_OURS_ARGS", "").split()),
+        "haproxy": lambda: bs.start_haproxy(procs, rundir, backends),
+        "nginx-proxy": lambda: bs.start_nginx_proxy(procs, rundir, backends),
+        "ours": lambda: bs.start_ours(procs, build_dir, backends, extra=extra),
+        "ours-bk": lambda: bs.start_ours(procs, build_dir, backends, name="ours-bk",
+                                         extra=["--backend-keepalive"] + extra),
     }
     have_ours = os.path.exists(os.path.join(build_dir, "bin", "loadbalancer"))
     out = {}
     for name, make in makers.items():
         if only and name not in only:
             continue
-        if name == "ours" and not have_ours:
+        if name.startswith("ours") and not have_ours:
             print("bench: %s/bin/loadbalancer not built: measuring without it" % build_dir,
                   file=sys.stderr)
             continue
+        if name == "ours-bk" and not ours_bk_wanted(build_dir):
+            continue
         out[name] = make()
     return out
+
+
+def apply_layout(layout, targets):
+    """Pins (or unpins) every target and backend process for this layout."""
+    roles = LAYOUTS[layout]
+    for proc in targets.values():
+        bc.set_affinity(proc.pid, roles["proxy"])
+    for pid in BACKEND_PIDS:
+        bc.set_affinity(pid, roles["backends"])
 
 
 def idle_phase(procs, rundir, docroot, build_dir, backends, count):
@@ -127,69 +172,70 @@ def idle_phase(procs, rundir, docroot, build_dir, backends, count):
     return results
 
 
-def quiet_run(proc, seconds, conns, retries=None, light=None, **kw):
-    """One wrk run; repeated (at most BENCH_RETRIES times) while other processes of the
-    machine took more than BENCH_NOISE percent of the server's core, keeping the quietest."""
-    limit = env_int("BENCH_NOISE", 10)
-    if retries is None:
-        retries = env_int("BENCH_RETRIES", 1)
+def measure_once(proc, layout, mode, cfg, light, script):
+    """One measured run of a target in a layout and mode."""
+    cpus = LAYOUTS[layout]["client"]
+    kw = {"watch_pids": [proc.pid], "load_pids": BACKEND_PIDS}
+    if mode == "light":
+        return bc.run_light(light, proc.port, cfg["seconds"], cfg["conns"], cpus=cpus, **kw)
+    if mode == "equal":
+        return bc.run_wrk(proc.port, cfg["seconds"], cfg["eq_conns"], cpus=cpus,
+                          script=script, script_args=(5, 15), **kw)
+    return bc.run_wrk(proc.port, cfg["seconds"], cfg["conns"], cpus=cpus,
+                      close=(mode == "close"), **kw)
+
+
+def quiet_run(proc, layout, mode, cfg, light, script):
+    """One run; repeated (at most BENCH_RETRIES times, 1) while other processes of the
+    machine took more than BENCH_NOISE (25) percent of a core, keeping the quietest. Not for the equal
+    load, where the proxies leave most of the machine idle and neighbours fill it."""
+    limit = env_int("BENCH_NOISE", 25)
+    retries = 0 if mode == "equal" else env_int("BENCH_RETRIES", 1)
     best = None
     for attempt in range(retries + 1):
-        if light:
-            res = bc.run_light(light, proc.port, seconds, conns, cpu=LOAD_CPU,
-                               watch_pid=proc.pid, server_cpu=PROXY_CPU, load_pids=BACKEND_PIDS,
-                               colocated=BACKEND_CPU == PROXY_CPU)
-        else:
-            res = bc.run_wrk(proc.port, seconds, conns, cpu=LOAD_CPU, watch_pid=proc.pid,
-                             server_cpu=PROXY_CPU, load_pids=BACKEND_PIDS,
-                             colocated=BACKEND_CPU == PROXY_CPU, **kw)
+        res = measure_once(proc, layout, mode, cfg, light, script)
         res["attempts"] = attempt + 1
-        if best is None or res.get("foreign_pct", 0) < best.get("foreign_pct", 0):
+        if best is None or res.get("other_pct", 0) < best.get("other_pct", 0):
             best = res
-        if res.get("foreign_pct", 0) <= limit:
+        if res.get("other_pct", 0) <= limit:
             break
     return best
 
 
-def throughput_phase(targets, rounds, seconds, conns, light=None):
-    """wrk keep-alive, wrk Connection: close, and (when built) the light keep-alive client."""
-    modes = ("keepalive", "close") + (("light",) if light else ())
-    runs = {m: {n: [] for n in targets} for m in modes}
+def modes_wanted(light):
+    modes = [m for m in MODES if m != "light" or light]
+    only = os.environ.get("BENCH_MODES", "").replace(",", " ").split()
+    return [m for m in modes if not only or m in only]
+
+
+def rounds_phase(targets, layouts, cfg, light, script):
+    """runs[layout][mode][target] = [one result per round]."""
+    modes = modes_wanted(light)
+    runs = {lay: {m: {n: [] for n in targets if mode_has(n, m)} for m in modes}
+            for lay in layouts}
     names = list(targets)
-    for r in range(rounds):
+    for r in range(cfg["rounds"]):
         order = names[r % len(names):] + names[:r % len(names)]
-        for mode in modes:
-            for name in order:
-                res = quiet_run(targets[name], seconds, conns, close=(mode == "close"),
-                                light=light if mode == "light" else None)
-                res["round"] = r
-                runs[mode][name].append(res)
-                print("bench: round %d %-9s %-12s %9.0f req/s p50 %.3f ms p99 %.3f ms cpu %s%% "
-                      "other %s%% (x%d)" % (r, mode, name, res["rps"], res["p50_ms"] or -1,
-                                             res["p99_ms"] or -1, res.get("cpu_pct"),
-                                             res.get("foreign_pct"), res["attempts"]),
-                      file=sys.stderr)
+        lays = layouts if r % 2 == 0 else layouts[::-1]
+        for layout in lays:
+            apply_layout(layout, targets)
+            for mode in modes:
+                for name in order:
+                    if not mode_has(name, mode):
+                        continue
+                    res = quiet_run(targets[name], layout, mode, cfg, light, script)
+                    res["round"] = r
+                    runs[layout][mode][name].append(res)
+                    print("bench: round %d %-5s %-9s %-12s %8.0f req/s  cpu %5s us/req  "
+                          "p99 %7.3f ms  other %5s%%  load %.1f (x%d)"
+                          % (r, layout, mode, name, res["rps"], res.get("cpu_us_per_req"),
+                             res["p99_ms"] or -1, res.get("other_pct"), res["loadavg"],
+                             res["attempts"]), file=sys.stderr)
     return runs
 
 
-def equal_load_phase(targets, rundir, rounds, seconds, conns):
-    script = os.path.join(rundir, "delay.lua")
-    with open(script, "w") as f:
-        f.write(DELAY_LUA)
-    runs = {n: [] for n in targets}
-    names = list(targets)
-    for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            # No retry here: the server uses a fraction of its core at this load and other
-            # processes fill the rest, so "other %" is high on a busy machine either way.
-            res = quiet_run(targets[name], seconds, conns, retries=0, script=script,
-                            script_args=(5, 15))
-            res["round"] = r
-            runs[name].append(res)
-            print("bench: round %d equal-load %-12s %7.0f req/s p99 %.3f ms other %s%% (x%d)"
-                  % (r, name, res["rps"], res["p99_ms"] or -1, res.get("foreign_pct"),
-                     res["attempts"]), file=sys.stderr)
-    return runs
+def mode_has(name, mode):
+    return mode in MODE_ONLY.get(name, (mode,))
 
 
 def main():
@@ -197,6 +243,7 @@ def main():
         print("usage: bench/run.py BUILD_DIR", file=sys.stderr)
         return 2
     build_dir = os.path.abspath(sys.argv[1])
+    layouts = layouts_wanted()
     bc.raise_nofile()
     outdir = os.path.join(bc.ROOT, "bench-out")
     os.makedirs(outdir, exist_ok=True)
@@ -204,8 +251,12 @@ def main():
     cfg = {"seconds": env_int("BENCH_TIME", 5), "rounds": env_int("BENCH_ROUNDS", 3),
            "conns": env_int("BENCH_CONNS", 64), "idle": env_int("BENCH_IDLE", default_idle()),
            "eq_conns": env_int("BENCH_EQ_CONNS", 100), "eq_delay_ms": "5..15 (mean 10)",
-           "proxy_cpu": PROXY_CPU, "load_cpu": LOAD_CPU, "backend_cpu": BACKEND_CPU,
-           "layout": LAYOUT, "peer_defer": bs.peer_defer(), "rundir": rundir,
+           "layouts": layouts, "layout_cpus": {k: {r: sorted(v) if v else None
+                                                   for r, v in LAYOUTS[k].items()}
+                                               for k in layouts},
+           "peer_defer": bs.peer_defer(), "rundir": rundir,
+           "ours_args": " ".join(bs.OURS_ARGS + tuple(os.environ.get("BENCH_OURS_ARGS",
+                                                                     "").split())),
            "sched": " ".join(bc.priority_prefix()) or "default",
            "loadavg_before": open("/proc/loadavg").read().split()[:3]}
     procs = bc.Procs(rundir)
@@ -218,12 +269,15 @@ def main():
         targets = start_targets(procs, rundir, docroot, build_dir, backends)
         light = bc.light_client(build_dir) if os.environ.get("BENCH_LIGHT", "1") != "0" \
             else None
-        runs = throughput_phase(targets, cfg["rounds"], cfg["seconds"], cfg["conns"], light)
-        eq = equal_load_phase(targets, rundir, cfg["rounds"], cfg["seconds"], cfg["eq_conns"])
+        script = os.path.join(rundir, "delay.lua")
+        with open(script, "w") as f:
+            f.write(DELAY_LUA)
+        runs = rounds_phase(targets, layouts, cfg, light, script)
     finally:
         procs.stop_all()
     cfg["elapsed_s"] = round(time.monotonic() - t0, 1)
-    data = bench_report.build(bc.machine_info(), cfg, runs, eq, idle)
+    cfg["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
+    data = bench_report.build(bc.machine_info(), cfg, runs, idle)
     with open(os.path.join(outdir, "bench.json"), "w") as f:
         json.dump(data, f, indent=1)
     with open(os.path.join(outdir, "bench.svg"), "w") as f:
