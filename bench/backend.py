@@ -49,7 +49,7 @@ def layouts_wanted():
 def svg(data):
     groups = [(lay, [(n, s["rps"]) for n, s in summ.items()])
               for lay, summ in data["summary"].items()]
-    w, h, x0, y0, ph = 760, 300, 40, 50, 200
+    w, h, x0, y0, ph = 760, 320, 40, 50, 200
     vmax = 1.1 * max([v or 0 for _, items in groups for _, v in items] + [1])
     colors = ["#9e9e9e", "#616161", "#d62728", "#ff9896"]
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
@@ -91,18 +91,44 @@ def table(data):
         lines += ["", "%s (%s):" % (lay, "nothing pinned" if lay == "free"
                                     else "server on CPU 0, wrk alone on CPU 1"), "",
                   "| server | req/s | p50 ms | p99 ms | CPU % | CPU us/req | RSS MiB | errors "
-                  "| other % | load avg | vs nginx | vs nginx open_file_cache |",
+                  "| other % | load avg | req/s vs nginx, nginx open_file_cache "
+                  "| CPU/req vs nginx, nginx open_file_cache |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for n, s in summ.items():
             r = data["ratios"][lay].get(n, {})
+            cr = data["cpu_ratios"][lay].get(n, {})
             lines.append("| %s | %.0f | %.3f | %.3f | %.0f | %.1f | %.1f | %d | %.0f | %.1f "
                          "| %s | %s |" % (
                              n, s["rps"] or 0, s["p50_ms"] or 0, s["p99_ms"] or 0,
                              s["cpu_pct"] or 0, s["cpu_us_per_req"] or 0,
                              (s["rss_kib"] or 0) / 1024.0, s["errors"], s["other_pct"] or 0,
                              s["loadavg"] or 0,
-                             *["%.2fx" % r[b] if r.get(b) else "-" for b in BASES]))
+                             ", ".join("%.2fx" % r[b] if r.get(b) else "-" for b in BASES),
+                             ", ".join("%.2fx" % cr[b] if cr.get(b) else "-" for b in BASES)))
     return "\n".join(lines)
+
+
+def _paired(rl, base_runs, metric):
+    base = {x["round"]: x.get(metric) for x in base_runs}
+    vals = [x[metric] / base[x["round"]] for x in rl
+            if base.get(x["round"]) and x.get(metric) is not None]
+    return round(bc.median(vals), 3) if vals else None
+
+
+def build(data):
+    """Adds medians ("summary") and ratios to nginx, medians of per-round ratios, of
+    requests/s ("ratios") and of CPU per request ("cpu_ratios") to a run's data."""
+    data["summary"], data["ratios"], data["cpu_ratios"] = {}, {}, {}
+    for lay, by_name in data["runs"].items():
+        data["summary"][lay], data["ratios"][lay], data["cpu_ratios"][lay] = {}, {}, {}
+        for n, rl in by_name.items():
+            s = {m: bc.median([x.get(m) for x in rl]) for m in METRICS}
+            s["errors"] = sum(x["errors"] + x["non2xx"] for x in rl)
+            data["summary"][lay][n] = s
+            data["ratios"][lay][n] = {b: _paired(rl, by_name.get(b, []), "rps") for b in BASES}
+            data["cpu_ratios"][lay][n] = {b: _paired(rl, by_name.get(b, []), "cpu_us_per_req")
+                                          for b in BASES}
+    return data
 
 
 def main():
@@ -146,22 +172,9 @@ def main():
                           file=sys.stderr)
     finally:
         procs.stop_all()
-    data = {"machine": bc.machine_info(), "seconds": seconds, "rounds": rounds, "conns": conns,
-            "loadavg_before": loadavg_before,
-            "loadavg_after": open("/proc/loadavg").read().split()[:3],
-            "summary": {}, "ratios": {}, "runs": runs}
-    for lay, by_name in runs.items():
-        data["summary"][lay] = {}
-        data["ratios"][lay] = {}
-        for n, rl in by_name.items():
-            s = {m: bc.median([x.get(m) for x in rl]) for m in METRICS}
-            s["errors"] = sum(x["errors"] + x["non2xx"] for x in rl)
-            data["summary"][lay][n] = s
-            data["ratios"][lay][n] = {}
-            for b in BASES:
-                base = {x["round"]: x["rps"] for x in by_name.get(b, [])}
-                vals = [x["rps"] / base[x["round"]] for x in rl if base.get(x["round"])]
-                data["ratios"][lay][n][b] = round(bc.median(vals), 3) if vals else None
+    data = build({"machine": bc.machine_info(), "seconds": seconds, "rounds": rounds,
+                  "conns": conns, "loadavg_before": loadavg_before,
+                  "loadavg_after": open("/proc/loadavg").read().split()[:3], "runs": runs})
     with open(os.path.join(outdir, "backend.json"), "w") as f:
         json.dump(data, f, indent=1)
     with open(os.path.join(outdir, "backend.svg"), "w") as f:

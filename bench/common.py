@@ -394,6 +394,14 @@ def machine_info():
                 info[k.strip()] = v.strip()
     except OSError:
         pass
+    if "Hypervisor vendor" not in info:
+        # lscpu names no vendor under some hypervisors; the CPU flag still says so
+        try:
+            with open("/proc/cpuinfo") as f:
+                if " hypervisor" in f.read():
+                    info["Hypervisor vendor"] = "a hypervisor lscpu does not name"
+        except OSError:
+            pass
     for tool, argv in (("haproxy", ["haproxy", "-v"]), ("nginx", ["nginx", "-v"]),
                        ("wrk", ["wrk", "-v"])):
         try:

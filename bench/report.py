@@ -227,9 +227,14 @@ def backend_headline(backend):
     for layout, summ in backend["summary"].items():
         ng, fs = summ.get("nginx", {}), summ.get("fakeserver -N 1", {})
         ratio = backend.get("ratios", {}).get(layout, {}).get("fakeserver -N 1", {}).get("nginx")
-        out.append("| %s, req/s | %s | %s | %s |" % (
+        cpu = backend.get("cpu_ratios", {}).get(layout, {}).get("fakeserver -N 1", {}).get(
+            "nginx")
+        out.append("| %s layout, req/s | %s | %s | %s |" % (
             layout, "{:,.0f}".format(ng["rps"]) if ng.get("rps") else "-",
             "{:,.0f}".format(fs["rps"]) if fs.get("rps") else "-", _f(ratio, "%.2fx")))
+        out.append("| %s layout, CPU per request | %s | %s | %s |" % (
+            layout, _us(ng.get("cpu_us_per_req")), _us(fs.get("cpu_us_per_req")),
+            _f(cpu, "%.2fx")))
     return out
 
 
@@ -263,23 +268,28 @@ def _bars(groups, title, unit, x0, y0, w, h, fmt="%.0f"):
 
 
 def svg(data):
-    w, h = 1000, 440
+    """Requests/s and CPU per request per layout and mode (left), bytes per idle connection
+    (right)."""
+    w, h = 1000, 760
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
              'font-family="sans-serif">' % (w, h),
              '<rect width="100%" height="100%" fill="white"/>']
-    groups = []
+    rps, cpu = [], []
     for layout, by_mode in data["summary"].items():
         for mode in ("keepalive", "close"):
             if mode in by_mode:
-                groups.append(("%s\n%s" % (layout, MODE_SHORT[mode].replace(
-                    "one request per connection", "one per conn.")),
-                    [(t, s["rps"]) for t, s in by_mode[mode].items()]))
-    parts += _bars(groups, "requests/s (higher is better)", "req/s", 40, 50, 640, 300,
+                label = "%s\n%s" % (layout, MODE_SHORT[mode].replace(
+                    "one request per connection", "one per conn."))
+                rps.append((label, [(t, s["rps"]) for t, s in by_mode[mode].items()]))
+                cpu.append((label, [(t, s["cpu_us_per_req"]) for t, s in by_mode[mode].items()]))
+    parts += _bars(rps, "requests/s (higher is better)", "req/s", 40, 50, 640, 260,
                    fmt="%.0fk")
+    parts += _bars(cpu, "proxy CPU per request, us (lower is better)", "us", 40, 400, 640,
+                   260, fmt="%.1f")
     idle = [(t, v["bytes_per_conn"]) for t, v in data["idle"].items()]
     if idle:
-        parts += _bars([("%d idle connections" % data["config"]["idle"], idle)],
-                       "bytes per idle connection (lower is better)", "B", 720, 50, 250, 300)
+        parts += _bars([("%d idle connections\n(lower is better)" % data["config"]["idle"],
+                         idle)], "bytes per idle connection", "B", 720, 50, 250, 260)
     for i, t in enumerate(COLORS):
         parts.append('<rect x="%d" y="%d" width="12" height="12" fill="%s"/>'
                      '<text x="%d" y="%d" font-size="12">%s</text>'
