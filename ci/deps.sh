@@ -8,7 +8,7 @@ set -euo pipefail
 
 declare -A need=(
   [build]="cmake:cmake gcc:gcc make:make"
-  [test]="python3-pytest:/usr/lib/python3/dist-packages/pytest python3-pytest-timeout:/usr/lib/python3/dist-packages/pytest_timeout.py python3-pytest-xdist:/usr/lib/python3/dist-packages/xdist python3-hypothesis:/usr/lib/python3/dist-packages/hypothesis curl:curl netcat-openbsd:nc clang-format:clang-format"
+  [test]="python3-pytest:/usr/lib/python3/dist-packages/pytest python3-pytest-timeout:/usr/lib/python3/dist-packages/pytest_timeout.py python3-pytest-xdist:/usr/lib/python3/dist-packages/xdist python3-hypothesis:/usr/lib/python3/dist-packages/hypothesis curl:curl netcat-openbsd:nc clang-format:clang-format nginx-light:nginx"
   [fuzz]="afl++:afl-fuzz clang:clang"
   [bench]="haproxy:haproxy nginx-light:nginx wrk:wrk curl:curl"
   [memcheck]="valgrind:valgrind"

@@ -17,6 +17,8 @@
 
 #define FS_MAX_THREADS 1024
 
+struct fs_conn_mode;
+
 typedef struct fs_config {
     int port;
     int threads;
@@ -32,6 +34,7 @@ typedef struct fs_config {
     bool send_continue;     /* --send-continue: answer Expect: 100-continue with 100 */
     bool help;
     fs_faults faults;
+    const struct fs_conn_mode *mode; /* NULL: the fakeserver's own connections (conn.c) */
 } fs_config;
 
 int fs_config_parse(fs_config *c, int argc, char **argv, char *err, size_t errlen);

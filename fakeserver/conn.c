@@ -429,6 +429,8 @@ static void decide(fs_conn *c, const lb_http_request *r)
         .target = r->target,
         .target_len = r->target_len,
         .uptime_ms = lb_now_ms() - c->s->start_ms,
+        .headers = r->headers,
+        .num_headers = r->num_headers,
     };
     if (fs_faults_in_scope(&c->faults, &info))
         info.scoped_seq = atomic_fetch_add(&c->s->scoped_seq, 1) + 1;

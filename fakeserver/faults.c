@@ -16,6 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http.h"
+
 enum field_type { FT_INT, FT_RATE, FT_BOOL, FT_ENUM, FT_STR, FT_U64 };
 
 typedef struct field {
@@ -96,11 +98,41 @@ static const field fields[] = {
      "", "request faults hit only this method"},
     {"scope-prefix", FT_STR, OFF(scope_prefix), sizeof(((fs_faults *)0)->scope_prefix), 0, 0, NULL,
      "", "request faults hit only targets with this prefix"},
+    {"scope-header", FT_STR, OFF(scope_header), sizeof(((fs_faults *)0)->scope_header), 0, 0, NULL,
+     "", "request faults hit only requests with this field (\"Name\" or \"Name: value\")"},
     {"no-keepalive", FT_BOOL, OFF(no_keepalive), 0, 0, 0, NULL, "0",
      "close the connection after every answer"},
     {"fault-header", FT_BOOL, OFF(fault_header), 0, 0, 0, NULL, "0",
      "add X-Fault: KIND to answers a fault touched"},
     {"seed", FT_U64, OFF(seed), 0, 0, 0, NULL, "0", "seed of every random choice"},
+    {"tcp-latency-up", FT_INT, OFF(tcp_latency_up), 0, 0, BIG, NULL, "0",
+     "faultproxy --tcp: ms added to client-to-upstream bytes"},
+    {"tcp-latency-down", FT_INT, OFF(tcp_latency_down), 0, 0, BIG, NULL, "0",
+     "faultproxy --tcp: ms added to upstream-to-client bytes"},
+    {"tcp-jitter-up", FT_INT, OFF(tcp_jitter_up), 0, 0, BIG, NULL, "0",
+     "faultproxy --tcp: extra random 0..MS ms, client to upstream"},
+    {"tcp-jitter-down", FT_INT, OFF(tcp_jitter_down), 0, 0, BIG, NULL, "0",
+     "faultproxy --tcp: extra random 0..MS ms, upstream to client"},
+    {"tcp-bandwidth-up", FT_INT, OFF(tcp_bandwidth_up), 0, 0, BIG, NULL, "0",
+     "faultproxy --tcp: bytes/s client to upstream (0: unlimited)"},
+    {"tcp-bandwidth-down", FT_INT, OFF(tcp_bandwidth_down), 0, 0, BIG, NULL, "0",
+     "faultproxy --tcp: bytes/s upstream to client (0: unlimited)"},
+    {"tcp-slicer-up", FT_INT, OFF(tcp_slicer_up), 0, 0, BIG, NULL, "0",
+     "faultproxy --tcp: client-to-upstream segments of at most N bytes (0: off)"},
+    {"tcp-slicer-down", FT_INT, OFF(tcp_slicer_down), 0, 0, BIG, NULL, "0",
+     "faultproxy --tcp: upstream-to-client segments of at most N bytes (0: off)"},
+    {"tcp-slicer-delay", FT_INT, OFF(tcp_slicer_delay), 0, 0, BIG, NULL, "0",
+     "faultproxy --tcp: ms between two slicer segments"},
+    {"tcp-timeout", FT_INT, OFF(tcp_timeout), 0, -1, BIG, NULL, "-1",
+     "faultproxy --tcp: drop all data; close after MS (0: hold; -1: off)"},
+    {"tcp-reset-peer", FT_INT, OFF(tcp_reset_peer), 0, -1, BIG, NULL, "-1",
+     "faultproxy --tcp: RST both sides MS ms after connecting (-1: off)"},
+    {"tcp-limit-up", FT_INT, OFF(tcp_limit_up), 0, 0, BIG, NULL, "0",
+     "faultproxy --tcp: close after N bytes client to upstream (0: off)"},
+    {"tcp-limit-down", FT_INT, OFF(tcp_limit_down), 0, 0, BIG, NULL, "0",
+     "faultproxy --tcp: close after N bytes upstream to client (0: off)"},
+    {"tcp-rate", FT_RATE, OFF(tcp_rate), 0, 0, 0, NULL, "1",
+     "faultproxy --tcp: probability that a connection gets the tcp faults"},
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -247,6 +279,12 @@ int fs_faults_validate(const fs_faults *f, char *err, size_t errlen)
         snprintf(err, errlen, "scope-prefix must start with '/'");
         return -1;
     }
+    const char *h = f->scope_header;
+    size_t nl = strcspn(h, ":");
+    if (h[0] && (nl == 0 || strcspn(h, " \t\r\n") < nl)) {
+        snprintf(err, errlen, "scope-header must be \"Name\" or \"Name: value\"");
+        return -1;
+    }
     return 0;
 }
 
@@ -388,6 +426,31 @@ double fs_faults_random(uint64_t seed, uint64_t seq, uint64_t salt)
     return (double)(fs_faults_random_u64(seed, seq, salt) >> 11) * 0x1.0p-53;
 }
 
+bool fs_faults_header_match(const char *spec, const fs_request_info *r)
+{
+    size_t nl = strcspn(spec, ":");
+    const char *want = spec[nl] ? spec + nl + 1 : NULL;
+    size_t wl = 0;
+    if (want) {
+        while (*want == ' ' || *want == '\t')
+            want++;
+        wl = strlen(want);
+        while (wl > 0 && (want[wl - 1] == ' ' || want[wl - 1] == '\t'))
+            wl--;
+    }
+    char name[sizeof(((fs_faults *)0)->scope_header)];
+    memcpy(name, spec, nl);
+    name[nl] = '\0';
+    for (size_t i = 0; i < r->num_headers; i++) {
+        const lb_http_header *h = &r->headers[i];
+        if (!lb_http_token_eq(h->name, h->name_len, name))
+            continue;
+        if (!want || (h->value_len == wl && !memcmp(h->value, want, wl)))
+            return true;
+    }
+    return false;
+}
+
 bool fs_faults_in_scope(const fs_faults *f, const fs_request_info *r)
 {
     if (f->scope == FS_SCOPE_HEALTH && !r->health)
@@ -400,7 +463,7 @@ bool fs_faults_in_scope(const fs_faults *f, const fs_request_info *r)
     size_t pl = strlen(f->scope_prefix);
     if (pl && (r->target_len < pl || memcmp(f->scope_prefix, r->target, pl)))
         return false;
-    return true;
+    return !f->scope_header[0] || fs_faults_header_match(f->scope_header, r);
 }
 
 static bool chance(const fs_faults *f, const fs_request_info *r, int kind, double p)

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct lb_http_header;
+
 enum fs_scope { FS_SCOPE_ALL, FS_SCOPE_HEALTH, FS_SCOPE_OTHERS };
 enum fs_crash_mode { FS_CRASH_EXIT, FS_CRASH_ABORT };
 enum fs_capacity_mode { FS_CAPACITY_WAIT, FS_CAPACITY_REFUSE };
@@ -38,28 +40,39 @@ typedef struct fs_faults {
     int64_t truncate_at;
     double garbage_rate; /* probability of garbage_bytes random bytes, then close */
     int64_t garbage_bytes;
-    int64_t crash_after;   /* die once the answer to in-scope request N is sent (0 = never) */
-    int64_t crash_at;      /* die this many ms after start (0 = never) */
-    double crash_rate;     /* probability that a request kills the process */
-    int64_t crash_mode;    /* enum fs_crash_mode */
-    int64_t crash_status;  /* exit status in exit mode */
-    bool refuse;           /* listener closed: connections are refused */
-    bool stall;            /* listening, never accepting */
-    int64_t slow_read;     /* request body bytes per second read, 0 = full speed */
-    int64_t capacity;      /* requests served at once, 0 = unlimited */
-    int64_t capacity_mode; /* enum fs_capacity_mode */
-    int64_t health_status; /* 0 = normal, else this status for GET /healthcheck */
-    int64_t health_delay;  /* ms before the health answer */
-    bool health_malformed; /* a body that is not ERRORS\nTOTAL */
-    int64_t health_errors; /* -1 = true count, else reported ERRORS */
-    int64_t health_total;  /* -1 = true count, else reported TOTAL */
-    int64_t health_flap;   /* period in ms: healthy the first half, 500 the second */
-    int64_t scope;         /* enum fs_scope, for the request faults */
-    char scope_method[16]; /* "" = any */
-    char scope_prefix[64]; /* "" = any */
-    bool no_keepalive;     /* close the connection after every answer */
-    bool fault_header;     /* add X-Fault: KIND to answers a fault touched */
+    int64_t crash_after;    /* die once the answer to in-scope request N is sent (0 = never) */
+    int64_t crash_at;       /* die this many ms after start (0 = never) */
+    double crash_rate;      /* probability that a request kills the process */
+    int64_t crash_mode;     /* enum fs_crash_mode */
+    int64_t crash_status;   /* exit status in exit mode */
+    bool refuse;            /* listener closed: connections are refused */
+    bool stall;             /* listening, never accepting */
+    int64_t slow_read;      /* request body bytes per second read, 0 = full speed */
+    int64_t capacity;       /* requests served at once, 0 = unlimited */
+    int64_t capacity_mode;  /* enum fs_capacity_mode */
+    int64_t health_status;  /* 0 = normal, else this status for GET /healthcheck */
+    int64_t health_delay;   /* ms before the health answer */
+    bool health_malformed;  /* a body that is not ERRORS\nTOTAL */
+    int64_t health_errors;  /* -1 = true count, else reported ERRORS */
+    int64_t health_total;   /* -1 = true count, else reported TOTAL */
+    int64_t health_flap;    /* period in ms: healthy the first half, 500 the second */
+    int64_t scope;          /* enum fs_scope, for the request faults */
+    char scope_method[16];  /* "" = any */
+    char scope_prefix[64];  /* "" = any */
+    char scope_header[128]; /* "Name" (present) or "Name: value" (equal); "" = any */
+    bool no_keepalive;      /* close the connection after every answer */
+    bool fault_header;      /* add X-Fault: KIND to answers a fault touched */
     uint64_t seed;
+    /* TCP level (faultproxy --tcp): "up" is client to upstream, "down" upstream to client */
+    int64_t tcp_latency_up, tcp_latency_down;     /* ms added to every byte */
+    int64_t tcp_jitter_up, tcp_jitter_down;       /* + uniform 0..MS ms, seeded */
+    int64_t tcp_bandwidth_up, tcp_bandwidth_down; /* bytes/s, 0 = unlimited */
+    int64_t tcp_slicer_up, tcp_slicer_down;       /* segments of at most N bytes, 0 = off */
+    int64_t tcp_slicer_delay;                     /* ms between two segments */
+    int64_t tcp_timeout;    /* -1 off; 0 drop all data, hold; MS: then close */
+    int64_t tcp_reset_peer; /* -1 off; RST both sides MS ms after the connection began */
+    int64_t tcp_limit_up, tcp_limit_down; /* close once N bytes went this way, 0 = off */
+    double tcp_rate;                      /* probability that a connection gets them */
 } fs_faults;
 
 /* Kinds of faults, for counters and the X-Fault header. */
@@ -107,7 +120,9 @@ typedef struct fs_request_info {
     size_t method_len;
     const char *target;
     size_t target_len;
-    int64_t uptime_ms; /* ms since start, for flapping */
+    int64_t uptime_ms;                    /* ms since start, for flapping */
+    const struct lb_http_header *headers; /* the request's fields, for scope-header */
+    size_t num_headers;
 } fs_request_info;
 
 /* The defaults: no fault at all. */
@@ -128,8 +143,12 @@ size_t fs_faults_json(const fs_faults *f, char *out, size_t outlen);
 /* Writes one "  --name VALUE   help (default D)" line per field, for --help. */
 void fs_faults_help(void *stream);
 
-/* 1 if the request is in the faults' scope (scope, scope-method, scope-prefix). Pure. */
+/* 1 if the request is in the faults' scope (scope, scope-method, scope-prefix,
+ * scope-header). Pure. */
 bool fs_faults_in_scope(const fs_faults *f, const fs_request_info *req);
+/* 1 if the request has a field matching spec: "Name" (any value) or "Name: value" (the
+ * name case-insensitive, the value exactly, surrounding blanks ignored). Pure. */
+bool fs_faults_header_match(const char *spec, const fs_request_info *req);
 
 /* The decision. Pure: depends only on its arguments. */
 void fs_faults_decide(const fs_faults *f, const fs_request_info *req, fs_action *out);

@@ -45,7 +45,19 @@ typedef struct fs_worker {
     fs_conn *dead;       /* closed, freed before the loop sleeps */
     fs_faults faults;    /* this worker's copy of the faults ... */
     uint64_t faults_gen; /* ... as of this generation (UINT64_MAX: none yet) */
+    void *mode_data;     /* the connection mode's per-worker state (cfg->mode) */
 } fs_worker;
+
+/* Another kind of connection than conn.c's, for a binary that reuses the dispatcher, the
+ * workers, the control port and the timeline (the fault proxy). Each callback runs on the
+ * worker's own thread: adopt() takes an accepted fd (returns 0, or -1 and the worker closes
+ * the fd); before_sleep() frees what closed; stop() runs after every worker was joined and
+ * closes and frees everything the worker still holds. */
+typedef struct fs_conn_mode {
+    int (*adopt)(fs_worker *w, int fd);
+    void (*before_sleep)(fs_worker *w);
+    void (*stop)(fs_worker *w);
+} fs_conn_mode;
 
 struct fs_server {
     fs_config *cfg;

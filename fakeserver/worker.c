@@ -31,10 +31,13 @@ static void worker_before_sleep(lb_loop *loop, void *data)
     kick = w->parked_wake;
     w->parked_wake = 0;
     pthread_mutex_unlock(&w->lock);
+    const fs_conn_mode *mode = w->srv->cfg->mode;
     for (size_t i = 0; i < n; i++)
-        if (!fs_conn_new(w, fds[i]))
+        if (mode ? mode->adopt(w, fds[i]) < 0 : !fs_conn_new(w, fds[i]))
             close(fds[i]);
     free(fds);
+    if (mode)
+        mode->before_sleep(w);
     if (kick) {
         /* a retry may close its connection (moving it to the dead list): step first */
         fs_conn *next;
@@ -95,6 +98,8 @@ int fs_workers_start(fs_server *s)
 
 static void worker_free_conns(fs_worker *w)
 {
+    if (w->srv->cfg->mode)
+        w->srv->cfg->mode->stop(w);
     /* Closing moves each connection to the dead list. */
     while (w->conns)
         fs_conn_shutdown(w->conns);

@@ -207,8 +207,15 @@ FAULT_NAMES = ["delay", "delay-jitter", "slow-body", "error-rate", "error-status
                "crash-status", "refuse", "stall", "slow-read", "capacity", "capacity-mode",
                "health-status", "health-delay", "health-malformed", "health-errors",
                "health-total", "health-flap", "scope", "scope-method", "scope-prefix",
-               "fault-header", "seed"]
+               "scope-header", "no-keepalive", "fault-header", "seed",
+               # the fault proxy's TCP mode (faultproxy --tcp)
+               "tcp-latency-up", "tcp-latency-down", "tcp-jitter-up", "tcp-jitter-down",
+               "tcp-bandwidth-up", "tcp-bandwidth-down", "tcp-slicer-up", "tcp-slicer-down",
+               "tcp-slicer-delay", "tcp-timeout", "tcp-reset-peer", "tcp-limit-up",
+               "tcp-limit-down", "tcp-rate"]
 CONTROL = [
+    b'{"scope-header": "X-Chaos: yes", "tcp-latency-down": 100, "tcp-jitter-down": 20}',
+    b'{"tcp-slicer-up": 10, "tcp-slicer-delay": 5, "tcp-timeout": 0, "tcp-rate": 0.5}',
     b'{"error-rate": 0.5, "error-status": 503}',
     b'{}',
     b'{"delay": 200, "delay-jitter": 50, "slow-body": 1000}',

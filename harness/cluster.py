@@ -14,24 +14,21 @@ writes stdout/stderr to ROOT/logs/NAME.log; a fakeserver's course log (-l) goes 
 ROOT/courselogs/NAME-K.log, one file per incarnation K, so a restart never truncates the
 evidence of the previous life. Working directories are ROOT/NAME; PUTs land there.
 
-The binaries default to the project's (`fakeserver`, `loadbalancer` via LBTEST_BIN and the
-LBTEST_WRAP* wrappers); `fakeserver_cmd`/`balancer_cmd` may name other programs (the
-harness's own tests use harness/pyfake.py and harness/pyproxy.py).
+The binaries default to the project's (`fakeserver`, `loadbalancer`, found by
+harness.process.bin_path and run under the LBTEST_WRAP* wrappers); `fakeserver_cmd` and
+`balancer_cmd` may name other programs that speak the same command line and READY line.
 """
-import http.client
+import collections
 import json
 import signal
 import socket
-import sys
 import time
 from pathlib import Path
 
-from .process import Process, ProcessError, scaled, timeout_scale
+from .process import Process, ProcessError
+from .timing import scaled, timeout_scale, wait_for
+from .wire import fetch
 from . import traffic as traffic_mod
-
-HERE = Path(__file__).resolve().parent
-PYFAKE = [sys.executable, str(HERE / "pyfake.py")]
-PYPROXY = [sys.executable, str(HERE / "pyproxy.py")]
 
 
 class ControlError(RuntimeError):
@@ -63,42 +60,19 @@ def control_supported(cmd, root):
 
 
 def http_request(port, method, path, body=None, host="127.0.0.1", timeout=5.0):
-    """One HTTP/1.1 exchange on a fresh connection; returns (status, body bytes)."""
-    conn = http.client.HTTPConnection(host, port, timeout=scaled(timeout))
-    try:
-        data = None
-        headers = {}
-        if body is not None:
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        conn.request(method, path, body=data, headers=headers)
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
+    """One exchange on a fresh connection (harness.wire.fetch); body: bytes, or an object
+    sent as JSON. Returns (status, body bytes)."""
+    fields = ()
+    if body is not None and not isinstance(body, bytes):
+        body, fields = json.dumps(body).encode(), [("Content-Type", "application/json")]
+    answer = fetch(port, method, path, body=body or b"", fields=fields, host=host,
+                   timeout=timeout)
+    return answer.status, answer.body
 
 
 def fault_key(name):
     """Python keyword -> the fakeserver's fault name (same as its long option, no dashes)."""
     return name.replace("_", "-")
-
-
-def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
-    """Polls predicate() until it returns a true value (returned) or timeout (scaled)
-    passes (AssertionError naming `what`). Exceptions in predicate count as false."""
-    deadline = time.monotonic() + scaled(timeout)
-    last_exc = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception as exc:  # noqa: BLE001 - a poll tolerates transient failures
-            last_exc = exc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {scaled(timeout):.1f}s waiting for {what}"
-                                 + (f" (last error: {last_exc!r})" if last_exc else ""))
-        time.sleep(interval)
 
 
 # Balancer deadlines that must stretch when the binaries run slower (valgrind): a fakeserver
@@ -164,12 +138,14 @@ class Member:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.proc = None
         self.lives = []          # every Process this member ran, oldest first
+        self.frozen = False      # SIGSTOPped by freeze(), until thaw() or its death
 
     def _spawn(self, argv, ready_timeout):
         proc = Process(self.cmd + argv, name=f"{self.name}-{len(self.lives)}", cwd=self.dir,
                        log_dir=self.cluster.root / "logs", env=self.cluster.env)
         self.lives.append(proc)
         self.proc = proc
+        self.frozen = False
         proc.spawn()
         return proc
 
@@ -191,15 +167,18 @@ class Member:
     def kill(self):
         """SIGKILL to its process group; returns once it is reaped."""
         self.proc.kill()
-        self.proc.thaw()
+        self.thaw()
         self.proc.wait(10)
         return self.proc.returncode
 
     def freeze(self):
+        """SIGSTOP: the kernel still accepts its connections, nothing answers them."""
         self.proc.freeze()
+        self.frozen = True
 
     def thaw(self):
         self.proc.thaw()
+        self.frozen = False
 
     def signal(self, sig):
         self.proc.signal(sig)
@@ -215,15 +194,17 @@ class Member:
 
 
 class Backend(Member):
-    """A fakeserver: PORT 0 the first time, its old port on restart()."""
+    """A fakeserver: PORT 0 the first time, its old port on restart(). `last_faults`: the
+    faults its control port reported after the last change made through this handle."""
 
-    def __init__(self, cluster, index, cmd, args, logging=True, control=True):
-        super().__init__(cluster, f"fs{index}", cmd, args)
+    def __init__(self, cluster, index, cmd, args, logging=True, control=True, name=None):
+        super().__init__(cluster, name or f"fs{index}", cmd, args)
         self.index = index
         self.logging = logging
         self.control = control
         self._port = 0
         self.course_logs = []
+        self.last_faults = {}
 
     def spawn(self, port=None):
         port = self._port if port is None else port
@@ -301,6 +282,8 @@ class Backend(Member):
             obj = {"raw": data.decode(errors="replace")}
         if status >= 300:
             raise ControlError(f"{self.name}: {method} {path} {body} -> {status} {obj}")
+        if path == "/faults" and isinstance(obj.get("faults"), dict):
+            self.last_faults = obj["faults"]
         return obj
 
     def faults(self):
@@ -308,7 +291,8 @@ class Backend(Member):
 
     def set_faults(self, **faults):
         """Changes the named faults live, keeping the others (PATCH). Names as the long
-        options, with '_' for '-': set_faults(delay=200, error_rate=0.5)."""
+        options, with '_' for '-': set_faults(delay=200, error_rate=0.5); None puts one
+        back to its default."""
         return self.control_call("PATCH", "/faults",
                                  {fault_key(k): v for k, v in faults.items()})
 
@@ -331,10 +315,16 @@ class Backend(Member):
     def files(self):
         return {p.name: p for p in self.dir.iterdir() if p.is_file()}
 
-    def served(self):
-        """Requests this backend logged (every life), health checks excluded."""
+    def requests(self):
+        """Counter of (method, name) over the requests this backend logged (every life,
+        FAIL entries included), health checks excluded."""
         total = traffic_mod.parse_course_logs(self.course_logs)
-        return sum(n for (m, name), n in total.items() if name != "healthcheck")
+        return collections.Counter({key: n for key, n in total.items()
+                                    if key[1] != "healthcheck"})
+
+    def served(self):
+        """How many requests this backend logged (every life), health checks excluded."""
+        return sum(self.requests().values())
 
     def health_checks(self):
         total = traffic_mod.parse_course_logs(self.course_logs)
@@ -342,24 +332,41 @@ class Backend(Member):
 
 
 class Balancer(Member):
+    """The balancer: PORT 0, the backends' ports, its arguments (deadlines scaled), and a
+    stats port when `stats` is true; "auto": when the balancer in use accepts --stats-port
+    (a balancer that refuses it is started again without)."""
+
     def __init__(self, cluster, cmd, args, stats=True):
         super().__init__(cluster, "lb", cmd, args)
         self.stats_on = stats
 
     def start(self, backend_ports):
         argv = ["0"] + [str(p) for p in backend_ports] + scale_lb_args(self.args)
-        if self.stats_on:
-            argv += ["--stats-port", "0"]
+        if not self.stats_on:
+            return self._start(argv)
+        try:
+            self._start(argv + ["--stats-port", "0"])
+        except ProcessError:
+            if self.stats_on != "auto":
+                raise
+            self.proc.expect_exit()   # it refused the option: not a death to judge
+            self.stats_on = False
+            return self._start(argv)
+        if "stats" not in self.proc.ready:
+            raise ProcessError(f"lb: READY line has no stats= port ({self.proc.stdout_lines[:1]})")
+        return self
+
+    def _start(self, argv):
         proc = self._spawn(argv, self.cluster.ready_timeout)
         proc.stop_exits = {0}   # the contract: SIGTERM drains and exits 0
         proc.wait_ready(self.cluster.ready_timeout)
-        if self.stats_on and "stats" not in proc.ready:
-            raise ProcessError(f"lb: READY line has no stats= port ({proc.stdout_lines[:1]})")
         return self
 
     @property
     def stats_port(self):
-        return int(self.proc.ready["stats"])
+        """The stats port from the READY line, None without one."""
+        stats = self.proc.ready.get("stats")
+        return int(stats) if stats and stats != "0" else None
 
     def stats(self):
         status, data = http_request(self.stats_port, "GET", "/stats")
@@ -405,31 +412,36 @@ class Cluster:
     """See the module docstring. Arguments:
     root            a directory of its own (tmp_path)
     backends        number of fakeservers
+    names           their names (default fs0, fs1, ...; also their directories' names)
     lb_args         extra balancer arguments (e.g. ["-N", "2", "-R", "3"])
     backend_args    extra arguments for every fakeserver
     per_backend     {index: [args]} added for one fakeserver (e.g. ["-e", "5", "-t", "9"])
     logging         fakeservers log (-l, needed for /healthcheck and the duplicate check)
     control         fakeservers open a control port (--control-port 0); "auto" (default):
                     when the fakeserver in use supports it
-    stats           the balancer opens its stats port (--stats-port 0)
+    stats           the balancer opens its stats port (--stats-port 0); "auto": when
+                    the balancer in use accepts the option
     """
 
     def __init__(self, root, backends=3, lb_args=(), backend_args=(), per_backend=None,
                  logging=True, control="auto", stats=True, fakeserver_cmd=("fakeserver",),
-                 balancer_cmd=("loadbalancer",), ready_timeout=20.0, env=None, files=None):
+                 balancer_cmd=("loadbalancer",), ready_timeout=20.0, env=None, files=None,
+                 names=None):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.ready_timeout = ready_timeout
         self.env = env
         per_backend = per_backend or {}
+        names = list(names) if names else [None] * backends
+        backends = len(names)
         if control == "auto":
             control = backends > 0 and control_supported(fakeserver_cmd, self.root)
         self.control = control
         self.lb_args = [str(a) for a in lb_args]
         self.backends = [
             Backend(self, i, fakeserver_cmd, list(backend_args) + list(per_backend.get(i, [])),
-                    logging=logging, control=control)
-            for i in range(backends)]
+                    logging=logging, control=control, name=name)
+            for i, name in enumerate(names)]
         self.balancer = Balancer(self, balancer_cmd, lb_args, stats=stats)
         self.files = dict(files) if files is not None else traffic_mod.default_files()
         self.started = False
@@ -450,6 +462,10 @@ class Cluster:
 
     def members(self):
         return self.backends + [self.balancer]
+
+    def backend(self, name):
+        """The Backend called `name`."""
+        return next(b for b in self.backends if b.name == name)
 
     def processes(self):
         return [p for m in self.members() for p in m.lives]

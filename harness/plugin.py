@@ -1,5 +1,7 @@
-"""pytest plugin (loaded by pytest.ini's `-p harness.plugin`): fixtures that own every
-process a test starts, scaled timeouts, and the scenario table.
+"""pytest plugin: fixtures that own every process a test starts, scaled timeouts, and the
+scenario table. Registered as `harness.plugin` by the pytest11 entry point once the harness
+is installed (pyproject.toml), and by pytest.ini's `-p harness.plugin` in a plain checkout;
+the two use the same name, so pytest registers it once.
 
 Fixtures
   procs            a registry: procs.start(argv, ...) -> ready Process (any binary)
@@ -11,6 +13,10 @@ Fixtures
                    Backend handles or ports
   scenario         scenario.verify(result, proved="...", allow=...) checks the traffic
                    invariant and records a row of the `--lb-table` report
+  fault_proxy      make(upstream_port, *faults, tcp=False) -> a FaultProxy (faultproxy in
+                   front of any server: a balancer, a student's server, nginx)
+  proxied_backends make(count, files=..., proxy_args=...) -> FaultProxy handles, each in
+                   front of its own nginx; hand their .port to `balancer`
 
 Teardown always runs: every process is stopped by PID/process group, exit statuses are
 judged (the balancer must exit 0 on SIGTERM; a process that died before teardown must have
@@ -29,7 +35,8 @@ import time
 import pytest
 
 from .cluster import Balancer, Cluster
-from .process import Process, ProcessError, bin_path, timeout_scale
+from .process import Process, ProcessError, bin_path
+from .timing import timeout_scale
 from . import traffic as traffic_mod
 
 
@@ -226,6 +233,38 @@ def balancer(request, _lb_owned):
         ports = [b if isinstance(b, int) else b.port for b in backends]
         return c.balancer.start(ports)
     return make
+
+
+@pytest.fixture
+def fault_proxy(procs):
+    """make(upstream_port, *args, tcp=False) -> a started faultproxy (harness.faultproxy)."""
+    from .faultproxy import start_proxy
+    _need_proxy()
+
+    def make(upstream_port, *args, tcp=False, name=None):
+        return start_proxy(procs, upstream_port, *args, tcp=tcp, name=name)
+    return make
+
+
+@pytest.fixture
+def proxied_backends(procs, tmp_path):
+    """make(count, files={name: bytes}, proxy_args=()) -> FaultProxy handles, each in front
+    of its own nginx serving `files` and a static /healthcheck (`0\n0`)."""
+    from .faultproxy import nginx_binary, proxied_backends as start_all
+    _need_proxy()
+    if not nginx_binary():
+        pytest.skip("nginx is not installed (ci/deps.sh test installs nginx-light)")
+
+    def make(count, files=None, proxy_args=()):
+        return start_all(procs, tmp_path / "proxied", count, files=files, proxy_args=proxy_args)
+    return make
+
+
+def _need_proxy():
+    try:
+        bin_path("faultproxy")
+    except ProcessError as e:
+        pytest.skip(str(e))
 
 
 class Scenario:

@@ -10,7 +10,8 @@ the others started. `stop()` sends a signal, waits, and returns the exit status;
 and judges its exit status against what the test expected (`expect_exit()`, `stop_exits`).
 
 Environment:
-  LBTEST_BIN              directory of the project binaries (default build/bin)
+  LBTEST_BIN              directory of the project binaries; unset: build/bin of this
+                          checkout, then PATH (see bin_path)
   LBTEST_WRAP             command prefix for every project binary (e.g. a valgrind line)
   LBTEST_WRAP_<NAME>      prefix for one binary only, NAME its upper-cased name
                           (LBTEST_WRAP_LOADBALANCER, LBTEST_WRAP_FAKESERVER); set but empty
@@ -20,11 +21,14 @@ Environment:
 """
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import threading
 import time
 from pathlib import Path
+
+from .timing import scaled, timeout_scale, under_valgrind  # noqa: F401 (re-exported)
 
 SANITIZER_MARKERS = (
     "ERROR: AddressSanitizer",
@@ -44,19 +48,29 @@ class ProcessError(RuntimeError):
 
 
 def repo_root():
+    """The checkout this harness was imported from (an editable install points here too)."""
     return Path(__file__).resolve().parent.parent
 
 
-def bin_dir():
-    return Path(os.environ.get("LBTEST_BIN") or str(repo_root() / "build" / "bin"))
-
-
 def bin_path(name):
-    """Path of a project binary: $LBTEST_BIN/name, else build/bin/name."""
-    path = bin_dir() / name
-    if not path.exists():
-        raise ProcessError(f"{path} does not exist: run `make` first (or set LBTEST_BIN)")
-    return str(path)
+    """Path of a project binary, looked up in this order:
+    1. $LBTEST_BIN/name when LBTEST_BIN is set (and nowhere else: an explicit choice);
+    2. build/bin/name of the checkout the harness comes from (repo_root()), as `make` builds;
+    3. the first `name` on PATH (an installed build)."""
+    if os.environ.get("LBTEST_BIN"):
+        path = Path(os.environ["LBTEST_BIN"]) / name
+        if not path.exists():
+            raise ProcessError(f"{path} does not exist: run `make` first, or point "
+                               f"LBTEST_BIN at the directory that holds {name}")
+        return str(path)
+    path = repo_root() / "build" / "bin" / name
+    if path.exists():
+        return str(path)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise ProcessError(f"{name} not found: not in {path.parent} and not on PATH; run `make` "
+                       f"first (or set LBTEST_BIN to the directory that holds it)")
 
 
 def wrapper(name=None):
@@ -66,26 +80,6 @@ def wrapper(name=None):
         if key in os.environ:
             return shlex.split(os.environ[key])
     return shlex.split(os.environ.get("LBTEST_WRAP", ""))
-
-
-def under_valgrind():
-    keys = [k for k in os.environ if k == "LBTEST_WRAP" or k.startswith("LBTEST_WRAP_")]
-    return any("valgrind" in os.environ[k] for k in keys)
-
-
-def timeout_scale():
-    """How much slower than native the binaries run (valgrind: about ten times)."""
-    raw = os.environ.get("LBTEST_TIMEOUT_SCALE") or os.environ.get("TEST_TIMEOUT_SCALE")
-    if raw:
-        try:
-            return max(1.0, float(raw))
-        except ValueError:
-            pass
-    return 10.0 if under_valgrind() else 1.0
-
-
-def scaled(seconds):
-    return seconds * timeout_scale()
 
 
 def describe_status(code):
@@ -101,7 +95,7 @@ def describe_status(code):
 
 # The project's binaries are silent unless asked (course scripts compare all they print):
 # a Process started by name asks for the READY line with this option.
-PROJECT_BINARIES = ("loadbalancer", "fakeserver")
+PROJECT_BINARIES = ("loadbalancer", "fakeserver", "faultproxy")
 READY_OPTION = "--ready"
 
 

@@ -36,7 +36,7 @@ import threading
 import time
 
 from .listener import Listener
-from .process import scaled
+from .timing import scaled
 
 PROBE_RE = re.compile(rb"\AGET /healthcheck HTTP/1\.1\r\nHost: [^\r\n]*\r\n\r\n\Z")
 OK_BODY = b"ok"

@@ -37,14 +37,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .process import scaled
+from .timing import scaled
+from .wire import ERROR_500, AnswerReader, request_bytes
 
-ERROR_500 = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
 KINDS = ("ok", "error500", "status", "wrong", "partial", "empty", "timeout", "connect",
          "malformed")
 DOCUMENTED_ERRORS = ("error500", "partial")
 NEVER_ALLOWED = ("wrong", "malformed")
-MAX_HEAD = 64 * 1024
 _RUNS = itertools.count(1)   # every Traffic gets a tag: PUT names never repeat in a process
 
 
@@ -120,14 +119,14 @@ class _Connection:
     def __init__(self, addr, timeout):
         self.sock = socket.create_connection(addr, timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
+        self.reader = AnswerReader(self.sock)
         self.used = 0
         self.last_kind = ""
 
     def idle_state(self):
         """Before reusing: 'open', 'closed' (peer closed an idle connection) or 'extra'
         (unsolicited bytes: an answer nobody asked for)."""
-        if self.buf:
+        if self.reader.buf:
             return "extra"
         r, _, _ = select.select([self.sock], [], [], 0)
         if not r:
@@ -145,99 +144,27 @@ class _Connection:
             pass
 
 
-class _Incomplete(Exception):
-    pass
-
-
-def _recv_more(conn, deadline, req):
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise socket.timeout()
-    conn.sock.settimeout(remaining)
-    data = conn.sock.recv(262144)
-    if not data:
-        raise _Incomplete("closed")
-    req.received += len(data)
-    if len(req.sample) < 256:
-        req.sample += data[:256 - len(req.sample)]
-    conn.buf += data
-
-
-def _read_answer(conn, req, deadline):
-    """Reads one answer into req; returns (status, body, close_after). Raises _Incomplete,
-    socket.timeout, OSError or ValueError (malformed)."""
-    while b"\r\n\r\n" not in conn.buf:
-        if len(conn.buf) > MAX_HEAD:
-            raise ValueError("answer head too long")
-        _recv_more(conn, deadline, req)
-    head, _, rest = conn.buf.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    m = re.fullmatch(rb"HTTP/1\.([01]) (\d{3}) ?(.*)", lines[0])
-    if not m:
-        raise ValueError(f"bad status line {lines[0][:80]!r}")
-    status = int(m.group(2))
-    fields = collections.defaultdict(list)
-    for ln in lines[1:]:
-        name, sep, value = ln.partition(b":")
-        if not sep or not name or name != name.strip():
-            raise ValueError(f"bad header line {ln[:80]!r}")
-        fields[name.decode("latin-1").lower()].append(value.strip().decode("latin-1"))
-    close_after = m.group(1) == b"0" or "close" in ",".join(fields["connection"]).lower()
-    conn.buf = rest
-    if req.method == "HEAD" or status in (204, 304) or 100 <= status < 200:
-        return status, fields, b"", close_after
-    if fields["transfer-encoding"]:
-        return status, fields, _read_chunked(conn, req, deadline), close_after
-    if fields["content-length"]:
-        if len(fields["content-length"]) != 1 or not fields["content-length"][0].isdigit():
-            raise ValueError(f"bad Content-Length {fields['content-length']}")
-        length = int(fields["content-length"][0])
-        while len(conn.buf) < length:
-            _recv_more(conn, deadline, req)
-        body, conn.buf = conn.buf[:length], conn.buf[length:]
-        return status, fields, body, close_after
-    while True:  # framed by the close
-        try:
-            _recv_more(conn, deadline, req)
-        except _Incomplete:
-            body, conn.buf = conn.buf, b""
-            return status, fields, body, True
-
-
-def _read_chunked(conn, req, deadline):
-    body = b""
-    while True:
-        while b"\r\n" not in conn.buf:
-            _recv_more(conn, deadline, req)
-        size_line, _, conn.buf = conn.buf.partition(b"\r\n")
-        size = int(size_line.split(b";")[0].strip(), 16)
-        if size == 0:
-            while b"\r\n" not in conn.buf:
-                _recv_more(conn, deadline, req)
-            while not conn.buf.startswith(b"\r\n"):  # trailers
-                _, _, conn.buf = conn.buf.partition(b"\r\n")
-                while b"\r\n" not in conn.buf:
-                    _recv_more(conn, deadline, req)
-            conn.buf = conn.buf[2:]
-            return body
-        while len(conn.buf) < size + 2:
-            _recv_more(conn, deadline, req)
-        body += conn.buf[:size]
-        conn.buf = conn.buf[size + 2:]
-
-
-def _judge(req, status, fields, body, raw_is_500):
-    req.status = status
+def _judge(req, answer, raw_is_500):
+    req.status = answer.status
     if raw_is_500:
         return "error500"
-    if req.method == "GET" and status == 200:
-        return "ok" if body == req.expect else "wrong"
-    if req.method == "HEAD" and status == 200:
-        cl = fields.get("content-length", [""])
+    if req.method == "GET" and answer.status == 200:
+        return "ok" if answer.body == req.expect else "wrong"
+    if req.method == "HEAD" and answer.status == 200:
+        cl = answer.fields.get("content-length", [""])
         return "ok" if cl == [str(len(req.expect))] else "wrong"
-    if req.method == "PUT" and status in (200, 201):
+    if req.method == "PUT" and answer.status in (200, 201):
         return "ok"
     return "status"
+
+
+def _noting(req):
+    """on_data for one request: counts its bytes and keeps the first 256 for reports."""
+    def note(data):
+        req.received += len(data)
+        if len(req.sample) < 256:
+            req.sample += data[:256 - len(req.sample)]
+    return note
 
 
 class Traffic:
@@ -368,9 +295,9 @@ class Traffic:
     def _note_extra(self, client, conn):
         try:
             conn.sock.settimeout(0.2)
-            data = conn.buf + conn.sock.recv(4096)
+            data = conn.reader.buf + conn.sock.recv(4096)
         except OSError:
-            data = conn.buf
+            data = conn.reader.buf
         with self._lock:
             self.extra.append((client, data[:200]))
 
@@ -407,23 +334,21 @@ class Traffic:
         return None
 
     def _exchange(self, conn, req, deadline):
-        head = f"{req.method} /{req.name} HTTP/1.1\r\nHost: {self.addr[0]}:{self.addr[1]}\r\n"
-        if req.method == "PUT":
-            head += f"Content-Length: {len(req.body)}\r\n"
-        if not req.keepalive:
-            head += "Connection: close\r\n"
+        raw = request_bytes(req.method, f"/{req.name}", f"{self.addr[0]}:{self.addr[1]}",
+                            req.body, close=not req.keepalive)
         try:
             conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
-            conn.sock.sendall(head.encode() + b"\r\n" + req.body)
+            conn.sock.sendall(raw)
         except OSError as exc:
             # The answer may already be there (an early 500 or a reset): read it anyway.
             req.error = f"send: {exc}"
+        conn.reader.on_data = _noting(req)
         try:
-            status, fields, body, close_after = _read_answer(conn, req, deadline)
+            answer = conn.reader.read(req.method, deadline)
         except socket.timeout:
             req.kind = "timeout"
             return False
-        except (_Incomplete, ConnectionError, OSError) as exc:
+        except OSError as exc:   # Cut (closed or reset mid-answer) and other socket errors
             req.kind = "partial" if req.received else "empty"
             req.error = (req.error + "; " if req.error else "") + f"{type(exc).__name__}: {exc}"
             return False
@@ -431,18 +356,18 @@ class Traffic:
             req.kind, req.error = "malformed", str(exc)
             return False
         raw_500 = req.sample == ERROR_500 and req.received == len(ERROR_500)
-        req.kind = _judge(req, status, fields, body, raw_500)
+        req.kind = _judge(req, answer, raw_500)
         if req.kind != "ok" and req.method == "GET":
-            req.error = (f"got {len(body)} body bytes, expected {len(req.expect)}"
+            req.error = (f"got {len(answer.body)} body bytes, expected {len(req.expect)}"
                          if req.kind == "wrong" else req.error)
-        if conn.buf:
+        if conn.reader.buf:
             with self._lock:
-                self.extra.append((req.client, conn.buf[:200]))
+                self.extra.append((req.client, conn.reader.buf[:200]))
             return False
         # After the balancer's own 500 the connection may be closed without notice (the
         # 500's bytes are fixed by the contract, so it cannot say `Connection: close`):
         # a careful client does not reuse it.
-        return not close_after and req.kind != "error500"
+        return not answer.close_after and req.kind != "error500"
 
 
 class Result:

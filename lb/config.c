@@ -40,8 +40,10 @@ static const char usage_text[] =
     "  --eject-after N        consecutive failures that mark a backend down (5; 0 = off)\n"
     "  --seed S               seed for p2c choices (0 = clock)\n"
     "  --threads N            event loops, each on its own SO_REUSEPORT listener (1)\n"
-    "  --backend-keepalive    pool backend connections also for `Connection: close`\n"
-    "                         clients (that header is not forwarded; off)\n"
+    "  --verbatim-connection  relay Connection, Keep-Alive and Proxy-Connection fields as\n"
+    "                         they are (off: they are hop-by-hop, and a client's\n"
+    "                         `Connection: close` does not close the backend connection)\n"
+    "  --backend-keepalive    accepted and ignored: what it did is now the default\n"
     "  --defer-accept=0|1     accept a connection once its first bytes arrived (1)\n"
     "  Durations are milliseconds, or take an ms or s suffix.\n";
 
@@ -171,7 +173,16 @@ static int parse_backend(const char *s, lb_backend_spec *spec)
     return 0;
 }
 
-typedef enum { OPT_INT, OPT_U64, OPT_DURATION, OPT_PORT, OPT_POLICY, OPT_FLAG } opt_kind;
+/* OPT_IGNORED: a flag kept so that old command lines still parse; it sets nothing. */
+typedef enum {
+    OPT_INT,
+    OPT_U64,
+    OPT_DURATION,
+    OPT_PORT,
+    OPT_POLICY,
+    OPT_FLAG,
+    OPT_IGNORED
+} opt_kind;
 
 typedef struct opt_def {
     const char *name;
@@ -203,7 +214,8 @@ static const opt_def options[] = {
     {"retries", OPT_INT, OFF(retries), 0},
     {"eject-after", OPT_INT, OFF(eject_after), 0},
     {"seed", OPT_U64, OFF(seed), 0},
-    {"backend-keepalive", OPT_FLAG, OFF(backend_keepalive), 0},
+    {"verbatim-connection", OPT_FLAG, OFF(verbatim_connection), 0},
+    {"backend-keepalive", OPT_IGNORED, 0, 0},
     {"defer-accept", OPT_FLAG, OFF(defer_accept), 0},
     {"threads", OPT_INT, OFF(threads), 1},
     {"ready", OPT_FLAG, OFF(ready), 0},
@@ -246,6 +258,8 @@ static int set_option(const opt_def *o, const char *value, lb_config *cfg)
             return -1;
         *(int *)field = value[0] == '1';
         return 0;
+    case OPT_IGNORED:
+        return strcmp(value, "0") && strcmp(value, "1") ? -1 : 0;
     case OPT_POLICY:
         if (strcmp(value, "fewest") && strcmp(value, "rr") && strcmp(value, "leastconn") &&
             strcmp(value, "p2c"))
@@ -293,7 +307,7 @@ static int take_option(int argc, char **argv, int *i, lb_config *cfg, char *err,
     const opt_def *o = find_option(name, namelen);
     if (!o || (word[1] == '-') != (namelen > 1))
         return fail(err, errlen, "unknown option '%.64s'", word);
-    if (!value && o->kind == OPT_FLAG)
+    if (!value && (o->kind == OPT_FLAG || o->kind == OPT_IGNORED))
         value = "1"; /* a flag takes no separate value word */
     if (!value) {
         if (*i + 1 >= argc)

@@ -26,31 +26,31 @@ typedef struct lb_config {
     int every;       /* -R: health-check round after every R forwarded requests (5) */
     int nbackends;
     lb_backend_spec backends[LB_MAX_BACKENDS];
-    char policy[32];        /* --policy: fewest (default), rr, leastconn, p2c */
-    int stats_port;         /* --stats-port: -1 off (default), 0 ephemeral */
-    int connect_timeout_ms; /* --connect-timeout (1000) */
-    int server_timeout_ms;  /* --server-timeout (5000), inactivity */
-    int queue_timeout_ms;   /* --queue-timeout (10000) */
-    int health_interval_ms; /* --health-interval (3000) */
-    int health_timeout_ms;  /* --health-timeout (1000) */
-    int header_timeout_ms;  /* --header-timeout (10000): a request head must arrive within */
-    int idle_timeout_ms;    /* --idle-timeout (60000): keep-alive client between requests */
-    int drain_timeout_ms;   /* --drain-timeout (10000): SIGTERM grace */
-    int max_head;           /* --max-head (16384 bytes) */
-    int max_headers;        /* --max-headers (100 fields) */
-    uint64_t max_body;      /* --max-body (0 = unlimited) */
-    int max_conns;          /* --max-conns (10000 client connections) */
-    int max_queue;          /* --max-queue (0 = unlimited) */
-    int pool_size;          /* --pool-size (64 idle connections per backend; 0 disables) */
-    int retries;            /* --retries (1): idempotent retries on another backend */
-    int eject_after;        /* --eject-after (5 consecutive failures; 0 disables) */
-    uint32_t seed;          /* --seed (p2c randomness; 0 = from the clock) */
-    int threads;            /* --threads (1): event loops on SO_REUSEPORT listeners */
-    int backend_keepalive;  /* --backend-keepalive (off): drop a request's exact
-                             * `Connection: close` toward the backend so its connection
-                             * can be pooled; the client's connection still closes */
-    int defer_accept;       /* --defer-accept (on): TCP_DEFER_ACCEPT on the listener, a
-                             * connection is accepted once its first bytes arrived */
+    char policy[32];         /* --policy: fewest (default), rr, leastconn, p2c */
+    int stats_port;          /* --stats-port: -1 off (default), 0 ephemeral */
+    int connect_timeout_ms;  /* --connect-timeout (1000) */
+    int server_timeout_ms;   /* --server-timeout (5000), inactivity */
+    int queue_timeout_ms;    /* --queue-timeout (10000) */
+    int health_interval_ms;  /* --health-interval (3000) */
+    int health_timeout_ms;   /* --health-timeout (1000) */
+    int header_timeout_ms;   /* --header-timeout (10000): a request head must arrive within */
+    int idle_timeout_ms;     /* --idle-timeout (60000): keep-alive client between requests */
+    int drain_timeout_ms;    /* --drain-timeout (10000): SIGTERM grace */
+    int max_head;            /* --max-head (16384 bytes) */
+    int max_headers;         /* --max-headers (100 fields) */
+    uint64_t max_body;       /* --max-body (0 = unlimited) */
+    int max_conns;           /* --max-conns (10000 client connections) */
+    int max_queue;           /* --max-queue (0 = unlimited) */
+    int pool_size;           /* --pool-size (64 idle connections per backend; 0 disables) */
+    int retries;             /* --retries (1): idempotent retries on another backend */
+    int eject_after;         /* --eject-after (5 consecutive failures; 0 disables) */
+    uint32_t seed;           /* --seed (p2c randomness; 0 = from the clock) */
+    int threads;             /* --threads (1): event loops on SO_REUSEPORT listeners */
+    int verbatim_connection; /* --verbatim-connection (off): relay Connection, Keep-Alive
+                              * and Proxy-Connection as they are instead of treating them
+                              * as hop-by-hop (lb/README.md, "Connections") */
+    int defer_accept;        /* --defer-accept (on): TCP_DEFER_ACCEPT on the listener, a
+                              * connection is accepted once its first bytes arrived */
 } lb_config;
 
 /* Fills out with defaults. */

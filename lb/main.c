@@ -3,9 +3,10 @@
  * Order matters for the contract: every argument is checked and every backend resolved
  * before anything is bound (a bad command line binds nothing); the listener is bound and
  * READY printed (only when asked: --ready, or PORT 0) before the first health-check round,
- * but no client is accepted until that round ended, so the first request is routed on fresh health data. SIGTERM and SIGINT
- * arrive through a signalfd on the first loop and start a bounded drain; the process then
- * frees everything and exits 0 with no fd left open.
+ * but no client is accepted until that round ended, so the first request is routed on
+ * fresh health data. SIGTERM and SIGINT arrive through a signalfd on the first loop, close
+ * the listener and start a bounded drain; the process then frees everything and exits 0
+ * with no fd left open.
  * With --threads N, each thread is a complete balancer (loop, backend table, policy,
  * checker, proxy) on its own SO_REUSEPORT listener: nothing is shared but the read-only
  * config, so no locks on the request path. Each loop checks and counts on its own; the

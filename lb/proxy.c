@@ -11,6 +11,7 @@
  *   CLOSED  waiting to be freed by the before-sleep hook.
  * Heads are parsed with lb_http_parse_request and framed with lb_http_request_framing
  * before a backend is chosen; what cannot be framed is refused and nothing is forwarded.
+ * A head's connection fields are hop-by-hop (hop_request) unless --verbatim-connection.
  * Slots are released at once but handed to queued requests from a zero timer, so a chain
  * of immediate failures never recurses through the whole queue.
  * Memory: buffers are LB_WINDOW blocks from a free list; an idle client holds none. Closed
@@ -28,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "hop.h"
 #include "net.h"
 #include "proxy_internal.h"
 
@@ -283,25 +285,23 @@ static void set_method(lb_client *c, const lb_http_request *req)
                           strcmp(c->method, "OPTIONS") == 0);
 }
 
-/* --backend-keepalive: removes a lone `Connection: close` field from an HTTP/1.1 head in
- * the client buffer, so the backend keeps its connection for the pool. Returns the new
- * head length. Anything else (other tokens, several Connection fields) is left alone. */
-static int strip_connection_close(lb_client *c, const lb_http_request *req, int head_len)
+/* Connection fields are hop-by-hop (RFC 9110 7.6.1, as in HAProxy and nginx) unless
+ * --verbatim-connection: the request goes on without its Connection, Keep-Alive and
+ * Proxy-Connection lines, so the backend keeps its connection for the pool whatever the
+ * client said; an HTTP/1.0 request, for which keep-alive is not the default, says it with
+ * an added `Connection: keep-alive`. The client's own wish (c->keep_alive) stays the
+ * client's. A Connection field naming another option (Upgrade, TE) is relayed as it is,
+ * and so is the rest of that request. Returns the head's new length. */
+static int hop_request(lb_client *c, const lb_http_request *req, int head_len)
 {
-    const lb_http_header *found = NULL;
-    for (size_t i = 0; i < req->num_headers; i++) {
-        const lb_http_header *h = &req->headers[i];
-        if (!lb_http_token_eq(h->name, h->name_len, "connection"))
-            continue;
-        if (found || !lb_http_token_eq(h->value, h->value_len, "close"))
-            return head_len;
-        found = h;
-    }
-    if (!found || req->major != 1 || req->minor != 1)
+    c->http10 = req->major < 1 || (req->major == 1 && req->minor == 0);
+    c->hop = !c->px->cfg->verbatim_connection && lb_hop_can_strip(req->headers, req->num_headers);
+    if (!c->hop)
         return head_len;
-    size_t removed = lb_http_remove_field(lb_buf_head(&c->in), lb_buf_len(&c->in), found);
-    c->in.end -= removed;
-    return head_len - (int)removed;
+    c->fwd_close = 0;
+    const char *add = c->http10 ? LB_HOP_KEEP_ALIVE : NULL;
+    return (int)lb_hop_edit(&c->in, 0, (size_t)head_len, req->headers, req->num_headers, add,
+                            add ? sizeof LB_HOP_KEEP_ALIVE - 1 : 0);
 }
 
 /* Parses a head from the buffer; returns 1 with the request set up, 0 for "need more",
@@ -334,13 +334,7 @@ static int parse_head(lb_client *c)
     }
     set_method(c, &req);
     c->fwd_close = !c->fr.keep_alive;
-    c->stripped_close = 0;
-    if (cfg->backend_keepalive && !c->fr.keep_alive) {
-        int stripped = strip_connection_close(c, &req, r);
-        c->stripped_close = stripped != r;
-        c->fwd_close = !c->stripped_close;
-        r = stripped;
-    }
+    r = hop_request(c, &req, r);
     c->kept = 0;
     c->pending = (size_t)r;
     c->req_done = 0;

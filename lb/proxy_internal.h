@@ -93,20 +93,21 @@ struct lb_client {
     lb_chunked ch;
     uint64_t body_left, body_seen;
     size_t kept, pending;
-    int req_done;       /* every request byte was scanned into pending/kept */
-    int retain;         /* written bytes stay in the buffer for a retry */
-    int resp_started;   /* a response byte went to the client */
-    int keep_alive;     /* the client's connection may carry another request */
-    int fwd_close;      /* the request as forwarded asks the backend to close */
-    int stripped_close; /* --backend-keepalive removed the request's Connection: close */
-    int in_slot;        /* holds one of the -N slots */
-    int sent_any;       /* a byte of this request went to a backend */
-    int head_seen;      /* a byte of the current head arrived (header timeout runs) */
-    size_t parsed_len;  /* buffer bytes an INCOMPLETE head parse already saw */
-    int rd_eof;         /* the client shut its sending side */
-    int watched;        /* registered with the loop (done lazily: see px_update_masks) */
-    int nodelay;        /* TCP_NODELAY set (lazily: see relay_flush_response) */
-    int corked;         /* bytes sent with MSG_MORE wait for the FIN (see px_client_close) */
+    int req_done;      /* every request byte was scanned into pending/kept */
+    int retain;        /* written bytes stay in the buffer for a retry */
+    int resp_started;  /* a response byte went to the client */
+    int keep_alive;    /* the client's connection may carry another request */
+    int fwd_close;     /* the request as forwarded asks the backend to close */
+    int hop;           /* connection fields are hop-by-hop for this request (proxy.c) */
+    int http10;        /* an HTTP/1.0 request: its keep-alive must be said in the answer */
+    int in_slot;       /* holds one of the -N slots */
+    int sent_any;      /* a byte of this request went to a backend */
+    int head_seen;     /* a byte of the current head arrived (header timeout runs) */
+    size_t parsed_len; /* buffer bytes an INCOMPLETE head parse already saw */
+    int rd_eof;        /* the client shut its sending side */
+    int watched;       /* registered with the loop (done lazily: see px_update_masks) */
+    int nodelay;       /* TCP_NODELAY set (lazily: see relay_flush_response) */
+    int corked;        /* bytes sent with MSG_MORE wait for the FIN (see px_client_close) */
     const char *reply;
     size_t reply_len, reply_off;
 };

@@ -9,7 +9,8 @@
  * Response side: the head is parsed and framed (Content-Length, chunked, close, no body;
  * 1xx heads are relayed and the next head is awaited; a 101 is unframable, as the
  * balancer does not tunnel upgraded connections), body bytes are counted, and only
- * the bytes of this response are written to the client, byte for byte.
+ * the bytes of this response are written to the client, byte for byte but for the
+ * connection fields of the final head, which are hop-by-hop (hop_response, lb/core/hop.h).
  * Backpressure: each side is read only while the buffer toward the other has room
  * (LB_WINDOW); masks are recomputed by px_update_masks after every step.
  * Splice: once the head and the bytes read with it have been written and the buffer is
@@ -34,6 +35,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "hop.h"
 #include "net.h"
 #include "proxy_internal.h"
 
@@ -279,35 +281,25 @@ static void body_step(lb_upstream *up, size_t avail, const char *p, int *bad)
     }
 }
 
-static const char close_field[] = "Connection: close\r\n";
-
-/* --backend-keepalive took the client's `Connection: close` away from the request; the
- * answer gets it back so the client knows that the connection ends with it. Any Connection
- * field of the backend's own (nginx always sends `keep-alive`) would contradict it, so those
- * lines are dropped first (last to first, so earlier header pointers stay valid) and
- * `Connection: close` goes before the head's last CRLF. Returns the new head length; on
- * ENOMEM the head is left as it is (the client then just sees the close). */
-static int set_connection_close(lb_upstream *up, const lb_http_response *res, int head_len)
+/* Hop-by-hop answers (see hop_request in proxy.c): the backend's Connection, Keep-Alive and
+ * Proxy-Connection lines describe its connection to us, not ours to the client, so they go,
+ * and the client reads what this connection does: `Connection: close` when it ends after
+ * this answer (the client asked, an HTTP/1.0 client did not ask for keep-alive, the body
+ * ends with the close, a drain), `Connection: keep-alive` to an HTTP/1.0 client that asked
+ * for it, nothing otherwise. Returns the head's new length. */
+static int hop_response(lb_client *c, lb_upstream *up, const lb_http_response *res, int head_len)
 {
-    char *head = lb_buf_head(&up->in) + up->pending;
-    size_t len = (size_t)head_len, total = lb_buf_len(&up->in) - up->pending;
-    for (size_t i = res->num_headers; i-- > 0;) {
-        const lb_http_header *h = &res->headers[i];
-        if (!lb_http_token_eq(h->name, h->name_len, "connection"))
-            continue;
-        size_t removed = lb_http_remove_field(head, total, h);
-        len -= removed;
-        total -= removed;
-        up->in.end -= removed;
+    const char *add = NULL;
+    size_t add_len = 0;
+    if (!c->keep_alive || up->fr.kind == LB_BODY_CLOSE || c->px->draining) {
+        add = LB_HOP_CLOSE;
+        add_len = sizeof LB_HOP_CLOSE - 1;
+    } else if (c->http10) {
+        add = LB_HOP_KEEP_ALIVE;
+        add_len = sizeof LB_HOP_KEEP_ALIVE - 1;
     }
-    size_t n = sizeof close_field - 1, at = up->pending + len - 2;
-    if (lb_buf_reserve(&up->in, n) < 0)
-        return (int)len;
-    char *base = lb_buf_head(&up->in);
-    memmove(base + at + n, base + at, lb_buf_len(&up->in) - at);
-    memcpy(base + at, close_field, n);
-    lb_buf_commit(&up->in, n);
-    return (int)(len + n);
+    return (int)lb_hop_edit(&up->in, up->pending, (size_t)head_len, res->headers, res->num_headers,
+                            add, add_len);
 }
 
 /* Classifies the bytes read from the backend. Returns 0, or -1 for an unframeable answer. */
@@ -336,8 +328,8 @@ static int parse_response(lb_client *c, lb_upstream *up)
             return -1;
         if (res.status == 101)
             return -1; /* no tunnels: what follows a 101 is not HTTP, so it cannot be framed */
-        if (c->stripped_close && res.status >= 200)
-            r = set_connection_close(up, &res, r);
+        if (c->hop && res.status >= 200)
+            r = hop_response(c, up, &res, r);
         up->pending += (size_t)r;
         if (res.status >= 100 && res.status < 200 && res.status != 101)
             continue; /* an interim answer: relay it, wait for the final one */

@@ -6,7 +6,8 @@ an HTML page that replays it.
 
 Modules, in the order data flows through them:
   scenarios.py  the story library: steps, captions, what each step does to the cluster
-  cluster.py    starting, slowing, killing and reviving processes (harness.process.Process)
+  cluster.py    the harness Cluster with backends A, B, C, and the pids.txt that proves none
+                is left behind (slowing, killing, reviving: harness.cluster handles)
   traffic.py    client threads that send steady requests and record every answer
   observe.py    polls the balancer's /stats endpoint and turns changes into events
   record.py     the run's recording (thread safe), saved as run.json

@@ -14,9 +14,8 @@ revival. The recording says which source it used (meta.source).
 """
 import json
 import threading
-import time
 
-from .cluster import http_get
+from harness.cluster import http_request
 
 FIELDS = {  # our name: names the balancer might use, first match wins
     "address": ("address", "addr", "backend", "server", "name"),
@@ -74,7 +73,7 @@ class Observer:
         self.prev = {}
         self.log_offsets = {}
         self.last_doc = None
-        self.use_stats = cluster.stats_port is not None
+        self.use_stats = cluster.balancer.stats_port is not None
         recorder.meta["source"] = "/stats" if self.use_stats else "outside view (no /stats)"
         if not self.use_stats:
             recorder.note("The balancer had no stats port: states are inferred from what the "
@@ -109,7 +108,8 @@ class Observer:
 
     def _stats(self):
         try:
-            status, body = http_get(self.cluster.stats_port, "/stats", timeout=0.5)
+            status, body = http_request(self.cluster.balancer.stats_port, "GET", "/stats",
+                                        timeout=0.5)
             return json.loads(body) if status == 200 else None
         except (OSError, ValueError):
             return None
@@ -194,14 +194,14 @@ class Observer:
     def _guess_reason(self, name, row, before):
         """Why the balancer changed its mind, from what moved in /stats since the last poll
         (a request's failure or a failed health check) and what the demo did to the process."""
-        b = self.cluster.by_name(name)
+        b = self.cluster.backend(name)
         if row["state"] == "up":
             return "health check passed"
         if not b.alive():
             what = "connection refused"
         elif b.frozen:
             what = "no answer in time"
-        elif b.faults.get("health-flap"):
+        elif b.last_faults.get("health-flap"):
             what = "health check answered 500"
         else:
             what = "it failed"
@@ -228,12 +228,14 @@ class Observer:
         self.rec.sample(view)
 
     def _tail_health(self, b):
-        path = self.cluster.workdir / f"course-{b.name}.log"
+        if not b.course_logs:
+            return
+        path = b.course_logs[-1]   # the current life's log: a revived backend starts anew
         try:
             with open(path, "rb") as f:
                 f.seek(0, 2)
                 size = f.tell()
-                off = self.log_offsets.get(b.name, 0)
+                off = self.log_offsets.get(path, 0)
                 if size < off:
                     off = 0
                 f.seek(off)
@@ -241,16 +243,7 @@ class Observer:
         except FileNotFoundError:
             return
         complete = chunk.rfind(b"\n") + 1
-        self.log_offsets[b.name] = off + complete
+        self.log_offsets[path] = off + complete
         n = chunk[:complete].count(b"GET /healthcheck")
         for _ in range(min(n, 3)):
             self.rec.event("hc", b.name, ok=True)
-
-
-def wait_until(pred, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()

@@ -24,10 +24,11 @@ import traceback
 from pathlib import Path
 
 from harness.process import ProcessError, repo_root
+from harness.timing import wait_for
 
 from . import live, page, scenarios, svg
-from .cluster import Cluster, ensure_gone, still_running
-from .observe import Observer, wait_until
+from . import cluster as demo_cluster
+from .observe import Observer
 from .record import Recorder
 from .traffic import Traffic
 
@@ -147,24 +148,32 @@ class Run:
     def __init__(self, scn, args, outdir):
         self.scn, self.args, self.outdir = scn, args, outdir
         self.rec = Recorder(scn.name, scn.title, [], speed=args.speed)
-        self.cluster = Cluster(args.bin, outdir / "run")
+        self.workdir = outdir / "run"
+        self.cluster = None
         self.traffic = self.observer = self.ctx = None
         self.frame_box = {}
 
     def play(self, view):
-        scn, rec, cluster = self.scn, self.rec, self.cluster
+        scn, rec = self.scn, self.rec
         say(f"demo: scenario '{scn.name}' ({scn.title}), speed {self.args.speed:g}; "
-            f"processes and logs in {cluster.workdir}")
-        cluster.start(scn.lb_args, scn.backend_faults)
-        rec.meta["backends"] = [{"name": b.name, "address": b.address}
+            f"processes and logs in {self.workdir}")
+        os.environ["LBTEST_BIN"] = str(Path(self.args.bin).resolve())   # for the harness
+        self.cluster = cluster = demo_cluster.make_cluster(self.workdir, scn.lb_args,
+                                                           scn.backend_faults)
+        demo_cluster.start(cluster)
+        rec.meta["backends"] = [{"name": b.name, "address": "%s:%d" % b.addr}
                                 for b in cluster.backends]
-        rec.meta["balancer"] = {"port": cluster.port, "stats": cluster.stats_port,
+        rec.meta["balancer"] = {"port": cluster.port, "stats": cluster.balancer.stats_port,
                                 "args": scn.lb_args}
         self.observer = Observer(rec, cluster)
         self.observer.start()
-        wait_until(lambda: rec.samples and all(
-            v.get("state") == "up" for v in rec.samples[-1]["backends"].values())
-            and len(rec.samples[-1]["backends"]) == len(cluster.backends), 5.0)
+        try:   # the story starts from a healthy cluster; if it is not, it shows that
+            wait_for(lambda: rec.samples and all(
+                v.get("state") == "up" for v in rec.samples[-1]["backends"].values())
+                and len(rec.samples[-1]["backends"]) == len(cluster.backends), 5.0,
+                what="every backend up in the balancer's view", interval=0.05)
+        except AssertionError:
+            pass
         rec.rebase()
         self.traffic = Traffic(rec, cluster.port)
         self.ctx = scenarios.Ctx(cluster, rec, self.traffic, self.args.speed)
@@ -180,9 +189,12 @@ class Run:
             self.traffic.stop()
         if self.observer:
             self.observer.stop()
-        exits = self.cluster.stop()
-        ensure_gone(self.cluster.pidfile)
-        return exits, still_running(self.cluster.pidfile)
+        if self.cluster is None:   # it did not get to make one: nothing was started
+            return {}, []
+        self.cluster.stop()
+        pids = demo_cluster.pidfile(self.cluster)
+        demo_cluster.ensure_gone(pids)
+        return demo_cluster.exit_statuses(self.cluster), demo_cluster.still_running(pids)
 
 
 def report(rec, outdir, frame_text, exits, left, failure):

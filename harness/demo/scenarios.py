@@ -8,6 +8,8 @@ which record what they did as events, so the picture marks every crash, revival 
 import threading
 from dataclasses import dataclass, field
 
+from .cluster import remember
+
 
 @dataclass
 class Step:
@@ -37,7 +39,7 @@ class Ctx:
         self.helpers = []
 
     def b(self, name):
-        return self.cluster.by_name(name)
+        return self.cluster.backend(name)
 
     def crash(self, *names):
         for n in names:
@@ -45,16 +47,21 @@ class Ctx:
             self.rec.event("crash", n, detail="SIGKILL")
 
     def revive(self, name, fresh=True):
-        b = self.b(name)
-        b.start()
+        self.b(name).restart()
+        remember(self.cluster)
         self.rec.event("revive", name, detail="fresh counters, TOTAL=0" if fresh else "")
 
+    def set_faults(self, name, **faults):
+        """Changes a backend's faults live (None: back to the default); returns how."""
+        self.b(name).set_faults(**faults)
+        return "control port"
+
     def slow(self, name, ms):
-        how = self.b(name).set_faults(delay=ms)
+        how = self.set_faults(name, delay=ms)
         self.rec.event("slow", name, detail=f"{ms} ms", how=how)
 
     def fast(self, name):
-        how = self.b(name).set_faults(delay=None)
+        how = self.set_faults(name, delay=None)
         self.rec.event("fast", name, how=how)
 
     def freeze(self, name):
@@ -137,20 +144,19 @@ def classic():
 
 def _flap(c):
     try:
-        how = c.b("B").set_faults(health_flap=2000)
+        how = c.set_faults("B", health_flap=2000)
         c.rec.event("note", "B", text=f"B's health check now flaps (period 2 s, via {how})")
     except Exception as e:  # an older fakeserver: pause the whole process instead
         c.rec.event("note", "B", text=f"no --health-flap ({type(e).__name__}); "
                                       "pausing B with SIGSTOP/SIGCONT instead")
-        c.b("B").start()
         c.every(1.2, lambda i: c.freeze("B") if i % 2 == 0 else c.thaw("B"))
 
 
 def _unflap(c):
     c.stop_helpers()
     b = c.b("B")
-    if b.faults.get("health-flap"):
-        b.set_faults(health_flap=None)
+    if b.last_faults.get("health-flap"):
+        c.set_faults("B", health_flap=None)
     elif b.alive():
         c.thaw("B")
     c.rec.event("note", "B", text="B's health check is steady again")

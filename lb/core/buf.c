@@ -59,6 +59,32 @@ void lb_buf_consume(lb_buf *b, size_t n)
         b->start = b->end = 0;
 }
 
+void lb_buf_cut(lb_buf *b, size_t off, size_t n)
+{
+    if (n == 0)
+        return;
+    memmove(b->data + b->start + n, b->data + b->start, off);
+    b->start += n;
+    if (b->start >= b->end)
+        b->start = b->end = 0;
+}
+
+int lb_buf_insert(lb_buf *b, size_t off, const void *src, size_t n)
+{
+    if (b->start >= n) {
+        b->start -= n;
+        memmove(b->data + b->start, b->data + b->start + n, off);
+    } else {
+        if (lb_buf_reserve(b, n) < 0)
+            return -1;
+        char *at = b->data + b->start + off;
+        memmove(at + n, at, lb_buf_len(b) - off);
+        b->end += n;
+    }
+    memcpy(b->data + b->start + off, src, n);
+    return 0;
+}
+
 int lb_buf_append(lb_buf *b, const void *src, size_t n)
 {
     if (lb_buf_reserve(b, n) < 0)

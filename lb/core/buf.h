@@ -44,6 +44,15 @@ int lb_buf_reserve(lb_buf *b, size_t min_room);
 void lb_buf_commit(lb_buf *b, size_t n);
 /* Drops n bytes from the head; an emptied buffer rewinds to offset 0. */
 void lb_buf_consume(lb_buf *b, size_t n);
+/* Removes the data bytes [off, off + n) by moving the off bytes before them forward (the
+ * start advances by n): the cost is off, whatever follows. Pointers into the bytes after
+ * the cut stay valid; those into the bytes before it move by n. off + n <= lb_buf_len. */
+void lb_buf_cut(lb_buf *b, size_t off, size_t n);
+/* Inserts src[0, n) before data offset off. With n bytes of room before the data (a cut
+ * leaves them) the off bytes before the point move back and the cost is off; otherwise the
+ * bytes after it move forward (growing the buffer if need be). Returns 0, or -1 on ENOMEM
+ * (buffer intact). Pointers into the buffer are not valid afterwards. */
+int lb_buf_insert(lb_buf *b, size_t off, const void *src, size_t n);
 /* Appends n bytes. Returns 0 or -1 on ENOMEM. */
 int lb_buf_append(lb_buf *b, const void *src, size_t n);
 /* Frees the storage if the buffer is empty (idle connections hold no memory). */

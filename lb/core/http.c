@@ -222,14 +222,20 @@ int lb_http_parse_request(const char *buf, size_t len, lb_http_request *req,
     return rc;
 }
 
-size_t lb_http_remove_field(char *buf, size_t len, const lb_http_header *h)
+size_t lb_http_field_line(const char *buf, size_t len, const lb_http_header *h, size_t *from)
 {
-    size_t from = (size_t)(h->name - buf);
     size_t value_end = (size_t)(h->value - buf) + h->value_len;
     const char *lf = memchr(buf + value_end, '\n', len - value_end);
-    size_t to = (size_t)(lf - buf) + 1; /* a parsed field always ends in CRLF */
-    memmove(buf + from, buf + to, len - to);
-    return to - from;
+    *from = (size_t)(h->name - buf);
+    return (size_t)(lf - buf) + 1 - *from; /* a parsed field always ends in CRLF */
+}
+
+int lb_http_is_connection_field(const char *name, size_t len)
+{
+    if (len == 10) /* most fields are rejected on their length alone */
+        return lb_http_token_eq(name, len, "connection") ||
+               lb_http_token_eq(name, len, "keep-alive");
+    return len == 16 && lb_http_token_eq(name, len, "proxy-connection");
 }
 
 int lb_http_head_may_progress(const char *buf, size_t prev_len, size_t len)
@@ -434,9 +440,9 @@ static void http_scan_te(const char *v, size_t n, http_fields *f)
     }
 }
 
-/* Notes the close and keep-alive options of one Connection value (a token list). */
-static void http_scan_connection(const char *v, size_t n, http_fields *f)
+int lb_http_connection_options(const char *v, size_t n)
 {
+    int mask = 0;
     size_t i = 0;
     while (i < n) {
         i = http_skip_ows(v, n, i);
@@ -447,11 +453,14 @@ static void http_scan_connection(const char *v, size_t n, http_fields *f)
         while (end > start && http_is_ows((unsigned char)v[end - 1]))
             end--;
         if (lb_http_token_eq(v + start, end - start, "close"))
-            f->conn_close = 1;
+            mask |= LB_CONN_CLOSE;
         else if (lb_http_token_eq(v + start, end - start, "keep-alive"))
-            f->conn_keep_alive = 1;
+            mask |= LB_CONN_KEEP_ALIVE;
+        else if (end > start)
+            mask |= LB_CONN_OTHER;
         i++;
     }
+    return mask;
 }
 
 static void http_gather_fields(const lb_http_header *h, size_t num, http_fields *f)
@@ -466,7 +475,9 @@ static void http_gather_fields(const lb_http_header *h, size_t num, http_fields 
             f->te_count++;
             http_scan_te(h->value, h->value_len, f);
         } else if (lb_http_token_eq(h->name, h->name_len, "connection")) {
-            http_scan_connection(h->value, h->value_len, f);
+            int opts = lb_http_connection_options(h->value, h->value_len);
+            f->conn_close |= (opts & LB_CONN_CLOSE) != 0;
+            f->conn_keep_alive |= (opts & LB_CONN_KEEP_ALIVE) != 0;
         } else if (lb_http_token_eq(h->name, h->name_len, "expect")) {
             if (lb_http_token_eq(h->value, h->value_len, "100-continue"))
                 f->expect_continue = 1;

@@ -116,10 +116,17 @@ const lb_http_header *lb_http_find_header(const lb_http_header *headers, size_t 
 /* Case-insensitive comparison of s[0, len) with the NUL-terminated lit. */
 int lb_http_token_eq(const char *s, size_t len, const char *lit);
 
-/* Removes the whole line of field h (name through its CRLF) from buf[0, len), where h was
- * parsed from that buffer, moving the bytes after it down. Returns the line's length, which
- * the caller subtracts from its head and buffer lengths. */
-size_t lb_http_remove_field(char *buf, size_t len, const lb_http_header *h);
+/* Where the whole line of field h (name through its CRLF) stands in buf[0, len), from which
+ * h was parsed: its offset goes to *from, its length is returned. */
+size_t lb_http_field_line(const char *buf, size_t len, const lb_http_header *h, size_t *from);
+
+/* Connection management (RFC 9110 section 7.6.1). The options one Connection field value
+ * (a comma-separated token list, any case, empty elements allowed) names, as a mask. */
+enum { LB_CONN_CLOSE = 1, LB_CONN_KEEP_ALIVE = 2, LB_CONN_OTHER = 4 };
+int lb_http_connection_options(const char *v, size_t n);
+/* 1 when a field name is Connection, Keep-Alive or Proxy-Connection: the fields that
+ * manage one connection and that a proxy does not pass on (see lb/core/hop.h). */
+int lb_http_is_connection_field(const char *name, size_t len);
 
 /* Chunked transfer coding, scanned incrementally. The state is the caller's; the functions
  * are pure in (state, bytes). Chunk sizes are 1 to 16 hex digits, extensions may follow a

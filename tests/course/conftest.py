@@ -8,8 +8,6 @@ import subprocess
 
 import pytest
 
-EXACT_500 = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
-
 
 class Course:
     def __init__(self, procs, tmp_path):

@@ -150,3 +150,23 @@ def test_balancer_deadlines_scale_for_slow_runs():
     out = scale_lb_args(["-N", "2", "--server-timeout", "1s", "--health-timeout=500ms"], 10)
     assert out[:6] == ["-N", "2", "--server-timeout", "10000ms", "--health-timeout", "5000ms"]
     assert "--connect-timeout" in out and out[out.index("--connect-timeout") + 1] == "10000ms"
+
+
+def test_binaries_are_found_in_lbtest_bin_then_the_checkout_then_path(tmp_path, monkeypatch):
+    """The lookup order of harness.process.bin_path: LBTEST_BIN alone when set, else the
+    checkout's build/bin, else PATH."""
+    on_path = tmp_path / "path"
+    on_path.mkdir()
+    exe = on_path / "lbtest-only-on-path"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{on_path}:{os.environ.get('PATH', '')}")
+    monkeypatch.delenv("LBTEST_BIN", raising=False)
+    assert process_mod.bin_path("lbtest-only-on-path") == str(exe)
+    monkeypatch.setenv("LBTEST_BIN", str(tmp_path))      # set: nowhere else is looked at
+    with pytest.raises(ProcessError, match="LBTEST_BIN"):
+        process_mod.bin_path("lbtest-only-on-path")
+    built = process_mod.repo_root() / "build" / "bin" / "loadbalancer"
+    if built.exists():
+        monkeypatch.delenv("LBTEST_BIN")
+        assert process_mod.bin_path("loadbalancer") == str(built)

@@ -17,21 +17,10 @@ import urllib.request
 
 import pytest
 
+from harness import ERROR_500, wait_for
 from harness.listener import Listener
 
-EXACT_500 = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
 HEALTH = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n0\n0"
-
-
-def wait_for(pred, timeout, what, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
 
 
 def rst_close(sock):
@@ -94,7 +83,7 @@ class PlanBackend(Listener):
                     c.close()  # as a server closing an idle keep-alive connection would
                     return
                 with self.lock:
-                    pieces, ending = self.plans.get(path, ([(EXACT_500, 0)], "fin"))
+                    pieces, ending = self.plans.get(path, ([(ERROR_500, 0)], "fin"))
                     early = path in self.early
                 m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
                 need = int(m.group(1)) if m else 0

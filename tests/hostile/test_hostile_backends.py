@@ -14,6 +14,8 @@ The oracle, per client request (the client keeps its connection alive):
   * an answer the balancer must refuse at the head (CL+TE, conflicting/invalid CL, bad
     status line, head over 64 KiB): exactly the 500 when no 1xx went before;
   * anything else: the exact 500, or a prefix of the backend's bytes and then the close.
+"The backend's bytes" are always as the client may get them: connection fields hop by hop
+(harness/hop.py, the balancer's default).
 After the run the balancer is alive, has no sanitizer report, serves a good request and
 holds no more fds than before (pooled idle connections aside) once /stats says at rest."""
 import os
@@ -21,7 +23,10 @@ import socket
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from .conftest import EXACT_500, PlanBackend, fds_back_to, read_until, start_lb
+from harness import ERROR_500
+from harness.hop import hop_by_hop
+
+from .conftest import PlanBackend, fds_back_to, read_until, start_lb
 
 SETTINGS = settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "150")),
                     deadline=None, database=None,
@@ -150,6 +155,11 @@ def answers(draw):
         framable = False  # the balancer may fail to send the body before the answer is read
     if version == b"HTTP/1.0" and framing == "chunked" and method != "HEAD":
         framable = may_whole = False
+    # What the client may get is the backend's bytes with the connection fields handled
+    # hop by hop (harness/hop.py): a body that ends with the close ends the client's
+    # connection too, and the answer says so. pieces stay what the backend sends.
+    close = framing == "close" and method != "HEAD"
+    full, sent = hop_by_hop(full, close=close), hop_by_hop(sent, close=close)
     return dict(pieces=pieces, ending=ending, sent=sent, full=full, framable=framable,
                 req_body=req_body, early=early,
                 method=method, may_whole=may_whole,
@@ -159,7 +169,7 @@ def answers(draw):
 
 def read_answer(sock, want_len=None):
     """Reads want_len bytes (on past an exact 500, which a close follows) or to the close."""
-    return read_until(sock, want_len, more_after=EXACT_500)
+    return read_until(sock, want_len, more_after=ERROR_500)
 
 
 OK_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond"
@@ -173,10 +183,10 @@ def judge(plan, got, closed):
                             f"want {full[:300]!r} ({plan['mutation']}, {plan['framing']})"
         return "whole"
     if plan["head_reject"]:
-        assert got == EXACT_500, f"unframable head not answered by the exact 500: {got[:300]!r}"
+        assert got == ERROR_500, f"unframable head not answered by the exact 500: {got[:300]!r}"
         assert closed, "no close after the 500"
         return "500"
-    if got == EXACT_500:
+    if got == ERROR_500:
         assert closed, "no close after the 500"
         return "500"
     if plan["may_whole"] and got == full:
@@ -270,7 +280,7 @@ def test_timeouts_and_dribbles(procs):
         backend.plan("/silent", [], "keep")
         t0 = time.monotonic()
         got, closed = _one(lb, "/silent")
-        assert got == EXACT_500 and closed
+        assert got == ERROR_500 and closed
         assert time.monotonic() - t0 < 3.0
 
         backend.plan("/half", [(full[:45], 0)], "keep")
@@ -322,7 +332,7 @@ def test_101_switching_protocols_is_not_relayed_as_an_answer(procs):
                 got, closed = read_answer(sock)
             finally:
                 sock.close()
-            assert (got, closed) == (EXACT_500, True), got
+            assert (got, closed) == (ERROR_500, True), got
         backend.plan("/after", [(OK_ANSWER, 0)], "keep")
         assert _one(lb, "/after", len(OK_ANSWER))[0] == OK_ANSWER
         assert lb.stats()["backends"][0]["pool_idle"] <= 1

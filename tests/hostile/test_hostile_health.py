@@ -9,6 +9,8 @@ import socket
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from harness import ERROR_500
+
 from .conftest import PlanBackend, fds_back_to, start_lb, wait_for
 from .test_hostile_backends import OK_ANSWER, read_answer
 
@@ -107,8 +109,7 @@ def test_a_request_stays_when_there_is_nowhere_to_move(procs):
     only to another healthy backend; otherwise it stays (server timeout still applies)."""
     backend = PlanBackend()
     try:
-        backend.health = ([(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
-                            0)], "keep")
+        backend.health = ([(ERROR_500, 0)], "keep")
         lb = start_lb(procs, [backend.port], "-R", "1", "--server-timeout", "2s")
         backend.plan("/slow", [(OK_ANSWER, 0.4)], "keep")
         for _ in range(3):

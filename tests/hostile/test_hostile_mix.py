@@ -13,7 +13,9 @@ import threading
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from .conftest import EXACT_500, PlanBackend, fds_back_to, rst_close, start_lb
+from harness import ERROR_500
+
+from .conftest import PlanBackend, fds_back_to, rst_close, start_lb
 from .test_hostile_backends import OK_ANSWER, answers, read_answer
 
 SETTINGS = settings(max_examples=max(1, int(os.environ.get("HOSTILE_EXAMPLES", "150")) // 3),
@@ -27,11 +29,11 @@ def judge_stream(plans, got, closed):
     rem = got
     for plan in plans:
         clean = plan["framable"] and plan["ending"] in ("fin", "keep")
-        if rem == EXACT_500 and not clean:
+        if rem == ERROR_500 and not clean:
             assert closed
             return
         if plan["head_reject"]:
-            assert rem == EXACT_500, f"refusable head not answered by the 500: {rem[:200]!r}"
+            assert rem == ERROR_500, f"refusable head not answered by the 500: {rem[:200]!r}"
             return
         if plan["may_whole"] and rem.startswith(plan["full"]):
             rem = rem[len(plan["full"]):]

@@ -6,39 +6,12 @@ Waiting is always a bounded poll on something that tells the truth: /stats, a lo
 """
 import http.client
 import json
-import os
 import socket
-import time
 
 import pytest
 
+from harness import free_port, scaled, wait_for  # noqa: F401 (the suite's tests import them here)
 from harness.listener import Listener
-
-SCALE = float(os.environ.get("TEST_TIMEOUT_SCALE", "1"))
-EXACT_500 = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
-
-
-def scaled(seconds):
-    return seconds * SCALE
-
-
-def wait_for(predicate, timeout=10.0, what="condition", interval=0.02):
-    deadline = time.monotonic() + scaled(timeout)
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def request(port, method="GET", path="/f", body=None, timeout=10.0, conn=None):

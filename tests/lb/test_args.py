@@ -1,10 +1,10 @@
 """The course command line: accepted shapes reach READY; every bad one is refused with one
 line on stderr, a non-zero exit, and nothing bound (the port named stays free)."""
-import socket
 import subprocess
 
 import pytest
 
+from harness.ports import bind_check
 from harness.process import bin_path
 
 from .conftest import free_port, scaled
@@ -44,11 +44,7 @@ def test_bad_arguments_are_refused_and_bind_nothing(argv):
     assert r.stdout == b""
     lines = r.stderr.decode().strip().splitlines()
     assert len(lines) == 1, r.stderr
-    s = socket.socket()
-    try:
-        s.bind(("0.0.0.0", port))  # still free: nothing was bound
-    finally:
-        s.close()
+    bind_check(port)  # still free: nothing was bound
 
 
 def test_help_exits_zero():

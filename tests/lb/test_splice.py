@@ -354,10 +354,11 @@ def test_pipelined_requests_after_a_spliced_answer(rig):
     data = read_to_close(s)
     s.close()
     want = b""
-    for name, head_only in (("big", False), ("small", False), ("big", True), ("mid", False),
-                            ("big", False)):
+    for name, head_only, last in (("big", False, 0), ("small", False, 0), ("big", True, 0),
+                                  ("mid", False, 0), ("big", False, 1)):
         body = files[name]
-        want += b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+        want += b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n" % len(body)
+        want += b"Connection: close\r\n\r\n" if last else b"\r\n"  # it ends the connection
         want += b"" if head_only else body
     assert len(data) == len(want) and data == want
 
@@ -415,10 +416,11 @@ def test_bytes_beyond_the_body_are_never_relayed(rig, script):
     # A raw socket: http.client drops what its reader buffered past an answer, and would
     # hide stray bytes.
     s = socket.create_connection(("127.0.0.1", rig.port), timeout=scaled(30))
-    want = full + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nright"
     for last in (False, True):
         s.sendall(b"GET /junk HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n"
                   + (b"Connection: close\r\n" if last else b"") + b"\r\n")
+        want = full + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n" \
+            + (b"Connection: close\r\n" if last else b"") + b"\r\nright"
         data = b""
         while len(data) < len(want):
             chunk = s.recv(1 << 20)

@@ -1,32 +1,21 @@
 """The soak's short form for `make test`: ~3000 seeded requests with faults and two backend
-kills through the balancer (ci/soak.py), judged by the same checks as `make soak`: 0 lost,
+kills through the balancer (harness/soak), judged by the same checks as `make soak`: 0 lost,
 0 wrong, 0 duplicated, fds and RSS flat, idle fds back (no splice pipe kept). RSS gets a
 wide margin here because ASan's quarantine grows with every free. A third of the GETs and
 HEADs ask for large answers (16 KiB - 600 KiB, by Content-Length or close-delimited), so
 the faults also cut bodies that the balancer relays by splice."""
 import json
-import importlib.util
 import os
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _soak_module():
-    spec = importlib.util.spec_from_file_location("ci_soak", ROOT / "ci" / "soak.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from harness import soak
 
 
 @pytest.mark.timeout(300)
 def test_short_soak(tmp_path, capsys):
-    soak = _soak_module()
-    bin_dir = os.environ.get("LBTEST_BIN") or str(ROOT / "build" / "bin")
     n = int(os.environ.get("SOAK_SHORT_REQUESTS", "3000"))
-    status = soak.main(["--bin", bin_dir, "--requests", str(n), "--seed", "7", "--kills", "2",
+    status = soak.main(["--requests", str(n), "--seed", "7", "--kills", "2",
                         "--fault-rate", "0.02", "--rss-slack-mb", "96",
                         "--large-share", os.environ.get("SOAK_SHORT_LARGE_SHARE", "0.3"),
                         "--workdir", str(tmp_path / "soak"),

@@ -1,9 +1,13 @@
 """Fixtures for the hostile-client suites: a recording backend behind a real balancer.
 
-`cluster(opts)` starts one RecordingBackend (harness/recorder.py) and a balancer (project
+`recorded_lb(opts)` starts one RecordingBackend (harness/recorder.py) and a balancer (project
 binary, via the harness's `procs`, so sanitizer reports fail the test) in front of it. Its
 helpers state the two halves of every assertion in issue 8: what the client got, and what
 the backend got. A backend whose answer function raised fails the test at teardown.
+
+Not a harness Cluster (whose backends are fakeserver processes): the point here is the
+backend's record of every byte. The fixture has a name of its own so that the plugin's
+`cluster` fixture stays what harness/README.md says it is in every suite.
 """
 import itertools
 
@@ -16,7 +20,9 @@ from .rawhttp import connect, exchange, read_one_response, scaled
 _seq = itertools.count()
 
 
-class Cluster:
+class RecordedLB:
+    """A balancer (`lb`, a harness Process) in front of one RecordingBackend (`backend`)."""
+
     def __init__(self, procs, backend, lb):
         self.procs = procs
         self.backend = backend
@@ -73,7 +79,7 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(procs):
+def recorded_lb(procs):
     made = []
 
     def make(opts=(), answer=None):
@@ -81,7 +87,7 @@ def cluster(procs):
         made.append(backend)
         lb = procs.start(["loadbalancer", *opts, "0", str(backend.port)], name="lb",
                          timeout=scaled(20))
-        return Cluster(procs, backend, lb)
+        return RecordedLB(procs, backend, lb)
 
     yield make
     for b in made:

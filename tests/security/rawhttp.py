@@ -3,21 +3,13 @@
 The raw client sends bytes as they are (no normalisation of any kind) and reads until the
 balancer closes or a deadline passes, so "a 4xx and a close" is observed, not assumed.
 """
-import os
 import re
 import socket
 import time
 
-try:  # the harness's scale: LBTEST_TIMEOUT_SCALE, else 10 under valgrind, else 1
-    from harness.process import timeout_scale as _timeout_scale
-    SCALE = _timeout_scale()
-except ImportError:
-    SCALE = float(os.environ.get("LBTEST_TIMEOUT_SCALE", "1"))
+from harness import scaled  # noqa: F401 (the suite's tests import it here)
+
 STATUS_RE = re.compile(rb"\AHTTP/1\.[01] (\d{3}) [^\r\n]*\r\n")
-
-
-def scaled(seconds):
-    return seconds * SCALE
 
 
 # -- the raw client ----------------------------------------------------------------------

@@ -39,8 +39,8 @@ BODIES = {
 
 
 @pytest.mark.parametrize("name", sorted(BODIES))
-def test_bad_chunked_body_is_refused(cluster, name):
-    cluster().assert_refused(HEAD + BODIES[name])
+def test_bad_chunked_body_is_refused(recorded_lb, name):
+    recorded_lb().assert_refused(HEAD + BODIES[name])
 
 
 @pytest.mark.parametrize("body", [
@@ -54,18 +54,18 @@ def test_bad_chunked_body_is_refused(cluster, name):
     b"000000000000000F\r\n0123456789abcde\r\n0\r\n\r\n",
 ], ids=["plain", "ext", "ext_quoted", "ext_two", "trailer", "upper_and_zeros", "empty",
         "sixteen_digits"])
-def test_control_legal_chunked_is_forwarded(cluster, body):
-    cluster().assert_forwarded(HEAD + body)
+def test_control_legal_chunked_is_forwarded(recorded_lb, body):
+    recorded_lb().assert_forwarded(HEAD + body)
 
 
-def test_bad_chunk_after_the_head_was_forwarded_closes_the_backend(cluster):
+def test_bad_chunk_after_the_head_was_forwarded_closes_the_backend(recorded_lb):
     """Streamed: the head and a good chunk have already gone to the backend when the bad
     chunk size arrives. The balancer cannot take bytes back, so it must close the backend
     connection (the backend never sees a complete request, nor the bad bytes) and answer
     the client with a 4xx and a close, or close it."""
     from .rawhttp import connect, read_until_close, scaled
     # The backend answers only a whole request, so nothing is answered before the cut.
-    cl = cluster(answer=lambda req: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    cl = recorded_lb(answer=lambda req: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     first = HEAD + b"5\r\nhello\r\n"
     sock = connect(cl.port)
     try:
@@ -85,14 +85,14 @@ def test_bad_chunk_after_the_head_was_forwarded_closes_the_backend(cluster):
     assert cl.lb.alive()
 
 
-def test_pipelined_bad_request_after_a_good_one(cluster):
+def test_pipelined_bad_request_after_a_good_one(recorded_lb):
     """A legal request and a smuggling vector in one write: the first is answered, then
     the second is refused with a 4xx and a close; the backend sees only the first."""
     from harness.recorder import OK_ANSWER
     good = b"GET /first HTTP/1.1\r\nHost: lb\r\n\r\n"
     bad = HEAD.replace(b"Transfer-Encoding: chunked\r\n", b"Content-Length: 5\r\n"
                        b"Transfer-Encoding: chunked\r\n") + b"0\r\n\r\n"
-    cl = cluster()
+    cl = recorded_lb()
     res = cl.send(good + bad)
     assert res.data.startswith(OK_ANSWER), res
     rest = res.data[len(OK_ANSWER):]

@@ -18,8 +18,8 @@ def _reset(sock):
     sock.close()
 
 
-def test_connect_and_reset_flood(cluster):
-    cl = cluster()
+def test_connect_and_reset_flood(recorded_lb):
+    cl = recorded_lb()
     for i in range(300):
         s = connect(cl.port)
         if i % 3 == 1:
@@ -30,10 +30,10 @@ def test_connect_and_reset_flood(cluster):
     assert cl.backend.received() == sent
 
 
-def test_client_reset_while_its_request_waits_on_the_backend(cluster):
+def test_client_reset_while_its_request_waits_on_the_backend(recorded_lb):
     # The backend never answers /wait; the client gives up with a RST. The balancer must
     # drop the backend connection (not keep it forever) and go on serving.
-    cl = cluster(answer=lambda req: None if req.raw.startswith(b"GET /wait ")
+    cl = recorded_lb(answer=lambda req: None if req.raw.startswith(b"GET /wait ")
                  else b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     s = connect(cl.port)
     s.sendall(b"GET /wait HTTP/1.1\r\nHost: lb\r\n\r\n")
@@ -45,8 +45,8 @@ def test_client_reset_while_its_request_waits_on_the_backend(cluster):
     cl.sentinel()
 
 
-def test_client_leaves_during_a_large_answer(cluster):
-    cl = cluster(answer=lambda req: BIG if req.raw.startswith(b"GET /big ")
+def test_client_leaves_during_a_large_answer(recorded_lb):
+    cl = recorded_lb(answer=lambda req: BIG if req.raw.startswith(b"GET /big ")
                  else b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     for _ in range(5):
         s = connect(cl.port)

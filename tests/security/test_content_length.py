@@ -31,16 +31,16 @@ VALUES = {
 
 
 @pytest.mark.parametrize("name", sorted(VALUES))
-def test_bad_content_length_is_refused(cluster, name):
-    cl = cluster()
+def test_bad_content_length_is_refused(recorded_lb, name):
+    cl = recorded_lb()
     cl.assert_refused(HEAD + VALUES[name] + b"\r\nhello")
 
 
 @pytest.mark.parametrize("value", [b"5", b"\t5", b"5 ", b"005"])
-def test_control_legal_content_length_is_forwarded(cluster, value):
+def test_control_legal_content_length_is_forwarded(recorded_lb, value):
     # Leading/trailing OWS is not part of a field value; leading zeros are digits.
-    cluster().assert_forwarded(HEAD + b"Content-Length: " + value + b"\r\n\r\nhello")
+    recorded_lb().assert_forwarded(HEAD + b"Content-Length: " + value + b"\r\n\r\nhello")
 
 
-def test_control_zero_length(cluster):
-    cluster().assert_forwarded(HEAD + b"Content-Length: 0\r\n\r\n")
+def test_control_zero_length(recorded_lb):
+    recorded_lb().assert_forwarded(HEAD + b"Content-Length: 0\r\n\r\n")

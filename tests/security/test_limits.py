@@ -3,7 +3,7 @@
 probe both sides of each bound, and also check the defaults refuse an absurd head."""
 import pytest
 
-from .lbopts import MAX_BODY, MAX_HEAD, MAX_HEADERS, opt
+from harness.lbopts import MAX_BODY, MAX_HEAD, MAX_HEADERS, opt
 
 HEAD_LIMIT = 2048
 FIELD_LIMIT = 20
@@ -22,66 +22,66 @@ def _fields(n):
         + b"Host: lb\r\n\r\n"
 
 
-def test_default_limits_refuse_a_megabyte_head(cluster):
-    cl = cluster()
+def test_default_limits_refuse_a_megabyte_head(recorded_lb):
+    cl = recorded_lb()
     cl.assert_refused(_head_of(1 << 20), statuses=(400, 431))
 
 
-def test_default_limits_refuse_ten_thousand_fields(cluster):
-    cl = cluster()
+def test_default_limits_refuse_ten_thousand_fields(recorded_lb):
+    cl = recorded_lb()
     cl.assert_refused(_fields(10000), statuses=(400, 431))
 
 
-def test_head_over_limit_is_refused(cluster):
-    cl = cluster([opt(MAX_HEAD, HEAD_LIMIT)])
+def test_head_over_limit_is_refused(recorded_lb):
+    cl = recorded_lb([opt(MAX_HEAD, HEAD_LIMIT)])
     cl.assert_refused(_head_of(HEAD_LIMIT + 1), statuses=(400, 431))
 
 
-def test_head_at_limit_is_forwarded(cluster):
-    cl = cluster([opt(MAX_HEAD, HEAD_LIMIT)])
+def test_head_at_limit_is_forwarded(recorded_lb):
+    cl = recorded_lb([opt(MAX_HEAD, HEAD_LIMIT)])
     cl.assert_forwarded(_head_of(HEAD_LIMIT))
 
 
-def test_head_over_limit_sent_slowly_is_refused(cluster):
-    cl = cluster([opt(MAX_HEAD, HEAD_LIMIT)])
+def test_head_over_limit_sent_slowly_is_refused(recorded_lb):
+    cl = recorded_lb([opt(MAX_HEAD, HEAD_LIMIT)])
     raw = _head_of(HEAD_LIMIT * 2)
     pieces = [raw[i:i + 512] for i in range(0, len(raw), 512)]
     cl.assert_refused(pieces, statuses=(400, 431), pause=0.02)
 
 
-def test_too_many_fields_is_refused(cluster):
-    cl = cluster([opt(MAX_HEADERS, FIELD_LIMIT)])
+def test_too_many_fields_is_refused(recorded_lb):
+    cl = recorded_lb([opt(MAX_HEADERS, FIELD_LIMIT)])
     cl.assert_refused(_fields(FIELD_LIMIT + 1), statuses=(400, 431))
 
 
-def test_fields_at_limit_are_forwarded(cluster):
-    cl = cluster([opt(MAX_HEADERS, FIELD_LIMIT)])
+def test_fields_at_limit_are_forwarded(recorded_lb):
+    cl = recorded_lb([opt(MAX_HEADERS, FIELD_LIMIT)])
     cl.assert_forwarded(_fields(FIELD_LIMIT))
 
 
-def test_content_length_over_limit_is_413(cluster):
-    cl = cluster([opt(MAX_BODY, BODY_LIMIT)])
+def test_content_length_over_limit_is_413(recorded_lb):
+    cl = recorded_lb([opt(MAX_BODY, BODY_LIMIT)])
     raw = b"PUT /f HTTP/1.1\r\nHost: lb\r\nContent-Length: %d\r\n\r\n" % (BODY_LIMIT + 1)
     cl.assert_refused(raw + b"b" * (BODY_LIMIT + 1), statuses=(413,))
 
 
-def test_huge_content_length_is_413_before_the_body(cluster):
+def test_huge_content_length_is_413_before_the_body(recorded_lb):
     # The client announces 1 TB and sends nothing more: refused from the head alone.
-    cl = cluster([opt(MAX_BODY, BODY_LIMIT)])
+    cl = recorded_lb([opt(MAX_BODY, BODY_LIMIT)])
     cl.assert_refused(b"PUT /f HTTP/1.1\r\nHost: lb\r\nContent-Length: 1000000000000\r\n\r\n",
                       statuses=(413,))
 
 
-def test_chunked_over_limit_is_413(cluster):
-    cl = cluster([opt(MAX_BODY, BODY_LIMIT)])
+def test_chunked_over_limit_is_413(recorded_lb):
+    cl = recorded_lb([opt(MAX_BODY, BODY_LIMIT)])
     body = b"%x\r\n%s\r\n0\r\n\r\n" % (BODY_LIMIT + 1, b"c" * (BODY_LIMIT + 1))
     raw = b"PUT /f HTTP/1.1\r\nHost: lb\r\nTransfer-Encoding: chunked\r\n\r\n" + body
     cl.assert_refused(raw, statuses=(413,))
 
 
 @pytest.mark.parametrize("framing", ["length", "chunked"])
-def test_body_at_limit_is_forwarded(cluster, framing):
-    cl = cluster([opt(MAX_BODY, BODY_LIMIT)])
+def test_body_at_limit_is_forwarded(recorded_lb, framing):
+    cl = recorded_lb([opt(MAX_BODY, BODY_LIMIT)])
     data = b"d" * BODY_LIMIT
     if framing == "length":
         raw = b"PUT /f HTTP/1.1\r\nHost: lb\r\nContent-Length: %d\r\n\r\n" % BODY_LIMIT + data
@@ -92,11 +92,11 @@ def test_body_at_limit_is_forwarded(cluster, framing):
 
 
 # -- connection-level limits ---------------------------------------------------------------
-def test_idle_keepalive_connection_is_closed_after_the_idle_timeout(cluster):
+def test_idle_keepalive_connection_is_closed_after_the_idle_timeout(recorded_lb):
     import time
-    from .lbopts import IDLE_TIMEOUT
+    from harness.lbopts import IDLE_TIMEOUT
     from .rawhttp import connect, read_one_response, read_until_close, scaled
-    cl = cluster([opt(IDLE_TIMEOUT, 500)])
+    cl = recorded_lb([opt(IDLE_TIMEOUT, 500)])
     sock = connect(cl.port)
     try:
         sock.sendall(b"GET /idle HTTP/1.1\r\nHost: lb\r\n\r\n")
@@ -110,11 +110,11 @@ def test_idle_keepalive_connection_is_closed_after_the_idle_timeout(cluster):
     assert 0.4 <= took < scaled(5), f"closed after {took:.2f}s (idle timeout 0.5 s)"
 
 
-def test_max_conns_pauses_the_listener_and_resumes(cluster):
-    from .lbopts import MAX_CONNS
+def test_max_conns_pauses_the_listener_and_resumes(recorded_lb):
+    from harness.lbopts import MAX_CONNS
     from harness.recorder import OK_ANSWER
     from .rawhttp import connect, read_one_response, scaled
-    cl = cluster([opt(MAX_CONNS, 5)])
+    cl = recorded_lb([opt(MAX_CONNS, 5)])
     held = [connect(cl.port) for _ in range(5)]
     extra = None
     try:
@@ -140,7 +140,7 @@ def test_fd_exhaustion_is_survived(procs):
     from harness.process import bin_path
     from harness.recorder import RecordingBackend
     from .rawhttp import connect, scaled
-    from .conftest import Cluster
+    from .conftest import RecordedLB
     prlimit = shutil.which("prlimit")
     if not prlimit:
         import pytest
@@ -149,7 +149,7 @@ def test_fd_exhaustion_is_survived(procs):
     try:
         lb = procs.start([prlimit, "--nofile=48:48", bin_path("loadbalancer"), "0",
                           str(backend.port)], name="lb-emfile", timeout=scaled(20))
-        cl = Cluster(procs, backend, lb)
+        cl = RecordedLB(procs, backend, lb)
         flood = []
         try:
             for _ in range(100):

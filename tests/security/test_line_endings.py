@@ -21,15 +21,15 @@ VECTORS = {
 
 
 @pytest.mark.parametrize("name", sorted(VECTORS))
-def test_bare_cr_or_lf_is_refused(cluster, name):
-    cluster().assert_refused(VECTORS[name])
+def test_bare_cr_or_lf_is_refused(recorded_lb, name):
+    recorded_lb().assert_refused(VECTORS[name])
 
 
-def test_control_leading_empty_lines_are_allowed(cluster):
+def test_control_leading_empty_lines_are_allowed(recorded_lb):
     # RFC 9112 section 2.2: a server SHOULD ignore at least one empty line (CRLF) before
     # the request line. The balancer skips them (lb/core/http.h), so what reaches the
     # backend is at most the request itself: either with the CRLF or without.
-    cl = cluster()
+    cl = recorded_lb()
     req = b"GET /lead HTTP/1.1\r\nHost: lb\r\n\r\n"
     from harness.recorder import OK_ANSWER
     from .rawhttp import connect, read_one_response, scaled

@@ -3,6 +3,8 @@ of the form HTTP/D.D, extra or missing parts, odd separators, control bytes in t
 An unknown method or an odd-but-legal target is forwarded for the backend to judge."""
 import pytest
 
+from .rawhttp import connect, read_until_close, scaled
+
 VECTORS = {
     "no_version": b"GET /\r\nHost: lb\r\n\r\n",
     "no_version_no_headers": b"GET /\r\n\r\n",
@@ -28,17 +30,33 @@ VECTORS = {
 
 
 @pytest.mark.parametrize("name", sorted(VECTORS))
-def test_malformed_request_line_is_refused(cluster, name):
-    cluster().assert_refused(VECTORS[name])
+def test_malformed_request_line_is_refused(recorded_lb, name):
+    recorded_lb().assert_refused(VECTORS[name])
 
 
 @pytest.mark.parametrize("line", [b"FOO /x HTTP/1.1", b"GET /a?b=c&d=%20 HTTP/1.1",
                                   b"OPTIONS * HTTP/1.1", b"GET http://lb/abs HTTP/1.1",
                                   b"DELETE /x HTTP/1.1"],
                          ids=["unknown_method", "query", "asterisk", "absolute", "delete"])
-def test_control_framable_lines_are_forwarded(cluster, line):
-    cluster().assert_forwarded(line + b"\r\nHost: lb\r\n\r\n")
+def test_control_framable_lines_are_forwarded(recorded_lb, line):
+    recorded_lb().assert_forwarded(line + b"\r\nHost: lb\r\n\r\n")
 
 
-def test_control_http10_request_is_forwarded(cluster):
-    cluster().assert_forwarded(b"GET /old HTTP/1.0\r\nHost: lb\r\n\r\n")
+def test_control_http10_request_is_forwarded(recorded_lb):
+    # Byte for byte with the verbatim relay; by default (hop-by-hop) the HTTP/1.0 request
+    # asks the backend for keep-alive and the answer tells the client its connection ends.
+    recorded_lb(["--verbatim-connection"]).assert_forwarded(
+        b"GET /old HTTP/1.0\r\nHost: lb\r\n\r\n")
+
+
+def test_control_http10_request_is_forwarded_hop_by_hop(recorded_lb):
+    cl = recorded_lb()
+    sock = connect(cl.port)
+    try:
+        sock.sendall(b"GET /old HTTP/1.0\r\nHost: lb\r\n\r\n")
+        data, closed = read_until_close(sock, scaled(10))
+    finally:
+        sock.close()
+    assert closed and data == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+    want = b"GET /old HTTP/1.0\r\nHost: lb\r\nConnection: keep-alive\r\n\r\n"
+    assert cl.backend.wait_received(lambda d: d == want, 5) == want

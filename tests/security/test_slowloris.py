@@ -4,20 +4,20 @@ A client that keeps to the timeout is served."""
 import select
 import time
 
+from harness.lbopts import HEADER_TIMEOUT, opt
 from harness.recorder import OK_ANSWER
 
-from .lbopts import HEADER_TIMEOUT, opt
 from .rawhttp import connect, read_one_response, read_until_close, scaled
 
 TIMEOUT_MS = 600
 
 
-def _lb(cluster):
-    return cluster([opt(HEADER_TIMEOUT, TIMEOUT_MS)])
+def _lb(recorded_lb):
+    return recorded_lb([opt(HEADER_TIMEOUT, TIMEOUT_MS)])
 
 
-def test_trickled_head_gets_408_and_close(cluster):
-    cl = _lb(cluster)
+def test_trickled_head_gets_408_and_close(recorded_lb):
+    cl = _lb(recorded_lb)
     sock = connect(cl.port)
     head = b"GET /slow HTTP/1.1\r\nHost: lb\r\n" + b"X-Drip: " + b"a" * 200
     t0 = time.monotonic()
@@ -42,8 +42,8 @@ def test_trickled_head_gets_408_and_close(cluster):
     assert cl.backend.received() == sent
 
 
-def test_silent_half_head_is_closed_within_the_timeout(cluster):
-    cl = _lb(cluster)
+def test_silent_half_head_is_closed_within_the_timeout(recorded_lb):
+    cl = _lb(recorded_lb)
     sock = connect(cl.port)
     try:
         t0 = time.monotonic()
@@ -59,8 +59,8 @@ def test_silent_half_head_is_closed_within_the_timeout(cluster):
     assert cl.backend.received() == sent
 
 
-def test_control_head_within_the_timeout_is_served(cluster):
-    cl = _lb(cluster)
+def test_control_head_within_the_timeout_is_served(recorded_lb):
+    cl = _lb(recorded_lb)
     req = b"GET /steady HTTP/1.1\r\nHost: lb\r\n\r\n"
     sock = connect(cl.port)
     try:
@@ -74,8 +74,8 @@ def test_control_head_within_the_timeout_is_served(cluster):
     assert cl.backend.wait_received(lambda d: d == req, 5) == req
 
 
-def test_many_slow_clients_do_not_block_a_fast_one(cluster):
-    cl = _lb(cluster)
+def test_many_slow_clients_do_not_block_a_fast_one(recorded_lb):
+    cl = _lb(recorded_lb)
     slow = []
     try:
         for _ in range(50):
@@ -91,14 +91,14 @@ def test_many_slow_clients_do_not_block_a_fast_one(cluster):
             s.close()
 
 
-def test_stalled_body_is_cut_and_the_backend_not_blamed(cluster):
+def test_stalled_body_is_cut_and_the_backend_not_blamed(recorded_lb):
     """Slow POST: a client sends its head and 5 of 1000 body bytes, then nothing. After the
     inactivity timeout the balancer closes the client (a 408 or silently) and the backend
     connection, and does not count it against the backend (it stays up, not failed)."""
     import json
     import urllib.request
-    from .lbopts import SERVER_TIMEOUT, STATS_PORT
-    cl = cluster([opt(SERVER_TIMEOUT, 500), opt(STATS_PORT, 0)])
+    from harness.lbopts import SERVER_TIMEOUT, STATS_PORT
+    cl = recorded_lb([opt(SERVER_TIMEOUT, 500), opt(STATS_PORT, 0)])
     sock = connect(cl.port)
     try:
         sock.sendall(b"POST /slow HTTP/1.1\r\nHost: lb\r\nContent-Length: 1000\r\n\r\nhello")

@@ -27,20 +27,20 @@ VECTORS = {
 
 
 @pytest.mark.parametrize("name", sorted(VECTORS))
-def test_cl_with_te_is_refused(cluster, name):
-    cl = cluster()
+def test_cl_with_te_is_refused(recorded_lb, name):
+    cl = recorded_lb()
     cl.assert_refused(VECTORS[name])
 
 
-def test_refusals_in_a_row_leave_the_balancer_serving(cluster):
-    cl = cluster()
+def test_refusals_in_a_row_leave_the_balancer_serving(recorded_lb):
+    cl = recorded_lb()
     for name in sorted(VECTORS):
         cl.assert_refused(VECTORS[name])
 
 
-def test_control_content_length_is_forwarded(cluster):
-    cluster().assert_forwarded(HEAD + b"Content-Length: 5\r\n\r\nhello")
+def test_control_content_length_is_forwarded(recorded_lb):
+    recorded_lb().assert_forwarded(HEAD + b"Content-Length: 5\r\n\r\nhello")
 
 
-def test_control_chunked_is_forwarded(cluster):
-    cluster().assert_forwarded(HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+def test_control_chunked_is_forwarded(recorded_lb):
+    recorded_lb().assert_forwarded(HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")

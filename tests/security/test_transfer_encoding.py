@@ -37,21 +37,21 @@ REFUSED = {
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
-def test_obfuscated_te_is_refused(cluster, name):
-    cluster().assert_refused(HEAD + REFUSED[name] + b"\r\n" + BODY)
+def test_obfuscated_te_is_refused(recorded_lb, name):
+    recorded_lb().assert_refused(HEAD + REFUSED[name] + b"\r\n" + BODY)
 
 
 @pytest.mark.parametrize("version", [b"1.0"])
-def test_te_in_http10_is_refused(cluster, version):
+def test_te_in_http10_is_refused(recorded_lb, version):
     raw = b"POST /upload HTTP/" + version + b"\r\nTransfer-Encoding: chunked\r\n\r\n" + BODY
-    cluster().assert_refused(raw)
+    recorded_lb().assert_refused(raw)
 
 
 @pytest.mark.parametrize("field", [b"Transfer-Encoding: CHUNKED\r\n",
                                    b"Transfer-Encoding: Chunked\r\n",
                                    b"TRANSFER-ENCODING: chunked\r\n"])
-def test_case_is_refused_or_framed_as_chunked(cluster, field):
-    refused_or_forwarded(cluster(), HEAD + field + b"\r\n" + BODY)
+def test_case_is_refused_or_framed_as_chunked(recorded_lb, field):
+    refused_or_forwarded(recorded_lb(), HEAD + field + b"\r\n" + BODY)
 
 
 @pytest.mark.parametrize("field", [b"Transfer-Encoding: chunked\r\n",
@@ -59,5 +59,5 @@ def test_case_is_refused_or_framed_as_chunked(cluster, field):
                                    b"Transfer-Encoding:\tchunked\r\n",
                                    b"Transfer-Encoding: chunked \r\n",
                                    b"Transfer-Encoding:chunked\r\n"])
-def test_control_legal_te_is_forwarded(cluster, field):
-    cluster().assert_forwarded(HEAD + field + b"\r\n" + BODY)
+def test_control_legal_te_is_forwarded(recorded_lb, field):
+    recorded_lb().assert_forwarded(HEAD + field + b"\r\n" + BODY)

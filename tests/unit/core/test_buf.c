@@ -42,5 +42,20 @@ int main(void)
     close(fds[0]);
     lb_buf_free(&b);
     free(big);
+    /* Cut moves the bytes before the cut, insert uses the room that left. */
+    lb_buf e = LB_BUF_INIT;
+    CHECK(lb_buf_append(&e, "0123456789", 10) == 0);
+    const char *tail = lb_buf_head(&e) + 6;
+    lb_buf_cut(&e, 3, 3); /* drops "345" */
+    CHECK(lb_buf_len(&e) == 7 && memcmp(lb_buf_head(&e), "0126789", 7) == 0);
+    CHECK(lb_buf_head(&e) + 3 == tail && e.start == 3);
+    CHECK(lb_buf_insert(&e, 2, "ab", 2) == 0);
+    CHECK(lb_buf_len(&e) == 9 && memcmp(lb_buf_head(&e), "01ab26789", 9) == 0);
+    CHECK(lb_buf_head(&e) + 5 == tail && e.start == 1);
+    CHECK(lb_buf_insert(&e, 9, "XYZ", 3) == 0); /* no room before: the tail side moves */
+    CHECK(lb_buf_len(&e) == 12 && memcmp(lb_buf_head(&e), "01ab26789XYZ", 12) == 0);
+    lb_buf_cut(&e, 0, 12);
+    CHECK(lb_buf_len(&e) == 0 && e.start == 0);
+    lb_buf_free(&e);
     return CHECK_RESULT();
 }

@@ -1,29 +1,44 @@
-/* lb_http_remove_field: cutting one parsed field's line out of a head, wherever it stands,
- * leaves a head that parses to the other fields and keeps the bytes after it. */
+/* The helpers behind in-place head edits: lb_http_field_line finds one parsed field's whole
+ * line wherever it stands, lb_http_connection_options reads a Connection token list, and
+ * lb_http_is_connection_field names the connection-management fields. */
 #include "check.h"
 #include "http.h"
 
-static void remove_and_check(const char *in, size_t field, const char *want)
+#define S_(lit) lit, sizeof(lit) - 1
+
+static void line_check(const char *in, size_t field, size_t want_from, size_t want_len)
 {
-    char buf[256];
-    size_t len = strlen(in);
-    memcpy(buf, in, len);
     lb_http_header h[8];
     lb_http_request req;
-    int head = lb_http_parse_request(buf, len, &req, h, 8);
-    CHECK(head > 0 && field < req.num_headers);
-    size_t removed = lb_http_remove_field(buf, len, &h[field]);
-    CHECK_MSG(len - removed == strlen(want) && memcmp(buf, want, len - removed) == 0,
-              "removing field %zu of %s", field, in);
-    CHECK(lb_http_parse_request(buf, len - removed, &req, h, 8) == head - (int)removed);
+    size_t len = strlen(in), from = 0;
+    CHECK(lb_http_parse_request(in, len, &req, h, 8) > 0 && field < req.num_headers);
+    size_t n = lb_http_field_line(in, len, &h[field], &from);
+    CHECK_MSG(from == want_from && n == want_len, "field %zu of %s: %zu+%zu", field, in, from, n);
 }
 
 int main(void)
 {
     const char *in = "GET / HTTP/1.1\r\nA: 1\r\nConnection:  close \r\nB: 2\r\n\r\nbody";
-    remove_and_check(in, 0, "GET / HTTP/1.1\r\nConnection:  close \r\nB: 2\r\n\r\nbody");
-    remove_and_check(in, 1, "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\n\r\nbody");
-    remove_and_check(in, 2, "GET / HTTP/1.1\r\nA: 1\r\nConnection:  close \r\n\r\nbody");
-    remove_and_check("GET / HTTP/1.1\r\nEmpty:\r\n\r\n", 0, "GET / HTTP/1.1\r\n\r\n");
+    line_check(in, 0, 16, 6);
+    line_check(in, 1, 22, 21);
+    line_check(in, 2, 43, 6);
+    line_check("GET / HTTP/1.1\r\nEmpty:\r\n\r\n", 0, 16, 8);
+
+    CHECK(lb_http_connection_options(S_("close")) == LB_CONN_CLOSE);
+    CHECK(lb_http_connection_options(S_("Keep-Alive")) == LB_CONN_KEEP_ALIVE);
+    CHECK(lb_http_connection_options(S_(" close ,, keep-alive")) ==
+          (LB_CONN_CLOSE | LB_CONN_KEEP_ALIVE));
+    CHECK(lb_http_connection_options(S_("Upgrade")) == LB_CONN_OTHER);
+    CHECK(lb_http_connection_options(S_("close, TE")) == (LB_CONN_CLOSE | LB_CONN_OTHER));
+    CHECK(lb_http_connection_options(S_("closed")) == LB_CONN_OTHER);
+    CHECK(lb_http_connection_options(S_("")) == 0);
+    CHECK(lb_http_connection_options(S_(" , ")) == 0);
+
+    CHECK(lb_http_is_connection_field(S_("Connection")));
+    CHECK(lb_http_is_connection_field(S_("KEEP-ALIVE")));
+    CHECK(lb_http_is_connection_field(S_("proxy-connection")));
+    CHECK(!lb_http_is_connection_field(S_("Connections")));
+    CHECK(!lb_http_is_connection_field(S_("Upgrade")));
+    CHECK(!lb_http_is_connection_field(S_("Content-Length")));
     return CHECK_RESULT();
 }

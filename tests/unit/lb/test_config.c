@@ -134,11 +134,19 @@ static void test_defaults_and_long_options(void)
 
 static void test_flags(void)
 {
-    char *off[] = {"lb", "--defer-accept=0", "--backend-keepalive", "1", "2", NULL};
+    char *off[] = {"lb", "--defer-accept=0", "--verbatim-connection", "1", "2", NULL};
     char err[128];
     lb_config c;
     CHECK(lb_config_parse(5, off, &c, err, sizeof err) == 0);
-    CHECK(c.defer_accept == 0 && c.backend_keepalive == 1);
+    CHECK(c.defer_accept == 0 && c.verbatim_connection == 1);
+    /* --backend-keepalive names the default now: accepted (old command lines still work),
+     * it changes nothing, and it does not undo --verbatim-connection. */
+    char *old[] = {"lb", "--backend-keepalive", "--verbatim-connection", "1", "2", NULL};
+    CHECK(lb_config_parse(5, old, &c, err, sizeof err) == 0 && c.verbatim_connection == 1);
+    char *alone[] = {"lb", "1", "--backend-keepalive=1", "2", NULL};
+    CHECK(lb_config_parse(4, alone, &c, err, sizeof err) == 0 && c.verbatim_connection == 0);
+    char *bad[] = {"lb", "--backend-keepalive=2", "1", "2", NULL};
+    CHECK(lb_config_parse(4, bad, &c, err, sizeof err) == -1);
 }
 
 static void test_too_many_backends(void)

@@ -1,23 +1,31 @@
 #!/usr/bin/env python3
-"""A scriptable backend for the reliability suites and the soak, run as its own process so
-that tests can SIGKILL and SIGSTOP it like a real server.
+"""The soak's chaos backend: a Python stand-in for the fakeserver, kept for what the C
+binary cannot do. Run as its own process so that the soak can SIGKILL and SIGSTOP it.
 
-    backend.py [--port P] [--mode ok|reset|close|hang|chaos] [--fault-rate F] [--seed S]
-               [--delay-ms MS] [--log FILE] [--health ok|fail]
+    backend.py [--port P] [--fault-rate F] [--seed S] [--log FILE]
+
+Why not the fakeserver (which every suite uses as its fault backend):
+- bodies for any path: the soak sends every request to a path of its own (100,000 and
+  more per run), and the answer is a function of the path alone, so nothing is seeded and
+  any client can check any answer;
+- close-delimited answers: `/C-` paths answer without Content-Length, `Connection: close`,
+  then FIN, the balancer's other way into its splice relay; the fakeserver always frames by
+  Content-Length;
+- one seeded draw per request among four faults, a reset or a FIN before any byte, a FIN
+  half way through a small answer or at a seeded offset anywhere in a large body, or a
+  50 ms delay; the fakeserver cuts at one fixed byte count per fault;
+- a one-line request log (`METHOD PATH`, flushed before the answer), where the
+  fakeserver's course log would hex-dump gigabytes of bodies.
 
 Serves GET/HEAD/PUT on any path with keep-alive: GET answers `expected_body(path)`, PUT
 reads its Content-Length body and answers 201. Paths that start with `/L-` get a large body
-(about 16 KiB to 600 KiB, `large_size(path)`, so the balancer's splice relay carries it) framed
-by Content-Length; paths that start with `/C-` get the same large body close-delimited (no
-Content-Length, `Connection: close`, then FIN). Every body is a function of the path only. `GET /healthcheck` always gets the contract's
-`ERRORS\\nTOTAL` answer (unless --health fail), so a backend can be healthy for the checker
-while it mistreats requests. Modes for every other request, after reading it whole:
-  reset  RST before any byte of the answer     close  FIN before any byte
-  hang   never answer (the socket stays open)  chaos  per request, from (seed, sequence):
-         reset, close, truncate (FIN half way through the answer; for a large body at a
-         seeded offset anywhere in it) or delay, with --fault-rate
---log appends one line per request before its answer: `METHOD PATH` (flushed), which is how
-tests see where every request went and that no PUT landed twice.
+(about 16 KiB to 600 KiB, `large_size(path)`, so the balancer's splice relay carries it)
+framed by Content-Length; paths that start with `/C-` get the same large body
+close-delimited. `GET /healthcheck` always gets the contract's `ERRORS\nTOTAL` answer, so
+a backend is healthy for the checker while it mistreats requests. Every other request,
+after it was read whole, meets a fault with probability --fault-rate (drawn from the seed
+and the request's sequence number). --log appends `METHOD PATH` per request before its
+answer: how the soak sees where a lost request went and that no PUT landed twice.
 Prints `READY port=P pid=PID`.
 """
 import argparse
@@ -97,9 +105,6 @@ class Server:
             self.seq += 1
             self.total += 1
             seq = self.seq
-        mode = self.args.mode
-        if mode != "chaos":
-            return mode, 0.5
         rng = random.Random(self.args.seed * 1_000_003 + seq)
         if rng.random() >= self.args.fault_rate:
             return "ok", 0.5
@@ -137,9 +142,6 @@ def read_request(sock, buf):
 
 def answer(srv, sock, method, path, action, where=0.5):
     if path == "/healthcheck":
-        if srv.args.health == "fail":
-            sock.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
-            return True
         body = b"0\n%d" % srv.total
         sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
         return False  # the checker uses fresh connections
@@ -148,14 +150,8 @@ def answer(srv, sock, method, path, action, where=0.5):
         return False
     if action == "close":
         return False
-    if action == "hang":
-        while sock.recv(65536):
-            pass
-        return False
     if action == "delay":
         time.sleep(0.05)
-    if srv.args.delay_ms:
-        time.sleep(srv.args.delay_ms / 1000.0)
     if method == "PUT":
         sock.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
         return True
@@ -196,12 +192,9 @@ def serve(srv, sock):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--mode", default="ok", choices=["ok", "reset", "close", "hang", "chaos"])
     ap.add_argument("--fault-rate", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--delay-ms", type=float, default=0.0, help="before every answer")
     ap.add_argument("--log")
-    ap.add_argument("--health", default="ok", choices=["ok", "fail"])
     args = ap.parse_args()
     srv = Server(args)
     lsock = socket.socket()

@@ -1,27 +1,27 @@
-#!/usr/bin/env python3
-"""ci/soak.py - a seeded chaos run through the balancer, then a report (issue 8, `make soak`).
+"""The soak: a seeded chaos run through the balancer, then a report (issue 8, `make soak`).
 
-    soak.py --bin DIR [--requests N] [--seed S] [--clients C] [--fault-rate F] [--kills K]
-            [--large-share L] [--rss-slack-mb M] [--report FILE]
+    python3 -m harness.soak [--bin DIR] [--requests N] [--seed S] [--clients C]
+            [--fault-rate F] [--kills K] [--large-share L] [--rss-slack-mb M] [--report FILE]
 
-Three tests/reliability/backend.py processes in chaos mode (each request, from the seed and
-its sequence number: reset or close before any byte, truncation half way through the body,
-a short delay, with probability F) sit behind the balancer. C client threads send N requests
+Three chaos backends (harness/soak/backend.py: each request, from the seed and its sequence
+number: reset or close before any byte, truncation half way through the body, a short delay,
+with probability F) sit behind the balancer. C client threads send N requests
 (GET 85 %, HEAD 5 %, PUT 10 %, each with a unique path; half the clients keep connections
 alive). A share L of the GETs and HEADs (default 0.1) asks for a large answer: a `/L-` path
 (a body of about 16 KiB to 600 KiB by Content-Length, which the balancer relays by splice
 from 16 KiB still to come) or, one in four, a `/C-` path (the same body close-delimited);
 the faults above strike them as they strike small ones, so a truncation or a kill lands in
-the middle of a spliced body. A chaos thread strikes a backend K times at seeded points: SIGKILL and a restart on its
-old port, or (a --freeze-share of the time) SIGSTOP and, later, SIGCONT. Every request is classified:
+the middle of a spliced body. A chaos thread strikes a backend K times at seeded points:
+SIGKILL and a restart on its old port, or (a --freeze-share of the time) SIGSTOP and,
+later, SIGCONT. Every request is classified:
 
   ok        the exact answer for its path (GET body, HEAD head, PUT 201)
   err500    the contract's exact 500
   partial   the connection closed after part of an answer, those bytes a prefix of the
             right answer (the documented "close, never patch" outcome of a truncated or
             killed backend; for a close-delimited body, a close before its last byte)
-  lost      no answer at all: a timeout, or a close before any byte
-  wrong     an answer that belongs to another request, or surplus bytes
+  lost      no answer at all: a timeout, a reset, or a close before any byte
+  wrong     an answer that belongs to another request, surplus bytes, or not HTTP
   other     any other status
 
 and PUT paths are counted in the backends' request logs (a PUT landing twice is a
@@ -29,6 +29,8 @@ duplicate). The run passes with 0 lost, 0 wrong, 0 duplicated, and the balancer'
 and RSS (from /proc/PID) flat from the 10 % sample to the end, and its idle fds back to
 their count before the run (pooled backend connections aside, by /stats: a splice pipe
 lost would show). /stats also gives spliced_bytes for the report. Exit status 0 on pass.
+The binaries: --bin DIR, else harness.process.bin_path's order (LBTEST_BIN, the checkout's
+build/bin, PATH). How to run it and the figures measured: harness/soak/README.md.
 """
 import argparse
 import json
@@ -36,27 +38,23 @@ import os
 import random
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "reliability"))
+from ..hop import hop_by_hop
+from ..process import Process
+from ..wire import ERROR_500, AnswerReader, Cut, fetch, request_bytes
+from .backend import answer_head, close_delimited, expected_body, is_large
 
-from backend import answer_head, close_delimited, expected_body, is_large  # noqa: E402
-from harness.process import Process  # noqa: E402
-
-BACKEND = str(ROOT / "tests" / "reliability" / "backend.py")
-ERROR_500 = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
+BACKEND = str(Path(__file__).resolve().parent / "backend.py")
 
 
 def lb_stats(port):
     """The balancer's /stats JSON."""
-    import urllib.request
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=5) as r:
-        return json.loads(r.read())
+    return json.loads(fetch(port, "GET", "/stats", timeout=5).body)
 
 
 def size_class(path):
@@ -74,20 +72,6 @@ def proc_sample(pid):
 
 
 # -- one client request ------------------------------------------------------------------
-class Closed(Exception):
-    def __init__(self, data):
-        super().__init__(f"closed after {len(data)} bytes")
-        self.got = len(data)
-        self.data = data
-
-
-def recv_more(sock, data):
-    chunk = sock.recv(65536)
-    if not chunk:
-        raise Closed(data)
-    return data + chunk
-
-
 def expected_answer(method, path):
     """The whole answer the chaos backend gives when it is not faulted."""
     if method == "PUT":
@@ -97,50 +81,23 @@ def expected_answer(method, path):
     return head if method == "HEAD" else head + body
 
 
-def read_answer(sock, method):
-    """(status, head, body, length, surplus); length None for a close-delimited body, read
-    to the close (a close before its end cannot be told from the end: the caller compares)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data = recv_more(sock, data)
-    head, _, body = data.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = None
-    for line in head.split(b"\r\n")[1:]:
-        k, _, v = line.partition(b":")
-        if k.strip().lower() == b"content-length":
-            length = int(v.strip())
-    if length is None and method != "HEAD" and status == 200:
-        parts = [body]
-        while True:
-            chunk = sock.recv(262144)
-            if not chunk:
-                return status, head + b"\r\n\r\n", b"".join(parts), None, False
-            parts.append(chunk)
-    want = 0 if method == "HEAD" else length or 0
-    parts, got = [body], len(body)
-    while got < want:
-        chunk = sock.recv(262144)
-        if not chunk:
-            raise Closed(head + b"\r\n\r\n" + b"".join(parts))
-        parts.append(chunk)
-        got += len(chunk)
-    return status, head + b"\r\n\r\n", b"".join(parts), length, got > want
-
-
-def classify(method, path, status, head, body, length, surplus):
+def classify(method, path, answer, surplus):
     if surplus:
         return "wrong"
-    if status == 500 and head + body == ERROR_500:
+    if answer.status == 500 and answer.raw == ERROR_500:
         return "err500"
     if method == "PUT":
-        return "ok" if status == 201 else "other"
-    if status != 200:
+        return "ok" if answer.status == 201 else "other"
+    if answer.status != 200:
         return "other"
     exp = expected_body(path)
-    if head != answer_head(path, len(exp)):
+    # The backend's head as the balancer relays it: connection fields are hop-by-hop, so
+    # a HEAD answer loses the backend's `Connection: close` (the client's connection goes on).
+    close = method == "GET" and close_delimited(path)
+    if answer.head != hop_by_hop(answer_head(path, len(exp)), close=close):
         return "wrong"
-    if method == "GET" and length is None:  # close-delimited: a cut shows only as short
+    body = answer.body
+    if method == "GET" and answer.framing == "close":  # a cut shows only as short
         return "ok" if body == exp else "partial" if exp.startswith(body) else "wrong"
     if method == "GET" and body != exp:
         return "wrong"
@@ -168,7 +125,7 @@ class Soak:
 
     # -- processes -----------------------------------------------------------------------
     def start_backend(self, i, port=0):
-        args = [sys.executable, BACKEND, "--mode", "chaos", "--fault-rate",
+        args = [sys.executable, BACKEND, "--fault-rate",
                 str(self.args.fault_rate), "--seed", str(self.args.seed * 10 + i),
                 "--log", str(self.work / f"backend{i}.requests"), "--port", str(port)]
         p = Process(args, name=f"backend{i}", cwd=self.work, log_dir=self.work)
@@ -225,17 +182,15 @@ class Soak:
 
     def one(self, sock, rid):
         method, path, body = self.plan(rid)
-        head = f"{method} {path} HTTP/1.1\r\nHost: soak\r\n"
-        if method == "PUT":
-            head += f"Content-Length: {len(body)}\r\n"
-        sock.sendall(head.encode() + b"\r\n" + body)
-        status, rhead, rbody, length, surplus = read_answer(sock, method)
-        detail = f"{status} {rhead[:60]!r}"
-        if length is None and method == "GET":
-            detail += f" close-delimited, {len(rbody)} body bytes"
+        sock.sendall(request_bytes(method, path, "soak", body))
+        reader = AnswerReader(sock)   # each recv waits up to the socket's timeout
+        answer = reader.read(method)
+        detail = f"{answer.status} {answer.head[:60]!r}"
+        if answer.framing == "close" and method == "GET":
+            detail += f" close-delimited, {len(answer.body)} body bytes"
         # An answer that says Connection: close (a close-delimited one, or its HEAD) ends
         # the connection: the client does not send on it again.
-        return method, path, classify(method, path, status, rhead, rbody, length, surplus), \
+        return method, path, classify(method, path, answer, bool(reader.buf)), \
             detail, close_delimited(path)
 
     def client(self, idx):
@@ -254,17 +209,21 @@ class Soak:
                     sock = socket.create_connection(("127.0.0.1", self.lb.port), timeout=10)
                 sock.settimeout(self.args.timeout)
                 method, _path, outcome, detail, ended = self.one(sock, rid)
-            except Closed as exc:
-                outcome, detail = ("partial" if exc.got else "lost"), str(exc)
+            except Cut as exc:
+                got = len(exc.data)
+                outcome = "partial" if got and not exc.reset else "lost"
+                detail = f"{'reset' if exc.reset else 'closed'} after {got} bytes"
                 _m, path, _b = self.plan(rid)
                 detail += f" of {len(expected_answer(method, path))}"
-                if exc.got and not expected_answer(method, path).startswith(exc.data):
+                if got and not expected_answer(method, path).startswith(exc.data):
                     outcome = "wrong"  # a cut answer must be a prefix: never patched
                     detail += f": {exc.data[:80]!r}"
             except socket.timeout:
                 outcome, detail = "lost", "timeout"
             except OSError as exc:
                 outcome, detail = "lost", repr(exc)
+            except ValueError as exc:
+                outcome, detail = "wrong", f"not HTTP: {exc}"
             if reused:
                 detail += f" (on a kept-alive connection, after #{prev})"
             prev = rid
@@ -465,7 +424,8 @@ def print_report(rep):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bin", required=True, help="directory holding loadbalancer")
+    ap.add_argument("--bin", default=None,
+                    help="directory holding loadbalancer (default: harness.process.bin_path)")
     ap.add_argument("--requests", type=int, default=int(os.environ.get("SOAK_REQUESTS", 100000)))
     ap.add_argument("--seed", type=int, default=int(os.environ.get("SOAK_SEED", 1)))
     ap.add_argument("--clients", type=int, default=16)
@@ -485,9 +445,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.kills is None:
         args.kills = max(2, min(20, args.requests // 5000))
-    os.environ["LBTEST_BIN"] = str(Path(args.bin).resolve())
+    if args.bin:
+        os.environ["LBTEST_BIN"] = str(Path(args.bin).resolve())
     if args.workdir is None:
-        import tempfile
         args.workdir = tempfile.mkdtemp(prefix="soak-")
     args.workdir = str(Path(args.workdir).resolve())
     for stale in list(Path(args.workdir).glob("*.requests")) + list(Path(args.workdir).glob("*.log")):
@@ -503,7 +463,3 @@ def main(argv=None):
     if args.report:
         Path(args.report).write_text(json.dumps(rep, indent=1))
     return 0 if rep["pass"] else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
