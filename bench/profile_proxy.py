@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """bench/profile_proxy.py BUILD_DIR [TARGET...] - where a proxy spends its time, per request.
 
-For each target (ours, ours-bk, haproxy, nginx-proxy; default all that exist), with the
-same backends as `make bench`, in the layout PROFILE_LAYOUT (free, the default, or tier or
-split; see bench/run.py), keep-alive and Connection: close clients (PROFILE_MODES), each
-step its own wrk run of PROFILE_TIME (4) seconds:
+For each target (ours, ours-verbatim or ours-bk, haproxy, nginx-proxy; default all that
+exist), with the same backends as `make bench`, in the layout PROFILE_LAYOUT (free, the
+default, or tier or split; see bench/run.py), keep-alive and Connection: close clients
+(PROFILE_MODES), each step its own wrk run of PROFILE_TIME (4) seconds:
  - counts per request: `perf stat -p PID` on software events and syscall tracepoints
    (total syscalls, each syscall by name, context switches, CPU migrations, task-clock),
    divided by the requests wrk completed. Tracepoints cost little, so the proxy runs at
@@ -251,7 +251,7 @@ def callgrind_run(procs, rundir, outdir, build_dir, backends, seconds):
 
 def main():
     build_dir = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
-    wanted = sys.argv[2:] or ["ours", "ours-bk", "haproxy", "nginx-proxy"]
+    wanted = sys.argv[2:] or ["ours", "ours-verbatim", "ours-bk", "haproxy", "nginx-proxy"]
     seconds = bench_run.env_int("PROFILE_TIME", 4)
     if LAYOUT not in bench_run.LAYOUTS:
         sys.exit("profile_proxy: PROFILE_LAYOUT is one of %s" % "/".join(bench_run.LAYOUTS))

@@ -10,6 +10,7 @@ from common import median
 
 TARGET_LABEL = {"nginx-direct": "nginx direct (no proxy)", "haproxy": "HAProxy",
                 "nginx-proxy": "nginx proxy", "ours": "ours",
+                "ours-verbatim": "ours --verbatim-connection",
                 "ours-bk": "ours --backend-keepalive"}
 PEERS = ("haproxy", "nginx-proxy")
 METRICS = ("rps", "p50_ms", "p99_ms", "cpu_pct", "cpu_us_per_req", "rss_kib", "other_pct",
@@ -239,7 +240,7 @@ def backend_headline(backend):
 
 
 COLORS = {"nginx-direct": "#9e9e9e", "haproxy": "#1f77b4", "nginx-proxy": "#2ca02c",
-          "ours": "#d62728", "ours-bk": "#ff9896"}
+          "ours": "#d62728", "ours-verbatim": "#ff9896", "ours-bk": "#ff9896"}
 
 
 def _bars(groups, title, unit, x0, y0, w, h, fmt="%.0f"):
@@ -290,7 +291,9 @@ def svg(data):
     if idle:
         parts += _bars([("%d idle connections\n(lower is better)" % data["config"]["idle"],
                          idle)], "bytes per idle connection", "B", 720, 50, 250, 260)
-    for i, t in enumerate(COLORS):
+    present = {t for by_mode in data["summary"].values() for summ in by_mode.values()
+               for t in summ}
+    for i, t in enumerate(t for t in COLORS if t in present):
         parts.append('<rect x="%d" y="%d" width="12" height="12" fill="%s"/>'
                      '<text x="%d" y="%d" font-size="12">%s</text>'
                      % (40 + i * 190, h - 30, COLORS[t], 56 + i * 190, h - 20,

@@ -3,9 +3,11 @@
 
 Targets, all balancing over the same three backends (one nginx process serving a 1 KiB
 file on three ports, or three fakeservers with BENCH_BACKENDS=fakeserver): HAProxy,
-nginx as a proxy, ours with its defaults ("ours") and, while the balancer has the option,
-ours with --backend-keepalive ("ours-bk", measured with `Connection: close` clients only,
-the one case it changes). "nginx direct" is a separate nginx origin: the ceiling of what
+nginx as a proxy, ours with its defaults ("ours") and ours with the other handling of
+connection fields, measured with `Connection: close` clients only, the one case it
+changes: "ours-verbatim" (--verbatim-connection: a client's close is relayed and closes
+the backend connection too) on a balancer with hop-by-hop fields, "ours-bk"
+(--backend-keepalive: the backend connection stays pooled) on an older one. "nginx direct" is a separate nginx origin: the ceiling of what
 the machine serves with no proxy in between.
 
 Layouts (BENCH_LAYOUT, a list; default "free tier"), how the 2 cores are shared:
@@ -54,9 +56,9 @@ LAYOUTS = {
     "split": {"proxy": {0}, "backends": {1}, "client": {1}},
 }
 MODES = ("keepalive", "close", "light", "equal")
-# --backend-keepalive changes nothing for keep-alive clients (their backend connection is
-# pooled either way), so the variant is measured where it matters only.
-MODE_ONLY = {"ours-bk": ("close",)}
+# The connection-field variants change nothing for keep-alive clients (their backend
+# connection is pooled either way), so they are measured where they matter only.
+MODE_ONLY = {"ours-bk": ("close",), "ours-verbatim": ("close",)}
 DELAY_LUA = """
 local lo, hi = 5, 15
 function init(args)
@@ -112,11 +114,19 @@ def start_backends(procs, rundir, docroot, build_dir):
     return kind, ports
 
 
-def ours_bk_wanted(build_dir):
-    """ours-bk runs while the balancer has --backend-keepalive, unless BENCH_OURS_BK=0."""
-    if os.environ.get("BENCH_OURS_BK", "1") == "0":
-        return False
-    return bs.ours_has_option(build_dir, "--backend-keepalive")
+def ours_variant(build_dir):
+    """The target that measures ours with the other handling of connection fields:
+    "ours-verbatim" when the balancer has --verbatim-connection (fields hop-by-hop by
+    default), "ours-bk" when it has a working --backend-keepalive (fields relayed by
+    default), None with neither or with BENCH_OURS_VARIANT=0."""
+    if os.environ.get("BENCH_OURS_VARIANT", "1") == "0":
+        return None
+    if bs.ours_has_option(build_dir, "--verbatim-connection"):
+        return "ours-verbatim"
+    if bs.ours_has_option(build_dir, "--backend-keepalive") and \
+            not bs.ours_has_option(build_dir, "accepted and ignored"):
+        return "ours-bk"
+    return None
 
 
 def start_targets(procs, rundir, docroot, build_dir, backends, only=None):
@@ -129,6 +139,9 @@ def start_targets(procs, rundir, docroot, build_dir, backends, only=None):
         "haproxy": lambda: bs.start_haproxy(procs, rundir, backends),
         "nginx-proxy": lambda: bs.start_nginx_proxy(procs, rundir, backends),
         "ours": lambda: bs.start_ours(procs, build_dir, backends, extra=extra),
+        "ours-verbatim": lambda: bs.start_ours(procs, build_dir, backends,
+                                               name="ours-verbatim",
+                                               extra=["--verbatim-connection"] + extra),
         "ours-bk": lambda: bs.start_ours(procs, build_dir, backends, name="ours-bk",
                                          extra=["--backend-keepalive"] + extra),
     }
@@ -141,7 +154,7 @@ def start_targets(procs, rundir, docroot, build_dir, backends, only=None):
             print("bench: %s/bin/loadbalancer not built: measuring without it" % build_dir,
                   file=sys.stderr)
             continue
-        if name == "ours-bk" and not ours_bk_wanted(build_dir):
+        if name in ("ours-verbatim", "ours-bk") and name != ours_variant(build_dir):
             continue
         out[name] = make()
     return out

@@ -8,9 +8,9 @@ server answers a GET for the 1 KiB file (or printed READY).
 
 Choices that make the comparison fair, all written down in bench/README.md:
 - every proxy keeps backend connections alive and reuses them across clients
-  (HAProxy `http-reuse always`, nginx `keepalive 256` in the upstream, ours by design;
-  for `Connection: close` clients ours only with --backend-keepalive, the "ours-bk" target,
-  until connection fields are hop-by-hop by default);
+  (HAProxy `http-reuse always`, nginx `keepalive 256` in the upstream, ours by design:
+  its connection fields are hop-by-hop, so a client's `Connection: close` does not close
+  the backend connection; before that default, only with --backend-keepalive);
 - no access logs anywhere; keep-alive request limits raised so that no proxy closes a busy
   keep-alive connection every 100 or 1000 requests;
 - health checks on a timer for HAProxy (`inter 2s`), none in nginx (open source nginx
@@ -171,10 +171,10 @@ def start_haproxy(procs, rundir, backends, cpus=None, balance="roundrobin", name
 # -N: requests proxied at once (the course default 4 would queue wrk's 64 connections;
 # HAProxy's equivalent, maxconn, is far above the load too). -R 1000000: checks on the 3 s
 # timer only, as HAProxy's `inter`. --max-conns above the idle-connection test's count.
-# Everything else is the balancer's default. The target "ours-bk" adds --backend-keepalive
-# (while the binary has it): backend connections stay pooled for `Connection: close`
-# clients, as HAProxy's and nginx's server sides do (neither forwards the client's close);
-# with the balancer's default of that time every such request opens a backend connection.
+# Everything else is the balancer's default. The variant targets (bench/run.py,
+# ours_variant) add --verbatim-connection (a client's close is relayed, so every such
+# request opens a backend connection) or, on a balancer from before hop-by-hop fields,
+# --backend-keepalive (the backend connection stays pooled).
 OURS_ARGS = ("-N", "10000", "-R", "1000000", "--max-conns", "19000")
 
 
