@@ -5,7 +5,8 @@ ASAN_BUILD ?= build-asan
 VG_BUILD   ?= build-valgrind
 JOBS       ?= $(shell nproc)
 FUZZ_TIME  ?= 180
-export FUZZ_TIME JOBS
+LB         ?=
+export FUZZ_TIME JOBS LB
 
 .PHONY: all build asan valgrind-build test unit pytest test-cluster fuzz fuzz-replay bench memcheck soak demo clean
 
@@ -27,13 +28,16 @@ valgrind-build:
 	@cmake --build $(VG_BUILD) -j $(JOBS)
 
 # Everything: unit tests and fuzz-corpus replay under ASan+UBSan, then the pytest suites
-# (cluster scenarios included) against the sanitized binaries.
-test: asan
-	@ci/deps.sh test browser
-	@ci/test.sh $(ASAN_BUILD)
+# (cluster scenarios, the demo, lbtest and a short fuzz campaign included) against the
+# sanitized binaries; the few tests ASan cannot host (marker plain_build) against the plain build.
+test: asan build
+	@ci/deps.sh test browser fuzz lbtest
+	@ci/test.sh $(ASAN_BUILD) $(BUILD)
 
+# Without LB: the failover scenarios of tests/cluster. With LB=path/to/loadbalancer (or
+# LB="ours haproxy nginx ./theirs"): lbtest's catalogue against those balancers.
 test-cluster: asan
-	@ci/deps.sh test
+	@ci/deps.sh test $(if $(filter haproxy nginx,$(LB)),lbtest)
 	@ci/test-cluster.sh $(ASAN_BUILD)
 
 fuzz:

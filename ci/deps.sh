@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ci/deps.sh GROUP... - make sure the Debian packages a make target needs are present.
 #
-# Groups: build, test, fuzz, bench, memcheck, browser. Run as root, it installs what is
+# Groups: build, test, fuzz, bench, memcheck, browser, lbtest. Run as root, it installs what is
 # missing with apt-get (running `apt-get update` once); otherwise it prints the exact
 # apt-get line and fails. PyPI is never used.
 set -euo pipefail
@@ -13,6 +13,7 @@ declare -A need=(
   [bench]="haproxy:haproxy nginx-light:nginx wrk:wrk curl:curl"
   [memcheck]="valgrind:valgrind"
   [browser]="chromium:chromium"
+  [lbtest]="haproxy:haproxy nginx-light:nginx"
 )
 
 missing=()

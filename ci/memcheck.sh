@@ -125,7 +125,7 @@ done
 echo "memcheck: ${suites[*]} under: $LBTEST_WRAP (timeout scale $LBTEST_TIMEOUT_SCALE)"
 start=$(date +%s)
 # shellcheck disable=SC2086
-"$py" -m pytest -q -p no:cacheprovider --basetemp="$out/tmp" -o timeout=900 \
+"$py" -m pytest -q -rs -p no:cacheprovider --basetemp="$out/tmp" -o timeout=900 \
   ${MEMCHECK_PYTEST_ARGS:-} "${suites[@]}" 2>&1 | tee "$out/pytest.txt"
 pytest_status=${PIPESTATUS[0]}
 echo "memcheck: pytest finished in $(( $(date +%s) - start )) s with status $pytest_status"

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "framer.h"
 #include "http.h"
 #include "json.h"
 #include "net.h"
@@ -232,14 +233,16 @@ static int ctl_process(ctl_state *st, ctl_conn *c)
     for (;;) {
         lb_http_header hs[32];
         lb_http_request r;
-        lb_http_framing fr;
+        lb_framer f; /* the balancer's framer: head and framing, then the body's length */
         size_t len = lb_buf_len(&c->in);
         if (len == 0)
             return 0;
-        int n = lb_http_parse_request(lb_buf_head(&c->in), len, &r, hs, 32);
+        lb_framer_init(&f);
+        int n = lb_framer_request_head(&f, lb_buf_head(&c->in), len, 1, &r, hs, 32);
+        const lb_http_framing fr = f.fr;
         if (n == LB_HTTP_INCOMPLETE)
             return len > CTL_MAX ? -1 : 0;
-        if (n < 0 || lb_http_request_framing(&r, &fr) < 0 || fr.kind == LB_BODY_CHUNKED ||
+        if (n < 0 || fr.kind == LB_BODY_CHUNKED ||
             (fr.kind == LB_BODY_LENGTH && fr.length > CTL_MAX)) {
             reply_error(c, 400, "cannot read this request (need Content-Length, at most 64 KiB)");
             c->closing = true;

@@ -264,9 +264,10 @@ def write_dict(target, words):
             f.write('w%d="%s"\n' % (i, esc))
 
 
-def framing_seed(stream, sizes):
-    """Byte 0: number of read sizes; then the sizes; then the stream."""
-    return bytes([len(sizes)]) + bytes(sizes) + stream
+def framing_seed(stream, sizes, kind=0):
+    """Byte 0: number of read sizes, ORed with the stream's kind (0x10 answers to GET,
+    0x30 answers to HEAD); then the sizes; then the stream."""
+    return bytes([len(sizes) | kind]) + bytes(sizes) + stream
 
 
 def main():
@@ -278,12 +279,19 @@ def main():
     for i, stream in enumerate(PIPELINES):
         framing.append(framing_seed(stream, []))
         framing.append(framing_seed(stream, [1 + i, 3, 7, 2, 40][: 1 + i % 5]))
+    answers = RESPONSES + [b"".join(RESPONSES[:3]), b"HTTP/1.1 100 Continue\r\n\r\n" * 3 +
+                           b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 204 No"
+                           b" Content\r\n\r\n"]
+    for i, stream in enumerate(answers):
+        framing.append(framing_seed(stream, [2 + i % 9, 5][: 1 + i % 2], 0x10))
+        if i % 4 == 0:
+            framing.append(framing_seed(stream, [], 0x30))
     write_corpus("framing", framing)
     write_dict("request", DICT_REQUEST)
     write_dict("response", DICT_RESPONSE)
     write_dict("chunked", DICT_CHUNKED)
     write_dict("health", DICT_HEALTH)
-    write_dict("framing", DICT_REQUEST)
+    write_dict("framing", DICT_REQUEST + [w for w in DICT_RESPONSE if w not in DICT_REQUEST])
     write_corpus("control", CONTROL)
     write_dict("control", ['"%s": ' % n for n in FAULT_NAMES] +
                ["{", "}", "null", "true", "false", "0.5", "1e308", "-1", "\\u0000",

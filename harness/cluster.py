@@ -358,7 +358,7 @@ class Balancer(Member):
 
     def _start(self, argv):
         proc = self._spawn(argv, self.cluster.ready_timeout)
-        proc.stop_exits = {0}   # the contract: SIGTERM drains and exits 0
+        proc.stop_exits = {0}   # the contract: SIGTERM drains and exits 0 (stop_rule())
         proc.wait_ready(self.cluster.ready_timeout)
         return self
 

@@ -106,6 +106,19 @@ def asking_ready(argv):
     return argv if READY_OPTION in argv else argv[:1] + [READY_OPTION] + argv[1:]
 
 
+def shell_status_hint(code):
+    """For an exit status of 128+N: the note that a shell or wrapper reports a child
+    killed by signal N that way, so the process died of the signal instead of handling it."""
+    if code is None or not 128 < code < 128 + 65:
+        return ""
+    try:
+        name = signal.Signals(code - 128).name
+    except ValueError:
+        return ""
+    return (f" ({code} is 128+{code - 128}: what a shell or wrapper exits with when {name} "
+            f"killed the process it ran, i.e. the signal was not handled)")
+
+
 class Process:
     """A child process with a READY line. `argv[0]` may be a project binary name; the
     project's binaries started by name are asked for their READY line (`--ready`)."""
@@ -179,10 +192,34 @@ class Process:
                 self.kill()
                 self.wait(5)
                 raise ProcessError(f"{self.name} did not print READY within "
-                                   f"{scaled(timeout):.0f}s:\n{self.log()}")
+                                   f"{scaled(timeout):.0f}s. {self.ready_hint()}\n"
+                                   f"{self.log()}")
         line = self._ready_line
         self.ready = dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
         return self
+
+    def ready_hint(self):
+        """What wait_ready() waits for, and how this child is made to print it: the text a
+        reader of a READY timeout needs first."""
+        wanted = ("It waits for a line on stdout that starts with 'READY', with key=value "
+                  "pairs after it (port=P first)")
+        if self.binary == "loadbalancer":
+            how = ("'READY port=P' (plus 'stats=S' with --stats-port): the balancer prints "
+                   "it, flushed, only when asked with --ready or when PORT is 0")
+        elif self.binary == "fakeserver":
+            how = ("'READY port=P control=C pid=PID': the fakeserver prints it, flushed, "
+                   "only when asked with --ready or when PORT is 0")
+        else:
+            how = "the child must print it itself and flush stdout (a pipe is block-buffered)"
+        return f"{wanted}; {how}. Command: {shlex.join(self.argv)}"
+
+    def stop_rule(self):
+        """The rule close() judges the exit status after SIGTERM by, in words."""
+        if self.stop_exits == {0}:
+            return ("SIGTERM must make it drain and exit 0 (the contract: stop accepting, "
+                    "let requests in flight finish within a bound, exit 0)")
+        said = " or ".join(describe_status(c) for c in sorted(self.stop_exits, reverse=True))
+        return f"after SIGTERM the test accepts {said}"
 
     def _start_reader(self):
         popen, log = self.popen, self._log
@@ -303,8 +340,9 @@ class Process:
             code = self.stop()
             self._closing = False
             if code not in self.stop_exits and not ended_by_test:
-                problems.append(f"exit status after SIGTERM: {describe_status(code)} "
-                                f"(expected {sorted(self.stop_exits)})")
+                problems.append(f"exit status after SIGTERM at teardown: "
+                                f"{describe_status(code)}, but {self.stop_rule()}"
+                                f"{shell_status_hint(code)}")
         try:
             self._log.close()
         except Exception:

@@ -86,8 +86,37 @@ void lb_backend_note_success(lb_backend *b)
     b->consecutive_failures = 0;
 }
 
-void lb_backend_note_sent(lb_backend *b)
+void lb_backend_request_begin(lb_backend *b)
 {
+    b->in_flight++;
     b->sent_since++;
+}
+
+void lb_backend_request_end(lb_backend *b)
+{
+    if (b->in_flight > 0)
+        b->in_flight--;
+}
+
+void lb_backend_note_forwarded(lb_backend *b)
+{
     b->forwarded++;
+}
+
+void lb_backend_connect_failed(lb_backend *b, int counted)
+{
+    b->failures++;
+    if (counted && b->sent_since > 0)
+        b->sent_since--;
+    b->up = 0;
+}
+
+void lb_backend_probe_written(lb_backend *b)
+{
+    b->sent_at_probe = b->sent_since;
+}
+
+void lb_backend_note_pooled(lb_backend *b, int delta)
+{
+    b->pool_len += delta;
 }

@@ -1,8 +1,9 @@
 /* backend.h - the backend table: addresses, health, counters and idle connection pools.
  *
  * The table is an array in the order the backends were named (that order breaks ties).
- * Ownership: the table owns its array; pooled connections are owned by the proxy and only
- * linked here (lb_backend.pool is an intrusive list head the proxy maintains).
+ * Ownership: the table owns its array. Every field is read freely (selection, stats), but
+ * state and counters change only through the functions below, each named for the event
+ * it records: the data path (lb/exchange.c, lb/upstream.c) and the checker call them.
  */
 #ifndef LB_BACKEND_H
 #define LB_BACKEND_H
@@ -11,8 +12,6 @@
 
 #include "config.h"
 #include "net.h"
-
-struct lb_upstream;
 
 typedef struct lb_backend {
     int index;
@@ -27,11 +26,10 @@ typedef struct lb_backend {
     uint64_t failures;          /* connect failures, timeouts, resets, bad answers */
     int consecutive_failures;   /* for passive ejection; reset by a good answer */
     uint64_t checks_ok, checks_failed;
-    int64_t last_check_ms;    /* monotonic time of the last judged probe (0: never) */
-    int64_t last_check_wall;  /* wall-clock seconds of the same */
-    int checked;              /* at least one probe judged */
-    struct lb_upstream *pool; /* idle keep-alive connections (proxy-owned) */
-    int pool_len;
+    int64_t last_check_ms;   /* monotonic time of the last judged probe (0: never) */
+    int64_t last_check_wall; /* wall-clock seconds of the same */
+    int checked;             /* at least one probe judged */
+    int pool_len;            /* idle keep-alive connections to it (lb/upstream.c) */
 } lb_backend;
 
 typedef struct lb_backend_table {
@@ -59,7 +57,21 @@ void lb_backend_mark_down(lb_backend *b);
 int lb_backend_note_failure(lb_backend *b, int eject_after);
 /* Records a good answer from the backend (resets the consecutive-failure count). */
 void lb_backend_note_success(lb_backend *b);
-/* Records one request sent to the backend. */
-void lb_backend_note_sent(lb_backend *b);
+
+/* A request was given to the backend: in flight, and counted in the load (sent_since). */
+void lb_backend_request_begin(lb_backend *b);
+/* That request is no longer on the backend (answered, failed or moved). */
+void lb_backend_request_end(lb_backend *b);
+/* The request's connection is open and its bytes go out (forwarded). */
+void lb_backend_note_forwarded(lb_backend *b);
+/* A connect to the backend failed: a failure, and the backend is down at once. counted:
+ * the request was counted by lb_backend_request_begin, and comes off the load again (the
+ * backend never saw it). */
+void lb_backend_connect_failed(lb_backend *b, int counted);
+/* A health probe is being written now: requests sent before it are in its answer's TOTAL
+ * (lb_backend_probe_result keeps only those sent after). */
+void lb_backend_probe_written(lb_backend *b);
+/* An idle connection to the backend entered (+1) or left (-1) the keep-alive pool. */
+void lb_backend_note_pooled(lb_backend *b, int delta);
 
 #endif

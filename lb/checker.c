@@ -101,7 +101,7 @@ static void probe_start(lb_probe *p)
 static void probe_send(lb_probe *p)
 {
     if (p->sent == 0)
-        p->backend->sent_at_probe = p->backend->sent_since;
+        lb_backend_probe_written(p->backend);
     ssize_t n = send(p->fd, p->request + p->sent, p->request_len - p->sent, MSG_NOSIGNAL);
     if (n < 0) {
         if (errno != EAGAIN && errno != EINTR)

@@ -1,8 +1,10 @@
-/* proxy.h - the balancer's data path: listener, client and backend connections, relay.
+/* proxy.h - one event loop's balancer: the listener and the data path's parts, wired.
  *
- * One lb_proxy per event loop. It owns the listening socket, every client and backend
- * connection, their buffers and the queue; it borrows the config, backend table, policy
- * and checker, which must outlive it. Functions return 0 or -1 (with a reason in err).
+ * One lb_proxy per event loop. It owns the listening socket and the loop's three data-path
+ * sets, created in the order calls run: clients (client.h) drive exchanges (exchange.h),
+ * which borrow backend connections (upstream.h); and the buffer blocks they share. It
+ * borrows the config, backend table, policy and checker, which must outlive it. Functions
+ * return 0 or -1 (with a reason in err) unless they say otherwise.
  */
 #ifndef LB_PROXY_H
 #define LB_PROXY_H
@@ -45,7 +47,8 @@ void lb_proxy_set_checker(lb_proxy *px, lb_checker *checker);
 int lb_proxy_port(const lb_proxy *px);
 /* Starts accepting clients (after the first health-check round). */
 void lb_proxy_start_accepting(lb_proxy *px);
-/* A backend was judged by a health probe: flushes its pool when it went down. */
+/* A backend was judged by a health probe: when it went down, its idle connections are
+ * closed and its untouched idempotent requests move to another backend. */
 void lb_proxy_backend_judged(lb_proxy *px, lb_backend *b, int healthy);
 /* SIGTERM: stops accepting, closes idle clients, lets requests in flight finish within
  * --drain-timeout, then stops the loop. */

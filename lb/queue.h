@@ -2,7 +2,7 @@
  *
  * An intrusive doubly linked list: the waiting object embeds an lb_queue_node, so pushing
  * and removing never allocate and a request that gives up (timeout, client gone) leaves
- * from the middle in O(1). Deadlines are the waiting object's own timer (see proxy.c).
+ * from the middle in O(1). Deadlines are the waiting object's own timer (see client.c).
  * Ownership: the queue owns nothing; a node must be removed before its object is freed.
  */
 #ifndef LB_QUEUE_H

@@ -14,7 +14,7 @@
  * LB_STATS_PUBLISH_MS ago (plus one round of that loop, since timers run between rounds)
  * may be missing; the first loop is exact. A loop that stopped (drain) keeps its last copy.
  * Why a timer and a mutex: relaxed atomic stores would have meant rewriting every increment
- * in proxy.c and relay.c, and the before-sleep hook belongs to proxy.c; the mutex is taken
+ * in client.c and exchange.c, and the before-sleep hook belongs to proxy.c; the mutex is taken
  * once per period by its loop and once per answer by the stats loop, never per request, and
  * a copy of a whole loop under it is consistent (requests >= responses within a loop).
  *

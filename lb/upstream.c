@@ -1,228 +1,300 @@
 /* upstream.c - backend connections: non-blocking connect, the idle keep-alive pool, close.
  *
- * States: CONNECTING (deadline --connect-timeout) -> ACTIVE (attached to one client, the
- * relay's deadline --server-timeout) -> IDLE in its backend's pool (deadline
- * LB_POOL_IDLE_MS, watched for reading: any byte or EOF from an idle backend connection
- * means it is no longer usable and it is closed) -> CLOSED (freed before the loop sleeps).
- * The pool is LIFO: the most recently used connection is the likeliest to be alive and warm.
- * An idle connection holds no buffer memory.
- * Splice pipes (relay.c) are lent to a connection for one answer and come back empty to
- * the proxy's free list (LB_FREE_PIPES, no allocation per answer), or are closed when they
- * still hold bytes; the free list is closed whenever the last client is gone, so an idle
- * balancer, and lb_proxy_destroy (which closes every client first), holds no pipe.
+ * States: CONNECTING (deadline --connect-timeout) -> ACTIVE (lent to one owner; deadline
+ * --server-timeout of inactivity) -> IDLE in its backend's pool (deadline LB_POOL_IDLE_MS,
+ * watched for reading: any byte or EOF from an idle backend connection means it is no
+ * longer usable and it is closed) -> CLOSED (freed by lb_upstreams_reap, so a pointer held
+ * during a callback stays valid until the callback returns).
+ * The pool is LIFO: the most recently used connection is the likeliest to be alive and
+ * warm. The server timeout is lazy: I/O only stamps last_io_ms and the timer, when it
+ * fires, restarts for what is left, so relaying a byte never touches the timer heap.
+ * Calls run one way: this module reports to a connection's owner through its hooks only.
  */
+#include "upstream.h"
+
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "net.h"
-#include "proxy_internal.h"
+
+#define LB_POOL_IDLE_MS 30000 /* an idle pooled backend connection is closed after this */
+
+enum { UP_CONNECTING, UP_ACTIVE, UP_IDLE, UP_CLOSED };
+
+struct lb_upstream {
+    lb_upstreams *us;
+    lb_backend *be;
+    int fd;
+    int state;
+    int reused; /* taken from the pool for this owner */
+    lb_timer timer;
+    int64_t last_io_ms; /* last progress with the backend (server timeout) */
+    const lb_upstream_hooks *hooks;
+    void *owner;
+    lb_upstream *pool_next, *pool_prev;
+    lb_upstream *zombie_next;
+};
+
+typedef struct pool {
+    lb_upstream *head;
+} pool;
+
+struct lb_upstreams {
+    lb_loop *loop;
+    const lb_config *cfg;
+    lb_backend_table *table;
+    pool *pools; /* one per backend, by index */
+    lb_upstream *zombies;
+    int draining;
+};
+
+static void up_close(lb_upstream *up);
 
 static void up_io(lb_loop *loop, int fd, int events, void *data)
 {
     lb_upstream *up = data;
-    lb_client *c = up->client;
+    void *owner = up->owner;
     if (up->state == UP_IDLE) {
         up_close(up); /* a pooled connection spoke or closed: drop it */
         return;
     }
-    if (up->state == UP_CLOSED || !c)
+    if (up->state == UP_CLOSED || !owner)
         return;
     if (up->state == UP_CONNECTING) {
         if (lb_net_connect_result(fd) != 0) {
-            relay_fail(c, RELAY_CONNECT_FAILED);
+            up->hooks->failed(owner, LB_UP_CONNECT_FAILED);
             return;
         }
         up->state = UP_ACTIVE;
         lb_net_set_nodelay(fd);
-        relay_connected(c);
+        up->last_io_ms = lb_now_ms();
+        lb_timer_start(loop, &up->timer, up->us->cfg->server_timeout_ms);
+        up->hooks->connected(owner);
         return;
     }
     if (events & LB_EV_WRITE)
-        relay_push_request(c);
-    if ((events & (LB_EV_READ | LB_EV_ERROR)) && c->up == up && up->state == UP_ACTIVE)
-        relay_upstream_readable(c);
+        up->hooks->writable(owner);
+    /* The write may have ended the owner's use of the connection (a failed send). */
+    if ((events & (LB_EV_READ | LB_EV_ERROR)) && up->owner == owner && up->state == UP_ACTIVE)
+        up->hooks->readable(owner);
 }
 
 static void up_timeout(lb_loop *loop, lb_timer *timer, void *data)
 {
     lb_upstream *up = data;
-    if (up->state == UP_IDLE || !up->client) {
+    if (up->state == UP_IDLE || !up->owner) {
         up_close(up);
         return;
     }
     if (up->state == UP_ACTIVE) {
-        /* Activity only stamps last_io_ms; the timer catches up here, so relaying a byte
-         * never touches the timer heap. */
-        int64_t left = up->last_io_ms + up->px->cfg->server_timeout_ms - lb_now_ms();
+        int64_t left = up->last_io_ms + up->us->cfg->server_timeout_ms - lb_now_ms();
         if (left > 0) {
             lb_timer_start(loop, &up->timer, left);
             return;
         }
     }
-    relay_fail(up->client, up->state == UP_CONNECTING ? RELAY_CONNECT_FAILED : RELAY_TIMEOUT);
+    up->hooks->failed(up->owner, up->state == UP_CONNECTING ? LB_UP_CONNECT_FAILED : LB_UP_TIMEOUT);
 }
 
-void up_reset_response(lb_upstream *up)
+/* ---- the set ---------------------------------------------------------------------- */
+
+lb_upstreams *lb_upstreams_create(lb_loop *loop, const lb_config *cfg, lb_backend_table *t)
 {
-    up->head_done = up->done = up->eof = up->got_bytes = up->extra = 0;
-    up->body_left = up->body_seen = 0;
-    up->pending = 0;
-    up->pipe_full = up->no_splice = 0;
-    up->parsed_len = 0;
-    lb_chunked_init(&up->ch);
+    lb_upstreams *us = calloc(1, sizeof *us);
+    if (!us || !(us->pools = calloc((size_t)(t->n > 0 ? t->n : 1), sizeof *us->pools))) {
+        free(us);
+        return NULL;
+    }
+    us->loop = loop;
+    us->cfg = cfg;
+    us->table = t;
+    return us;
 }
 
-lb_upstream *up_connect(lb_proxy *px, lb_backend *be)
+void lb_upstreams_flush(lb_upstreams *us, lb_backend *b)
 {
-    lb_upstream *up = calloc(1, sizeof *up);
-    if (!up)
-        return NULL;
-    up->px = px;
-    up->be = be;
-    up->fd = lb_net_connect(&be->addr, NULL, 0);
-    if (up->fd < 0) {
-        free(up);
-        return NULL;
-    }
-    if (lb_loop_watch(px->loop, up->fd, LB_EV_WRITE, up_io, up) < 0) {
-        close(up->fd);
-        free(up);
-        return NULL;
-    }
-    up->state = UP_CONNECTING;
-    lb_timer_init(&up->timer, up_timeout, up);
-    lb_timer_start(px->loop, &up->timer, px->cfg->connect_timeout_ms);
-    up_reset_response(up);
-    return up;
+    pool *p = &us->pools[b->index];
+    while (p->head)
+        up_close(p->head);
 }
+
+void lb_upstreams_drain(lb_upstreams *us)
+{
+    us->draining = 1;
+    for (int i = 0; i < us->table->n; i++)
+        lb_upstreams_flush(us, &us->table->v[i]);
+}
+
+void lb_upstreams_reap(lb_upstreams *us)
+{
+    while (us->zombies) {
+        lb_upstream *up = us->zombies;
+        us->zombies = up->zombie_next;
+        free(up);
+    }
+}
+
+void lb_upstreams_destroy(lb_upstreams *us)
+{
+    if (!us)
+        return;
+    for (int i = 0; i < us->table->n; i++)
+        lb_upstreams_flush(us, &us->table->v[i]);
+    lb_upstreams_reap(us);
+    free(us->pools);
+    free(us);
+}
+
+/* ---- the pool --------------------------------------------------------------------- */
 
 static void pool_unlink(lb_upstream *up)
 {
-    lb_backend *be = up->be;
+    pool *p = &up->us->pools[up->be->index];
     if (up->pool_prev)
         up->pool_prev->pool_next = up->pool_next;
     else
-        be->pool = up->pool_next;
+        p->head = up->pool_next;
     if (up->pool_next)
         up->pool_next->pool_prev = up->pool_prev;
     up->pool_next = up->pool_prev = NULL;
-    be->pool_len--;
+    lb_backend_note_pooled(up->be, -1);
 }
 
-lb_upstream *up_pool_take(lb_proxy *px, lb_backend *be)
+static void pool_push(lb_upstream *up)
 {
-    lb_upstream *up = be->pool;
+    pool *p = &up->us->pools[up->be->index];
+    up->state = UP_IDLE;
+    up->pool_prev = NULL;
+    up->pool_next = p->head;
+    if (p->head)
+        p->head->pool_prev = up;
+    p->head = up;
+    lb_backend_note_pooled(up->be, 1);
+    lb_upstream_want(up, LB_EV_READ);
+    lb_timer_start(up->us->loop, &up->timer, LB_POOL_IDLE_MS);
+}
+
+lb_upstream *lb_upstream_take(lb_upstreams *us, lb_backend *b, const lb_upstream_hooks *hooks,
+                              void *owner)
+{
+    lb_upstream *up = us->pools[b->index].head;
     if (!up)
         return NULL;
     pool_unlink(up);
     up->state = UP_ACTIVE;
     up->reused = 1;
-    up_reset_response(up);
-    lb_timer_stop(px->loop, &up->timer);
+    up->hooks = hooks;
+    up->owner = owner;
+    up->last_io_ms = lb_now_ms();
+    lb_timer_start(us->loop, &up->timer, us->cfg->server_timeout_ms);
     return up;
 }
 
-void up_pool_put(lb_upstream *up)
+void lb_upstream_release(lb_upstream *up, int reusable)
 {
-    lb_proxy *px = up->px;
-    lb_backend *be = up->be;
-    up->client = NULL;
-    if (be->pool_len >= px->cfg->pool_size || !be->up || px->draining || up->eof ||
-        lb_buf_len(&up->in) != 0) {
+    lb_upstreams *us = up->us;
+    up->owner = NULL;
+    up->hooks = NULL;
+    if (!reusable || up->state != UP_ACTIVE || up->be->pool_len >= us->cfg->pool_size ||
+        !up->be->up || us->draining) {
         up_close(up);
         return;
     }
-    px_buf_put(px, &up->in);
-    up->state = UP_IDLE;
-    up->pool_prev = NULL;
-    up->pool_next = be->pool;
-    if (be->pool)
-        be->pool->pool_prev = up;
-    be->pool = up;
-    be->pool_len++;
-    px_set_mask(px, up->fd, LB_EV_READ);
-    lb_timer_start(px->loop, &up->timer, LB_POOL_IDLE_MS);
+    pool_push(up);
 }
 
-void up_close(lb_upstream *up)
+/* ---- one connection --------------------------------------------------------------- */
+
+lb_upstream *lb_upstream_open(lb_upstreams *us, lb_backend *b, const lb_upstream_hooks *hooks,
+                              void *owner)
 {
-    lb_proxy *px = up->px;
+    lb_upstream *up = calloc(1, sizeof *up);
+    if (!up)
+        return NULL;
+    up->us = us;
+    up->be = b;
+    up->fd = lb_net_connect(&b->addr, NULL, 0);
+    if (up->fd < 0) {
+        free(up);
+        return NULL;
+    }
+    if (lb_loop_watch(us->loop, up->fd, LB_EV_WRITE, up_io, up) < 0) {
+        close(up->fd);
+        free(up);
+        return NULL;
+    }
+    up->state = UP_CONNECTING;
+    up->hooks = hooks;
+    up->owner = owner;
+    lb_timer_init(&up->timer, up_timeout, up);
+    lb_timer_start(us->loop, &up->timer, us->cfg->connect_timeout_ms);
+    return up;
+}
+
+static void up_close(lb_upstream *up)
+{
+    lb_upstreams *us = up->us;
     if (up->state == UP_CLOSED)
         return;
     if (up->state == UP_IDLE)
         pool_unlink(up);
-    if (up->client && up->client->up == up)
-        up->client->up = NULL;
-    up->client = NULL;
+    up->owner = NULL;
     up->state = UP_CLOSED;
-    up_pipe_put(up);
-    lb_timer_stop(px->loop, &up->timer);
-    lb_loop_close(px->loop, up->fd); /* no epoll_ctl(DEL): the close removes it */
+    lb_timer_stop(us->loop, &up->timer);
+    lb_loop_close(us->loop, up->fd); /* no epoll_ctl(DEL): the close removes it */
     up->fd = -1;
-    up->zombie_next = px->up_zombies;
-    px->up_zombies = up;
+    up->zombie_next = us->zombies;
+    us->zombies = up;
 }
 
-void up_pool_flush(lb_proxy *px, lb_backend *be)
+int lb_upstream_ready(const lb_upstream *up)
 {
-    while (be->pool)
-        up_close(be->pool);
+    return up->state == UP_ACTIVE;
 }
 
-int up_pipe_take(lb_upstream *up)
+int lb_upstream_reused(const lb_upstream *up)
 {
-    lb_proxy *px = up->px;
-    if (px->npipes > 0) {
-        up->pipe = px->pipes[--px->npipes];
-        return 0;
-    }
-    int fds[2];
-    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
-        return -1;
-    /* Over the per-user pipe quota the kernel refuses the size (EPERM) and the pipe keeps
-     * what it got: ask for that instead of guessing. */
-    int cap = fcntl(fds[1], F_SETPIPE_SZ, LB_PIPE_SIZE);
-    if (cap < 0)
-        cap = fcntl(fds[1], F_GETPIPE_SZ);
-    if (cap <= 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return -1;
-    }
-    up->pipe = (lb_pipe){.rd = fds[0], .wr = fds[1], .cap = cap};
-    return 0;
+    return up->reused;
 }
 
-void up_pipe_put(lb_upstream *up)
+void lb_upstream_want(lb_upstream *up, int mask)
 {
-    lb_proxy *px = up->px;
-    if (!up->splicing)
-        return;
-    up->splicing = 0;
-    up->pipe_full = 0;
-    if (up->pending == 0 && px->npipes < LB_FREE_PIPES) {
-        px->pipes[px->npipes++] = up->pipe;
-    } else {
-        close(up->pipe.rd);
-        close(up->pipe.wr);
-    }
-    up->pipe = (lb_pipe){.rd = -1, .wr = -1, .cap = 0};
+    if (up->state != UP_CLOSED && lb_loop_mask(up->us->loop, up->fd) != mask)
+        lb_loop_set_mask(up->us->loop, up->fd, mask);
 }
 
-void up_free_zombies(lb_proxy *px)
+ssize_t lb_upstream_send(lb_upstream *up, const char *p, size_t n)
 {
-    while (!px->clients && px->npipes > 0) {
-        lb_pipe *p = &px->pipes[--px->npipes];
-        close(p->rd);
-        close(p->wr);
-    }
-    while (px->up_zombies) {
-        lb_upstream *up = px->up_zombies;
-        px->up_zombies = up->zombie_next;
-        px_buf_put(px, &up->in);
-        lb_buf_free(&up->in);
-        free(up);
-    }
+    ssize_t r;
+    do {
+        r = send(up->fd, p, n, MSG_NOSIGNAL);
+    } while (r < 0 && errno == EINTR);
+    if (r > 0)
+        up->last_io_ms = lb_now_ms();
+    return r;
+}
+
+ssize_t lb_upstream_read(lb_upstream *up, lb_blocks *bl, lb_buf *b, size_t limit)
+{
+    ssize_t r = lb_blocks_read(bl, b, up->fd, limit);
+    if (r > 0)
+        up->last_io_ms = lb_now_ms();
+    return r;
+}
+
+ssize_t lb_upstream_splice(lb_upstream *up, int pipe_wr, size_t n)
+{
+    ssize_t r = splice(up->fd, NULL, pipe_wr, NULL, n, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (r > 0)
+        up->last_io_ms = lb_now_ms();
+    return r;
+}
+
+int lb_upstream_has_more(lb_upstream *up)
+{
+    char byte;
+    return recv(up->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 || errno != EAGAIN;
 }

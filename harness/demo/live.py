@@ -5,8 +5,11 @@ events with the reason the balancer reacted.
 
 On a TTY the frame is redrawn in place with ANSI escapes; otherwise (a pipe, a CI log) the
 view appends plain lines: the caption when a step begins, notable events as they happen,
-and one status line per second. `frame_text()` is a pure function of a recording snapshot,
-so the README can show a real frame and tests can check it.
+and one status line per second. Steps and events are printed in the order they happened
+(a kill before the balancer's reaction to it), and the status line labels its numbers with
+the live view's column names (load, TOTAL, ms). Each view adds only its own `look` hint to a
+caption. `frame_text()` is a pure function of a recording snapshot, so the README can show a
+real frame and tests can check it.
 """
 import shutil
 import sys
@@ -15,6 +18,12 @@ import textwrap
 SPARK = " \u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
 WIDTH = 100
 NOTABLE = {"crash", "revive", "slow", "fast", "freeze", "thaw", "down", "up", "note"}
+
+
+def caption_for(step, view):
+    """A step's caption with the hint of one view ("live", "plain", "page") appended."""
+    hint = (step.get("look") or {}).get(view)
+    return f"{step['caption']} {hint}" if hint else step["caption"]
 
 
 def _current_step(data):
@@ -121,7 +130,7 @@ def frame_lines(data, color=False):
                  f"{left} \u00b7 step {nstep}/{meta.get('nsteps', nstep)}", "1"), ""]
     if step:
         out.append(paint(f" {step['title']}", "1;36"))
-        out += [" " + line for line in textwrap.wrap(step["caption"], WIDTH - 2)]
+        out += [" " + line for line in textwrap.wrap(caption_for(step, "live"), WIDTH - 2)]
         out.append("")
     nxt = _next_choice(meta["backends"], latest)
     out.append(f"   {'backend':<8}{'process':<13}{'state':<7}{'load':>6}{'TOTAL':>6}"
@@ -212,17 +221,20 @@ class LiveView:
         self.drawn = True
 
     def _append(self, data):
+        """New steps and notable events, in the order they were recorded (each step has a
+        `step` event at its start), then a status line at most once a second."""
         w = self.stream.write
-        for st in data["steps"][self.last_step:]:
-            w(f"\n== {st['t']:5.1f}s  {st['title']} ==\n")
-            for line in textwrap.wrap(st["caption"], WIDTH):
-                w(f"   {line}\n")
-        self.last_step = len(data["steps"])
-        events = data["events"]
-        for ev in events[self.last_event:]:
-            if ev["kind"] in NOTABLE:
+        steps = data["steps"]
+        for ev in data["events"][self.last_event:]:
+            if ev["kind"] == "step" and self.last_step < len(steps):
+                st = steps[self.last_step]
+                self.last_step += 1
+                w(f"\n== {st['t']:5.1f}s  {st['title']} ==\n")
+                for line in textwrap.wrap(caption_for(st, "plain"), WIDTH):
+                    w(f"   {line}\n")
+            elif ev["kind"] in NOTABLE:
                 w(f" {_event_line(ev)}\n")
-        self.last_event = len(events)
+        self.last_event = len(data["events"])
         now = data["duration"]
         if now - self.last_status >= 1.0:
             self.last_status = now
@@ -231,13 +243,23 @@ class LiveView:
 
     @staticmethod
     def _status_line(data):
+        """One line for every backend with the live view's names: state, load and TOTAL
+        from the balancer's /stats, ms the clients' median wait over the last 3 s; without
+        /stats, the answers the clients got from it."""
         latest = data["samples"][-1]["backends"] if data["samples"] else {}
         parts = []
         for b in data["meta"]["backends"]:
             name = b["name"]
-            total, _recent, _median = _client_view(data, name, data["duration"])
-            state = latest.get(name, {}).get("state", "?")
-            parts.append(f"{name} {state if state == 'up' else state.upper()} {total}")
+            answered, _recent, median = _client_view(data, name, data["duration"])
+            view = latest.get(name, {})
+            state = view.get("state", "?")
+            text = f"{name} {state if state == 'up' else state.upper()}"
+            if "load" in view or "total" in view:
+                text += f" load {view.get('load', '-')} TOTAL {view.get('total', '-')}"
+            else:
+                text += f" answered {answered}"
+            text += f" ms {median:.0f}" if median is not None else " ms -"
+            parts.append(text)
         errors = sum(1 for r in data["requests"] if r[1] is None or not 0 < r[2] < 500)
         return f" {data['duration']:6.1f}s  " + " | ".join(parts) + f" | client errors {errors}"
 

@@ -2,12 +2,15 @@
 the clients through the balancer to the backends, at the moments they really did), and the
 SVG timeline with a playhead. One self-contained file: no network, no external script.
 
-The page writes a sentinel for tests: <body data-demo-ready="1"> once the replay drew its
-first frame, and any JavaScript error into <pre id="js-errors"> and data-js-errors.
+The page writes sentinels for tests: <body data-demo-ready="1"> once the replay drew its
+first frame, any JavaScript error into <pre id="js-errors"> and data-js-errors, and the
+layout of each frame as drawn (canvas labels, the paths of the dots, the timeline's step
+labels) as JSON in data-layout.
 """
 import json
 from xml.sax.saxutils import escape
 
+from .live import caption_for
 from .svg import color_of
 
 CSS = """
@@ -123,8 +126,17 @@ JS = r"""
       names.forEach(function (n, i) {
         pos.be[n] = [w - 135, (h / (names.length + 1)) * (i + 1)];
       });
+      // Dots travel between the boxes' edges, never over a box and its label: out of the
+      // clients box's right side to the balancer's left side, then from the balancer's
+      // right side to the backend's left side.
+      pos.out = [pos.client[0] + 45 + DOT_R + 2, pos.client[1]];
+      pos.lbIn = [pos.lb[0] - 60 - DOT_R - 2, pos.lb[1]];
+      pos.lbOut = [pos.lb[0] + 60 + DOT_R + 2, pos.lb[1]];
+      pos.beIn = function (n) { return [pos.be[n][0] - 115 - DOT_R - 2, pos.be[n][1]]; };
       return pos;
     }
+    var DOT_R = 4, drawn = [];   // drawn: the labels of the last frame, for the layout report
+    function along(a, b, f) { return [a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f]; }
     function box(x, y, bw, bh, fill, stroke) {
       ctx.fillStyle = fill; ctx.strokeStyle = stroke; ctx.lineWidth = 2;
       ctx.beginPath(); ctx.rect(x - bw / 2, y - bh / 2, bw, bh); ctx.fill(); ctx.stroke();
@@ -132,10 +144,14 @@ JS = r"""
     function label(s, x, y, size, col, align) {
       ctx.fillStyle = col || '#222'; ctx.font = (size || 13) + 'px Helvetica, Arial, sans-serif';
       ctx.textAlign = align || 'center'; ctx.fillText(s, x, y);
+      var m = ctx.measureText(s), x0 = align === 'left' ? x : (align === 'right' ? x - m.width : x - m.width / 2);
+      drawn.push({ text: String(s), x0: x0, x1: x0 + m.width,
+                   y0: y - (m.actualBoundingBoxAscent || size || 13), y1: y + (m.actualBoundingBoxDescent || 3) });
     }
     function draw() {
       var P = layout(), s = sampleAt(t), cnt = countsAt(t), st = stepAt(t);
       ctx.clearRect(0, 0, P.w, P.h);
+      drawn = [];
       names.forEach(function (n) {
         var b = P.be[n];
         ctx.strokeStyle = '#d5d9e0'; ctx.lineWidth = 1;
@@ -163,16 +179,13 @@ JS = r"""
       var now = performance.now();
       dots = dots.filter(function (d) { return now - d.born < d.life; });
       dots.forEach(function (d) {
-        var f = (now - d.born) / d.life, x, y, a, bb;
+        var f = (now - d.born) / d.life, p;
         if (d.target) {
-          bb = P.be[d.target];
-          if (f < 0.5) { a = f * 2; x = P.client[0] + (P.lb[0] - P.client[0]) * a; y = P.client[1] + (P.lb[1] - P.client[1]) * a; }
-          else { a = (f - 0.5) * 2; x = P.lb[0] + (bb[0] - 115 - P.lb[0]) * a; y = P.lb[1] + (bb[1] - P.lb[1]) * a; }
-        } else {
-          a = f < 0.5 ? f * 2 : 2 - f * 2;
-          x = P.client[0] + (P.lb[0] - 60 - P.client[0]) * a; y = P.client[1] + (P.lb[1] - P.client[1]) * a;
+          p = f < 0.5 ? along(P.out, P.lbIn, f * 2) : along(P.lbOut, P.beIn(d.target), (f - 0.5) * 2);
+        } else {   // an error: to the balancer and back
+          p = along(P.out, P.lbIn, f < 0.5 ? f * 2 : 2 - f * 2);
         }
-        ctx.fillStyle = d.color; ctx.beginPath(); ctx.arc(x, y, 4, 0, 2 * Math.PI); ctx.fill();
+        ctx.fillStyle = d.color; ctx.beginPath(); ctx.arc(p[0], p[1], DOT_R, 0, 2 * Math.PI); ctx.fill();
       });
       probes = probes.filter(function (p) { return now - p.born < 500; });
       probes.forEach(function (p) {
@@ -190,13 +203,40 @@ JS = r"""
         var bEl = document.createElement('b');
         bEl.textContent = 'Step ' + st[1] + ' of ' + data.steps.length + ': ' + st[0].title + '. ';
         caption.appendChild(bEl);
-        caption.appendChild(document.createTextNode(st[0].caption));
+        var look = st[0].look && st[0].look.page ? ' ' + st[0].look.page : '';
+        caption.appendChild(document.createTextNode(st[0].caption + look));
       }
       if (head) {
         var left = Number(svg.getAttribute('data-left')), pw = Number(svg.getAttribute('data-plot-width'));
         var x = left + pw * Math.min(t, dur) / dur;
         head.setAttribute('x1', x); head.setAttribute('x2', x);
       }
+      reportLayout(P);
+    }
+    // The layout as drawn, in data-layout on <body>, for the page test (which reads it from
+    // a headless Chromium's DOM): canvas labels and the segments dots travel, in canvas
+    // pixels; the timeline's step labels and the SVG, in page pixels; the page's width.
+    var lastReport = null;
+    function reportLayout(P) {
+      var now = performance.now();
+      if (lastReport !== null && now - lastReport < 250) return;   // 4 times a second is plenty
+      lastReport = now;
+      var segs = [[P.out, P.lbIn]];
+      names.forEach(function (n) { segs.push([P.lbOut, P.beIn(n)]); });
+      var box = function (el) {
+        var r = el.getBoundingClientRect();
+        return { x0: r.left, x1: r.right, y0: r.top, y1: r.bottom };
+      };
+      var steps = [];
+      if (svg) {
+        svg.querySelectorAll('text.step-label').forEach(function (el) {
+          var b = box(el); b.text = el.textContent; steps.push(b);
+        });
+      }
+      document.body.setAttribute('data-layout', JSON.stringify({
+        viewport: window.innerWidth, page: document.documentElement.scrollWidth,
+        canvas: { w: P.w, h: P.h, labels: drawn, dot_r: DOT_R, segments: segs },
+        svg: svg ? box(svg) : null, steps: steps }));
     }
     function spawn(from, to) {
       while (evIdx < data.events.length && data.events[evIdx].t <= to) {
@@ -257,7 +297,7 @@ def _steps_list(data):
     items = []
     for i, st in enumerate(data["steps"]):
         items.append(f'<li><b>{escape(st["title"])}</b> <span class="note">(at '
-                     f'{st["t"]:.0f} s)</span><br>{escape(st["caption"])}</li>')
+                     f'{st["t"]:.0f} s)</span><br>{escape(caption_for(st, "page"))}</li>')
     return "<ol class=\"steps\">" + "\n".join(items) + "</ol>"
 
 

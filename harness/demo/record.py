@@ -5,7 +5,7 @@ Every renderer (live view, SVG, HTML) reads only this, so a run can be re-render
 run.json and the renderers can be developed against a synthetic recording (sample.py).
 
 Event kinds (the `kind` field):
-  step      a new step of the story began (title, caption)
+  step      a new step of the story began (title; the caption is in `steps`)
   slow      the demo made a backend slow (detail: the delay)
   fast      the demo removed a backend's delay
   crash     the demo killed a backend (SIGKILL)
@@ -65,11 +65,16 @@ class Recorder:
             self.events.append(ev)
             return ev
 
-    def step(self, title, caption):
+    def step(self, title, caption, look=None):
+        """A new step; `look` maps a view ("live", "plain", "page") to where to look in it.
+        The step and its `step` event carry the same time, so views can interleave steps
+        and events in the order they happened."""
         with self.lock:
             st = {"t": self.now(), "title": title, "caption": caption}
+            if look:
+                st["look"] = dict(look)
             self.steps.append(st)
-        self.event("step", None, title=title)
+            self.events.append({"t": st["t"], "kind": "step", "backend": None, "title": title})
         return st
 
     def note(self, text):

@@ -89,12 +89,24 @@ def _on_signal(signum, frame):
     raise Stop(f"signal {signum}")
 
 
+def speed_note(speed):
+    """What SPEED changes, said at the start of a run that is not at speed 1: the whole
+    story is shorter or longer, not only its pauses, and the request rate stays real."""
+    if speed > 1:
+        return (f"demo: speed {speed:g} makes every step {speed:g} times shorter while the "
+                f"clients keep their real rate, so each step sees {speed:g} times fewer "
+                "requests and what builds up over many (a revived backend catching up) shows "
+                "only in part; SPEED=1 is the pace for a class")
+    return (f"demo: speed {speed:g} makes every step {1 / speed:g} times longer at the same "
+            f"request rate, so each step sees {1 / speed:g} times more requests")
+
+
 def play(scn, ctx, view, speed, frame_box):
     rec = ctx.rec
     rec.meta["nsteps"] = len(scn.steps)
     rec.meta["planned"] = round(rec.now() + sum(st.duration for st in scn.steps) / speed, 1)
     for st in scn.steps:
-        rec.step(st.title, st.caption)
+        rec.step(st.title, st.caption, st.look)
         if st.action:
             try:
                 st.action(ctx)
@@ -157,6 +169,8 @@ class Run:
         scn, rec = self.scn, self.rec
         say(f"demo: scenario '{scn.name}' ({scn.title}), speed {self.args.speed:g}; "
             f"processes and logs in {self.workdir}")
+        if self.args.speed != 1:
+            say(speed_note(self.args.speed))
         os.environ["LBTEST_BIN"] = str(Path(self.args.bin).resolve())   # for the harness
         self.cluster = cluster = demo_cluster.make_cluster(self.workdir, scn.lb_args,
                                                            scn.backend_faults)

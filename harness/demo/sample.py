@@ -6,6 +6,8 @@ import random
 import sys
 from pathlib import Path
 
+from .scenarios import classic
+
 
 def make(seed=1, rate=25.0):
     rnd = random.Random(seed)
@@ -21,6 +23,7 @@ def make(seed=1, rate=25.0):
         (52.0, "The end", "Stopping every process.", []),
     ]
     duration = 54.0
+    looks = {st.title: st.look for st in classic().steps}   # where to look, per view
     alive = {n: True for n in names}
     marked = {n: True for n in names}
     total = {n: 0 for n in names}
@@ -31,6 +34,8 @@ def make(seed=1, rate=25.0):
         while pi < len(plan) and plan[pi][0] <= t:
             start, title, caption, actions = plan[pi]
             steps.append({"t": start, "title": title, "caption": caption})
+            if looks.get(title):
+                steps[-1]["look"] = looks[title]
             events.append({"t": start, "kind": "step", "backend": None, "title": title})
             for kind, b in actions:
                 events.append({"t": start + 0.01, "kind": kind, "backend": b})
@@ -69,7 +74,8 @@ def make(seed=1, rate=25.0):
         sent += 1
         if int(t * 5) != int((t + 1 / rate) * 5):
             samples.append({"t": round(t, 3), "backends": {
-                b: {"state": "up" if marked[b] else "down", "total": total[b], "errors": 0,
+                b: {"state": "up" if marked[b] else "down", "total": total[b],
+                    "load": total[b] + 1, "errors": 0,
                     "in_flight": 0, "failures": 0 if marked[b] else 1} for b in names}})
         t += 1 / rate
     meta = {"scenario": "classic", "title": "Synthetic run (simulation, not real processes)",

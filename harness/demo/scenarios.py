@@ -2,8 +2,16 @@
 what happens and why the balancer reacts as it does, a duration (seconds at SPEED=1), an
 action done to the cluster when the step begins, and the client traffic during the step.
 
+A caption says what happens and why, in words that hold in every view (the live terminal
+view, the plain lines of a pipe, the HTML page); where to look differs between views, so a
+step's `look` gives that per view ("live", "plain", "page") and each renderer adds only its
+own. A caption never names a column, a lane or a section that only one view has.
+
 Actions receive a Ctx (cluster, recorder, traffic, speed) and use only the Ctx helpers,
 which record what they did as events, so the picture marks every crash, revival and change.
+Each helper records its event *before* it acts: the balancer's reaction (a `down` seen in
+/stats by the observer thread) can then never be recorded ahead of its cause, even when the
+action itself (a kill and its reaping, a restart) takes a while.
 """
 import threading
 from dataclasses import dataclass, field
@@ -19,6 +27,7 @@ class Step:
     action: object = None            # callable(ctx) or None
     traffic: dict = field(default_factory=dict)   # Traffic.configure arguments
     frame: bool = False              # save the live view's frame from this step (README)
+    look: dict = field(default_factory=dict)      # view ("live", "plain", "page") -> where to look
 
 
 @dataclass
@@ -41,15 +50,25 @@ class Ctx:
     def b(self, name):
         return self.cluster.backend(name)
 
+    def _act(self, kind, name, action, **fields):
+        """Records the event, then acts: cause before effect in the recording. If the
+        action fails the event says so (failed=...) and the error goes on."""
+        ev = self.rec.event(kind, name, **fields)
+        try:
+            return ev, action()
+        except Exception as e:
+            ev["failed"] = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise
+
     def crash(self, *names):
         for n in names:
-            self.b(n).kill()
-            self.rec.event("crash", n, detail="SIGKILL")
+            self._act("crash", n, self.b(n).kill, detail="SIGKILL")
 
     def revive(self, name, fresh=True):
-        self.b(name).restart()
-        remember(self.cluster)
-        self.rec.event("revive", name, detail="fresh counters, TOTAL=0" if fresh else "")
+        def restart():
+            self.b(name).restart()
+            remember(self.cluster)
+        self._act("revive", name, restart, detail="fresh counters, TOTAL=0" if fresh else "")
 
     def set_faults(self, name, **faults):
         """Changes a backend's faults live (None: back to the default); returns how."""
@@ -57,20 +76,19 @@ class Ctx:
         return "control port"
 
     def slow(self, name, ms):
-        how = self.set_faults(name, delay=ms)
-        self.rec.event("slow", name, detail=f"{ms} ms", how=how)
+        ev, how = self._act("slow", name, lambda: self.set_faults(name, delay=ms),
+                            detail=f"{ms} ms")
+        ev["how"] = how
 
     def fast(self, name):
-        how = self.set_faults(name, delay=None)
-        self.rec.event("fast", name, how=how)
+        ev, how = self._act("fast", name, lambda: self.set_faults(name, delay=None))
+        ev["how"] = how
 
     def freeze(self, name):
-        self.b(name).freeze()
-        self.rec.event("freeze", name, detail="SIGSTOP")
+        self._act("freeze", name, self.b(name).freeze, detail="SIGSTOP")
 
     def thaw(self, name):
-        self.b(name).thaw()
-        self.rec.event("thaw", name, detail="SIGCONT")
+        self._act("thaw", name, self.b(name).thaw, detail="SIGCONT")
 
     def every(self, seconds, fn):
         """Runs fn(i) every `seconds` (real time) in a helper thread until stop_helpers()."""
@@ -102,34 +120,57 @@ def classic():
                  "backend with the fewest TOTAL requests (the count it reported in its last "
                  "health check plus what was sent to it since), so the three counts climb "
                  "together. After every 5 forwarded requests it health-checks all three at "
-                 "once: the ticks under each lane of the picture.", 7),
+                 "once.", 7,
+                 look={"live": "The load column is that count; 'last check' says how long ago "
+                               "the last health check ran and what it found.",
+                       "plain": "Each status line gives every backend's state, its load (that "
+                                "count) and the TOTAL it last reported.",
+                       "page": "Health checks are the rings in the replay and the ticks under "
+                               "each lane of the timeline."}),
             Step("B slows down",
-                 "B now waits 300 ms before every answer: see its ms column. The balancer "
-                 "keeps sending B its third of the requests. Fewest-TOTAL counts requests, not "
-                 "time, and B still answers its health check within the 1 s deadline, so it "
-                 "stays up; clients that land on B simply wait. A least-connections policy "
-                 "(--policy leastconn) would steer them away.", 8,
-                 action=lambda c: c.slow("B", 300)),
+                 "B now waits 300 ms before every answer. The balancer keeps sending B its "
+                 "third of the requests. Fewest-TOTAL counts requests, not time, and B still "
+                 "answers its health check within the 1 s deadline, so it stays up; clients "
+                 "that land on B simply wait. A least-connections policy (--policy leastconn) "
+                 "would steer them away.", 8,
+                 action=lambda c: c.slow("B", 300),
+                 look={"live": "B's ms column (the clients' median wait) jumps to about 300.",
+                       "plain": "On the status lines B's ms (the clients' median wait) jumps "
+                                "to about 300.",
+                       "page": "The client-latency lane of the timeline jumps."}),
             Step("C crashes",
                  "C is killed with SIGKILL: no goodbye, its port just closes. Whatever reaches "
                  "C first finds it closed. A request: the balancer marks C down at once and "
                  "sends that same request to its next choice, so the client never notices. Or "
                  "a health check (one runs every 5 requests): C is marked down before any "
-                 "request tries it. 'what just happened' says which. Checks keep probing C and "
-                 "fail (red ticks) until it returns.", 9,
-                 action=lambda c: c.crash("C"), frame=True),
+                 "request tries it. Checks keep probing C and fail until it returns.", 9,
+                 action=lambda c: c.crash("C"), frame=True,
+                 look={"live": "'what just happened' says which of the two it was; C's last "
+                               "check reads FAIL.",
+                       "plain": "The line 'balancer marked C DOWN (...)' says which of the "
+                                "two it was.",
+                       "page": "Point at C's \u2193 marker in the timeline to read which of the "
+                               "two it was; the failed checks are red ticks under C's lane."}),
             Step("C comes back",
                  "C starts again on the same port with fresh counters: its /healthcheck says "
                  "TOTAL=0. The next health check marks it up, and since 0 is the fewest TOTAL, "
                  "C now gets every request until it has caught up with A and B. That is a real "
                  "effect of this rule (HAProxy's slowstart exists to soften it).", 10,
-                 action=lambda c: c.revive("C")),
+                 action=lambda c: c.revive("C"),
+                 look={"live": "In the load column C climbs from 0 while A and B stand still.",
+                       "plain": "On the status lines C's load climbs from 0 while A's and B's "
+                                "stand still.",
+                       "page": "C's lane takes every bar until it has caught up."}),
             Step("Every backend dies",
                  "A, B and C are all killed. With every backend marked down the balancer "
                  "still tries each one in turn (panic routing); when none accepts, the client "
-                 "gets exactly 'HTTP/1.1 500 Internal Server Error' with an empty body: the "
-                 "red bars. The balancer itself keeps running.", 8,
-                 action=lambda c: c.crash("A", "B", "C")),
+                 "gets exactly 'HTTP/1.1 500 Internal Server Error' with an empty body. The "
+                 "balancer itself keeps running.", 8,
+                 action=lambda c: c.crash("A", "B", "C"),
+                 look={"live": "The clients line counts the 500s.",
+                       "plain": "'client errors' on the status lines counts the 500s.",
+                       "page": "The 500s are the red dots of the replay and the red bars of "
+                               "the client-errors lane."}),
             Step("A returns",
                  "A starts again. Because the balancer keeps trying down backends when all "
                  "are down, A serves the very next request, before any health check has run; "
@@ -170,9 +211,12 @@ def flapping():
             Step("B's health check flaps",
                  "B still answers requests, but its health check alternates: 200 for one "
                  "second, 500 for the next. Each check that lands in the bad half marks B down; "
-                 "the next good one marks it up again. B's lane flickers and its share of "
-                 "traffic drops while it is down. Real balancers damp this with rise/fall "
-                 "counts (HAProxy: rise 2 fall 3).", 15, action=_flap, frame=True),
+                 "the next good one marks it up again, and B's share of the traffic drops "
+                 "while it is down. Real balancers damp this with rise/fall counts (HAProxy: "
+                 "rise 2 fall 3).", 15, action=_flap, frame=True,
+                 look={"live": "B's state column flips between up and DOWN.",
+                       "plain": "The 'marked B DOWN' and 'marked B up' lines alternate.",
+                       "page": "B's lane flickers between green and grey."}),
             Step("B is steady again",
                  "The flapping stops; the next health check marks B up for good and it takes "
                  "its share again. Having served less, it now has the fewest TOTAL and "
@@ -186,9 +230,13 @@ def slow():
             Step("Steady traffic", "Three healthy backends, fewest TOTAL first.", 5),
             Step("B gets slow",
                  "B waits 800 ms before every answer. Its health check still passes (the "
-                 "deadline is 1 s), so the balancer keeps routing B a third of the requests: "
-                 "the ms column shows what those clients pay.", 9,
-                 action=lambda c: c.slow("B", 800), frame=True),
+                 "deadline is 1 s), so the balancer keeps routing B a third of the requests, "
+                 "and those clients pay the wait.", 9,
+                 action=lambda c: c.slow("B", 800), frame=True,
+                 look={"live": "B's ms column shows what those clients pay.",
+                       "plain": "B's ms on the status lines shows what those clients pay.",
+                       "page": "The client-latency lane of the timeline shows what they "
+                               "pay."}),
             Step("B hangs",
                  "B is frozen (SIGSTOP): the kernel still accepts its connections, but nothing "
                  "answers. A request routed to B waits for the server timeout (5 s); then the "
@@ -212,9 +260,13 @@ def overload():
             Step("A burst: 16 clients",
                  "Sixteen clients now send as fast as they are answered. Only 2 requests are "
                  "proxied at a time; the rest wait in the balancer's FIFO queue. Nobody is "
-                 "refused: latency grows with the queue (ms column), throughput stays at "
-                 "about 2 / 0.2 s = 10 requests a second.", 12,
-                 traffic={"clients": 16, "rate": 200}, frame=True),
+                 "refused: latency grows with the queue, throughput stays at about "
+                 "2 / 0.2 s = 10 requests a second.", 12,
+                 traffic={"clients": 16, "rate": 200}, frame=True,
+                 look={"live": "The balancer line counts the requests waiting in its queue; "
+                               "the ms column shows the wait.",
+                       "plain": "The ms figures on the status lines show the wait.",
+                       "page": "The dashed line of the latency lane is the queue."}),
             Step("Back to light load",
                  "The burst ends; the queue drains in order and latency falls back to 200 ms.",
                  6, traffic={"clients": 2, "rate": 6}),
@@ -229,9 +281,12 @@ def keepalive():
                  "Three clients each keep one TCP connection open and send request after "
                  "request on it. The balancer frames every request and response "
                  "(Content-Length), so it routes each request on its own: consecutive requests "
-                 "of one connection land on different backends (the live view lists the "
-                 "backends of each connection's latest requests).", 8,
-                 traffic={"clients": 3, "rate": 15, "keepalive": True}, frame=True),
+                 "of one connection land on different backends.", 8,
+                 traffic={"clients": 3, "rate": 15, "keepalive": True}, frame=True,
+                 look={"live": "The keep-alive lines list the backends of each connection's "
+                               "latest requests.",
+                       "page": "'One connection, many backends' below shows each connection's "
+                               "requests."}),
             Step("B crashes under open connections",
                  "B is killed. The clients' connections are to the balancer, not to B, so "
                  "they stay open; requests that would have gone to B go to A and C.", 8,

@@ -5,7 +5,8 @@ background is the balancer's view of it (green up, grey hatched down); ticks und
 are health checks (green passed, red failed); markers show what the demo did (crash, revive,
 slow, freeze) and what the balancer decided (marked down/up). A last lane shows what the
 clients got that was not an answer from a backend: the balancer's 500s, in red. Numbered
-bands across the top are the story's steps.
+bands across the top are the story's steps, each labelled with its whole title (a second
+row of labels when bands are too short for them).
 
 Every marker carries class="event KIND" and data-backend, data-t, so tests (and the HTML
 replay) can find them. Pure function of the recording; no state, no I/O.
@@ -72,7 +73,39 @@ def _header(c, data, height):
     c.text(16, 44, sub, 11, fill="#555")
 
 
-def _steps(c, data, top, bottom):
+STEP_ROW_H = 18          # one row of step labels
+STEP_CHAR_W = 6.4        # a generous width of one 11 px Helvetica character, for placement
+
+
+def step_label_rows(steps, duration):
+    """Where each step's number and title go: [(row, x_number, x_text, anchor)]. A title is
+    never cut: it starts right of its number at the band's start and runs past a short band;
+    a title that would leave the picture on the right ends left of its number instead. Each
+    label takes the first row where it clears the labels already there, so a short band (a
+    2 s step) costs a second row, not its name."""
+    c = _Canvas(duration)
+    placed, rows = [], []       # rows: per row, the [x0, x1] spans taken
+    for st in steps:
+        x0 = c.x(st["t"])
+        width = len(st["title"]) * STEP_CHAR_W
+        xn = x0 + 10
+        if x0 + 22 + width <= W - 4:
+            anchor, xt, span = "start", x0 + 22, (x0, x0 + 22 + width)
+        else:
+            xn = min(xn, W - 12)
+            anchor, xt, span = "end", xn - 12, (xn - 12 - width, xn + 9)
+        for row, taken in enumerate(rows):
+            if all(span[0] > b + 6 or span[1] < a - 6 for a, b in taken):
+                break
+        else:
+            row, taken = len(rows), []
+            rows.append(taken)
+        taken.append(span)
+        placed.append((row, xn, xt, anchor))
+    return placed
+
+
+def _steps(c, data, top, bottom, labels):
     steps = data["steps"]
     for i, st in enumerate(steps):
         t1 = steps[i + 1]["t"] if i + 1 < len(steps) else data["duration"]
@@ -82,12 +115,11 @@ def _steps(c, data, top, bottom):
               f'width="{max(0.0, x1 - x0):.1f}" height="{bottom - top}" fill="{shade}"/>')
         c.add(f'<line x1="{x0:.1f}" y1="{top}" x2="{x0:.1f}" y2="{bottom}" stroke="#c8cdd6" '
               f'stroke-dasharray="3,3"/>')
-        c.add(f'<circle cx="{x0 + 10:.1f}" cy="{top + 11}" r="8" fill="#34495e"/>')
-        c.text(x0 + 10, top + 15, i + 1, 10, "middle", "#fff", "bold")
-        title, room = st["title"], int((x1 - x0 - 26) / 6.2)
-        if room >= 4:
-            c.text(x0 + 22, top + 15, title if len(title) <= room else
-                   title[:room - 1].rstrip() + "\u2026", 11, fill="#34495e")
+    for i, (st, (row, xn, xt, anchor)) in enumerate(zip(steps, labels)):
+        y = top + 11 + row * STEP_ROW_H
+        c.add(f'<circle class="step-number" cx="{xn:.1f}" cy="{y}" r="8" fill="#34495e"/>')
+        c.text(xn, y + 4, i + 1, 10, "middle", "#fff", "bold")
+        c.text(xt, y + 4, st["title"], 11, anchor, "#34495e", cls="step-label", halo=True)
 
 
 def _lane(c, data, idx, b, y, bins, bin_s, peak):
@@ -270,7 +302,9 @@ def render(data):
                    lambda r: r[1] if r[1] is not None and 0 < r[2] < 500 else None)
     peak = max([max(v) for v in bins.values()] + [1])
     top = 60
-    lanes_top = top + 26
+    labels = step_label_rows(data["steps"], duration)
+    rows = 1 + max([row for row, _xn, _xt, _a in labels] + [0])
+    lanes_top = top + 26 + STEP_ROW_H * (rows - 1)
     ys = {b["name"]: lanes_top + i * (LANE_H + LANE_GAP) for i, b in enumerate(backends)}
     err_y = lanes_top + len(backends) * (LANE_H + LANE_GAP)
     lat_y = err_y + ERR_H + 8
@@ -283,7 +317,7 @@ def render(data):
           'patternTransform="rotate(45)"><rect width="8" height="8" fill="#eceff1"/>'
           '<line x1="0" y1="0" x2="0" y2="8" stroke="#cfd8dc" stroke-width="3"/></pattern>'
           '</defs>')
-    _steps(c, data, top, lat_y + LAT_H)
+    _steps(c, data, top, lat_y + LAT_H, labels)
     for i, b in enumerate(backends):
         _lane(c, data, i, b, ys[b["name"]], bins, bin_s, peak)
     _health_ticks(c, data, ys)

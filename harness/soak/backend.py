@@ -39,7 +39,7 @@ import threading
 import time
 
 
-SPLICE_MIN = 16384  # lb/relay.c LB_SPLICE_MIN: what is left of a body after the first read
+SPLICE_MIN = 16384  # lb/exchange.c LB_SPLICE_MIN: what is left of a body after the first read
 WINDOW = 16384      # lb LB_WINDOW: the first read of an answer (head and body start)
 LARGE_PREFIXES = ("/L-", "/C-")  # large body by Content-Length, large close-delimited body
 

@@ -140,3 +140,56 @@ ssize_t lb_buf_write_fd(lb_buf *b, int fd)
         lb_buf_consume(b, (size_t)n);
     return n;
 }
+
+int lb_blocks_init(lb_blocks *bl, int max, size_t size)
+{
+    bl->v = calloc((size_t)max, sizeof *bl->v);
+    bl->n = 0;
+    bl->max = max;
+    bl->size = size;
+    return bl->v ? 0 : -1;
+}
+
+void lb_blocks_free(lb_blocks *bl)
+{
+    while (bl->n > 0)
+        free(bl->v[--bl->n]);
+    free(bl->v);
+    bl->v = NULL;
+}
+
+ssize_t lb_blocks_read(lb_blocks *bl, lb_buf *b, int fd, size_t limit)
+{
+    size_t len = lb_buf_len(b);
+    if (len >= limit) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (!b->data && bl->n > 0) {
+        b->data = bl->v[--bl->n];
+        b->cap = bl->size;
+        b->start = b->end = 0;
+    }
+    size_t want = limit - len < bl->size ? limit - len : bl->size;
+    if (lb_buf_room(b) < want && lb_buf_reserve(b, want) < 0)
+        return -1;
+    ssize_t n;
+    do {
+        n = recv(fd, lb_buf_tail(b), want, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0)
+        b->end += (size_t)n;
+    return n;
+}
+
+void lb_blocks_put(lb_blocks *bl, lb_buf *b)
+{
+    if (!b->data || lb_buf_len(b) != 0)
+        return;
+    if (b->cap == bl->size && bl->n < bl->max)
+        bl->v[bl->n++] = b->data;
+    else
+        free(b->data);
+    b->data = NULL;
+    b->start = b->end = b->cap = 0;
+}

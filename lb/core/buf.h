@@ -67,4 +67,25 @@ ssize_t lb_buf_read_fd(lb_buf *b, int fd, size_t max);
  * Returns bytes written or -1 with errno (EAGAIN and EPIPE included). */
 ssize_t lb_buf_write_fd(lb_buf *b, int fd);
 
+/* A free list of fixed-size blocks for buffers that come and go with connections: a
+ * connection per request then allocates nothing. The list owns the blocks it holds; a
+ * buffer owns its block until it is given back. */
+typedef struct lb_blocks {
+    char **v;
+    int n, max;
+    size_t size;
+} lb_blocks;
+
+/* Sets up a list of at most max blocks of size bytes. Returns 0, or -1 on ENOMEM. */
+int lb_blocks_init(lb_blocks *bl, int max, size_t size);
+/* Frees every block held (buffers keep theirs). */
+void lb_blocks_free(lb_blocks *bl);
+/* Reads from fd into b, a buffer holding at most limit bytes, at most bl->size bytes at a
+ * time; a buffer with no storage takes a block first. Returns bytes read, 0 at EOF, or -1
+ * with errno (EAGAIN when b already holds limit bytes). */
+ssize_t lb_blocks_read(lb_blocks *bl, lb_buf *b, int fd, size_t limit);
+/* Takes an empty buffer's storage back (kept when it is a block and there is room, else
+ * freed); a buffer holding bytes is left alone. */
+void lb_blocks_put(lb_blocks *bl, lb_buf *b);
+
 #endif

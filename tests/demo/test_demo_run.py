@@ -2,11 +2,13 @@
 binaries, ends by itself with status 0, leaves no process behind, and writes an SVG that
 parses and marks every crash it caused."""
 import json
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
 
+from harness.demo import scenarios
 from harness.demo.cluster import still_running
 
 from .conftest import REPO, run_demo
@@ -53,6 +55,46 @@ def test_classic_demo_ends_cleanly_and_marks_every_crash(classic_run):
     after = [r for r in data["requests"] if r[0] > revived[-1] + 0.2]
     assert after and all(r[1] == "A" and r[2] == 200 for r in after), \
         "once A is back, panic routing sends everything to it"
+
+
+def test_classic_plain_output_tells_events_in_the_order_they_happened(classic_run):
+    """Without a terminal the demo prints plain lines: a kill comes before the balancer's
+    DOWN mark it caused (that mark used to be printed first: the kill was recorded only
+    after it and its reaping were done), every recorded event is in time order, and SPEED=10
+    made each step a tenth as long (what the README says it does). A DOWN mark of the killed
+    backend in the half second before its kill, printed ahead of it, is the old bug; one
+    that is not (a health check slow under load) is not judged here."""
+    run = classic_run
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    data = json.loads((run.dir / "run.json").read_text())
+    times = [e["t"] for e in data["events"]]
+    assert times == sorted(times)
+    event = re.compile(r"^\s*(\d+\.\d)s  (the demo killed|balancer marked) (\w)\b( DOWN)?")
+    seen = []
+    for i, line in enumerate(lines):
+        m = event.match(line)
+        if not m:
+            continue
+        t, what, name = float(m.group(1)), m.group(2), m.group(3)
+        if what == "the demo killed":
+            early = [j for j, (tt, n) in seen if n == name and tt >= t - 0.5]
+            assert not early, "the DOWN mark of %s came before the kill that caused it:\n%s" % (
+                name, "\n".join(lines[early[0]:i + 1]))
+        elif m.group(4):
+            seen.append((i, (t, name)))
+    kills = [(i, e) for i, e in enumerate(data["events"]) if e["kind"] == "crash"]
+    assert len(kills) == 4
+    for i, kill in kills:
+        early = [e for e in data["events"][:i] if e["kind"] == "down"
+                 and e["backend"] == kill["backend"] and e["t"] >= kill["t"] - 0.5]
+        assert not early, (kill, early)
+    assert sum(1 for line in lines if "the demo killed" in line) == 4
+    steps = scenarios.get("classic").steps
+    assert "10 times shorter" in run.stdout
+    for st, here, after in zip(steps, data["steps"], data["steps"][1:]):
+        took = after["t"] - here["t"]
+        assert st.duration / 10 - 0.05 <= took <= st.duration / 10 + 5.0, (st.title, took)
 
 
 def step_start(data, title_prefix):

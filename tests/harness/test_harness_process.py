@@ -47,6 +47,33 @@ def test_silence_past_the_deadline_raises_and_kills(tmp_path):
     assert time.monotonic() - t0 < 5 and not p.alive()
 
 
+def test_ready_timeout_names_the_line_and_how_a_balancer_is_asked(tmp_path, monkeypatch):
+    # a stand-in "loadbalancer" that never prints READY: the message must say which line is
+    # awaited and that the binaries print it with --ready or on PORT 0
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name in ("loadbalancer", "fakeserver"):
+        exe = bindir / name
+        exe.write_text("#!/bin/sh\nexec sleep 30\n")
+        exe.chmod(0o755)
+    monkeypatch.setenv("LBTEST_BIN", str(bindir))
+    monkeypatch.delenv("LBTEST_WRAP", raising=False)
+    for name, line in (("loadbalancer", "'READY port=P' (plus 'stats=S' with --stats-port)"),
+                       ("fakeserver", "'READY port=P control=C pid=PID'")):
+        p = Process([name, "8080", "9000"], name="lb-0", cwd=tmp_path)
+        with pytest.raises(ProcessError) as err:
+            p.start(timeout=0.3)
+        text = str(err.value)
+        assert "did not print READY within 0s." in text
+        assert "a line on stdout that starts with 'READY'" in text and line in text
+        assert "only when asked with --ready or when PORT is 0" in text
+        assert f"Command: {bindir / name} --ready 8080 9000" in text
+    # any other child: it has to print and flush the line itself
+    p = Process(script(tmp_path, "import time\ntime.sleep(30)\n"), name="c", cwd=tmp_path)
+    with pytest.raises(ProcessError, match="print it itself and flush stdout"):
+        p.start(timeout=0.3)
+
+
 def test_stop_kills_the_whole_process_group(tmp_path):
     pidfile = tmp_path / "grandchild"
     argv = script(tmp_path, "import subprocess, sys, time\n"
@@ -85,7 +112,25 @@ def test_exit_status_after_sigterm_is_judged(tmp_path):
                   "print('READY port=1', flush=True)\ntime.sleep(60)\n")
     p = Process(argv, name="c", cwd=tmp_path).start(timeout=10)
     p.stop_exits = {0}
-    assert any("exit 7" in x for x in p.close())
+    assert p.close() == ["exit status after SIGTERM at teardown: exit 7, but SIGTERM must "
+                         "make it drain and exit 0 (the contract: stop accepting, let "
+                         "requests in flight finish within a bound, exit 0)"]
+
+
+def test_exit_143_after_sigterm_states_the_rule_and_what_143_means(tmp_path):
+    # a wrapper that reports the SIGTERM death of what it ran the way shells do: exit 143
+    argv = ["/bin/sh", "-c", "trap 'exit 143' TERM; echo READY port=1; sleep 60 & wait"]
+    p = Process(argv, name="lb-0", cwd=tmp_path).start(timeout=10)
+    p.stop_exits = {0}
+    (problem,) = p.close()
+    assert problem.startswith("exit status after SIGTERM at teardown: exit 143, but SIGTERM "
+                              "must make it drain and exit 0")
+    assert "143 is 128+15: what a shell or wrapper exits with when SIGTERM killed" in problem
+    # the default rule names both accepted statuses in words
+    q = Process(argv, name="x", cwd=tmp_path).start(timeout=10)
+    q.stop_exits = {0, -15}
+    assert q.stop_rule() == "after SIGTERM the test accepts exit 0 or killed by SIGTERM"
+    q.close()
 
 
 def test_sanitizer_and_valgrind_reports_are_found(tmp_path):

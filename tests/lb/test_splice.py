@@ -2,7 +2,7 @@
 client with splice(2). What must hold is what held on the copy path: every byte exact,
 nothing read beyond the answer, backpressure with flat memory and no busy loop, the failure
 rules (backend dies mid-body, client leaves mid-body, server timeout), one answer per
-request. LB_SPLICE_MIN in lb/proxy_internal.h is 16 KiB still to come after the first
+request. LB_SPLICE_MIN in lb/exchange.c is 16 KiB still to come after the first
 16 KiB read: the sizes below straddle it."""
 import hashlib
 import http.client

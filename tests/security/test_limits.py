@@ -165,6 +165,7 @@ def test_fd_exhaustion_is_survived(procs):
         backend.close()
 
 
+@pytest.mark.plain_build
 def test_memory_exhaustion_is_survived(procs):
     """ENOMEM: the balancer runs in a 24 MiB address space and gets 3000 connections each
     holding 12 KB of an unfinished head (more than it can buffer). It must not crash; once
@@ -179,7 +180,8 @@ def test_memory_exhaustion_is_survived(procs):
     lb_bin = bin_path("loadbalancer")
     with open(lb_bin, "rb") as f:
         if b"__asan_init" in f.read():
-            pytest.skip("ASan build: an address-space limit cannot be set (run with build/bin)")
+            pytest.skip("ASan build: an address-space limit cannot be set; `make test` runs "
+                        "this test against build/bin (LBTEST_BIN=$PWD/build/bin)")
     if under_valgrind() or not shutil.which("prlimit"):
         pytest.skip("under valgrind, or prlimit missing")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -25,10 +25,20 @@ static void test_backend_bookkeeping(void)
     lb_backend b;
     memset(&b, 0, sizeof b);
     CHECK(!b.up);
-    lb_backend_note_sent(&b);
-    lb_backend_note_sent(&b);
-    b.sent_at_probe = b.sent_since; /* the probe is written now */
-    lb_backend_note_sent(&b);       /* one more after the probe */
+    /* The data path's calls, in the order a request makes them. */
+    lb_backend_request_begin(&b);
+    lb_backend_note_forwarded(&b);
+    lb_backend_request_begin(&b);
+    CHECK(b.in_flight == 2 && b.sent_since == 2 && b.forwarded == 1);
+    lb_backend_connect_failed(&b, 1); /* the second never reached it */
+    lb_backend_request_end(&b);
+    CHECK(b.in_flight == 1 && b.sent_since == 1 && b.failures == 1 && !b.up);
+    lb_backend_request_end(&b);
+    lb_backend_request_end(&b); /* never below zero */
+    CHECK(b.in_flight == 0 && b.forwarded == 1);
+    lb_backend_request_begin(&b);
+    lb_backend_probe_written(&b); /* the probe is written now */
+    lb_backend_request_begin(&b); /* one more after the probe */
     lb_backend_probe_result(&b, 1, 2, 10, 1000);
     CHECK(b.up && b.total == 10 && b.errors == 2);
     CHECK(b.sent_since == 1);
@@ -44,7 +54,13 @@ static void test_backend_bookkeeping(void)
     CHECK(lb_backend_note_failure(&b, 3) == 0);
     CHECK(lb_backend_note_failure(&b, 3) == 0);
     CHECK(lb_backend_note_failure(&b, 3) == 1 && !b.up);
-    CHECK(b.failures == 5);
+    CHECK(b.failures == 6);
+    lb_backend_connect_failed(&b, 0);
+    CHECK(!b.up && b.failures == 7 && b.sent_since == 1);
+    lb_backend_note_pooled(&b, 1);
+    lb_backend_note_pooled(&b, 1);
+    lb_backend_note_pooled(&b, -1);
+    CHECK(b.pool_len == 1);
     lb_backend_probe_result(&b, 1, 0, 13, 4000);
     CHECK(b.up && b.consecutive_failures == 0);
     CHECK(lb_backend_note_failure(&b, 0) == 0 && b.up); /* 0 disables ejection */
