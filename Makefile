@@ -1,5 +1,5 @@
-# A thin front for CMake and the scripts in ci/. Every target installs what it lacks
-# (as root, from Debian's packages) through ci/deps.sh.
+# A thin front for CMake, the scripts in ci/ and the benchmark in bench/. Every target
+# installs what it lacks (as root, from Debian's packages) through ci/deps.sh.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 VG_BUILD   ?= build-valgrind
@@ -46,7 +46,7 @@ fuzz:
 
 bench: build
 	@ci/deps.sh bench
-	@ci/bench.sh $(BUILD)
+	@bench/bench.sh $(BUILD)
 
 memcheck: valgrind-build
 	@ci/deps.sh test memcheck

@@ -1,4 +1,5 @@
-/* bench_load.c - the lightest keep-alive HTTP load generator we can write, for `make bench`.
+/* bench/load.c (build/bin/bench_load) - the lightest keep-alive HTTP load generator we can
+ * write, for `make bench`.
  *
  * Purpose: on two cores, wrk and the backends share one core, and wrk's own cost (two
  * epoll_ctl per request, Lua hooks, its statistics) can become the limit instead of the
@@ -13,8 +14,8 @@
  *
  * Usage: bench_load PORT PATH CONNS SECONDS
  * Prints one line: `requests N seconds S rps R p50_us A p99_us B errors E`.
+ * Built by CMake (bench/CMakeLists.txt) with the project's flags, -D_GNU_SOURCE among them.
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

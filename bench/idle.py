@@ -1,4 +1,4 @@
-"""ci/bench_idle.py - hold N idle keep-alive client connections open against a proxy.
+"""bench/idle.py - hold N idle keep-alive client connections open against a proxy.
 
 Each connection is opened (at most BATCH connects pending at once, so the listen backlog
 never overflows into SYN retransmits), sends one keep-alive GET, reads the complete answer
@@ -10,7 +10,7 @@ calls close().
 Limits: needs N file descriptors (raise RLIMIT_NOFILE first); answers with a chunked body
 are not understood (the benchmark serves a fixed 1 KiB file with Content-Length).
 
-Standalone: python3 ci/bench_idle.py PORT N [PID]  -- prints the RSS delta of PID.
+Standalone: python3 bench/idle.py PORT N [PID]  -- prints the RSS delta of PID.
 """
 import errno
 import os
@@ -150,7 +150,7 @@ def measure(port, pid, count, rss_fn):
 
 if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from bench_common import raise_nofile, rss_kib
+    from common import raise_nofile, rss_kib
     raise_nofile()
     port, n = int(sys.argv[1]), int(sys.argv[2])
     if len(sys.argv) > 3:

@@ -1,4 +1,4 @@
-"""ci/bench_common.py - the pieces every benchmark script shares.
+"""bench/common.py - the pieces every benchmark script shares.
 
 Processes: each one is started in its own process group (optionally pinned to a CPU with
 taskset, which execs, so the PID we hold is the server's own), its output goes to a log
@@ -6,9 +6,18 @@ file in the run directory, and `Procs.stop_all()` ends exactly the groups this r
 by PID: SIGTERM, a bounded wait, then SIGKILL. Readiness is a READY line in the log
 (our binaries) or a successful connect (nginx, HAProxy).
 
-Measurements: CPU time from /proc/PID/stat (utime + stime, in clock ticks), RSS from
-/proc/PID/status, and wrk's own summary (requests, requests/s, latency percentiles,
-socket errors, non-2xx answers).
+Placement: a CPU set is None (nothing pinned: the scheduler places every thread, as when a
+user runs the programs) or a set of CPU numbers. Servers are started unpinned and moved
+between layouts with `set_affinity` (every thread of the process), so one set of servers
+serves every layout of a run; a load client is started per run, under taskset when pinned.
+
+Measurements, per measured run: the server's CPU time (utime + stime from /proc/PID/stat,
+summed over its processes, read just before the client starts and just after it exits,
+divided by the requests the client completed), the backends' the same way, the client's
+from wait4, the machine's busy time from /proc/stat (what is left after the run's own
+processes is "other": neighbours competing for the cores), the 1-minute load average, RSS
+from /proc/PID/status, and the client's own summary (requests, requests/s, latency
+percentiles, socket errors, non-2xx answers).
 
 Limits: loopback only. Ports for nginx and HAProxy come from binding port 0 and closing the
 socket again, so another process could in principle take one in between; a start that
@@ -42,6 +51,29 @@ def priority_prefix():
         return ["chrt", "--rr", "1"]
     level = os.environ.get("BENCH_NICE", "-10")
     return [] if level in ("", "0") else ["nice", "-n", level]
+
+
+def pin_prefix(cpus):
+    """[] for None (nothing pinned), else a taskset line for that CPU set (an int is one CPU)."""
+    if cpus is None:
+        return []
+    cpus = {cpus} if isinstance(cpus, int) else set(cpus)
+    return ["taskset", "-c", ",".join(str(c) for c in sorted(cpus))]
+
+
+def all_cpus():
+    """The CPUs this benchmark may use (its own affinity): "nothing pinned" means these."""
+    return set(os.sched_getaffinity(0))
+
+
+def set_affinity(pid, cpus):
+    """Moves every thread of pid to the CPU set (None: every CPU this benchmark may use)."""
+    cpus = all_cpus() if cpus is None else ({cpus} if isinstance(cpus, int) else set(cpus))
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except ProcessLookupError:
+            pass
 
 
 def raise_nofile():
@@ -88,11 +120,9 @@ class Procs:
         self.rundir = rundir
         self.procs = []
 
-    def start(self, name, argv, cpu=None, cwd=None):
+    def start(self, name, argv, cpus=None, cwd=None):
         log = os.path.join(self.rundir, name + ".log")
-        argv = priority_prefix() + list(argv)
-        if cpu is not None:
-            argv = ["taskset", "-c", str(cpu)] + argv
+        argv = pin_prefix(cpus) + priority_prefix() + list(argv)
         out = open(log, "w")
         p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                              cwd=cwd or self.rundir, start_new_session=True,
@@ -217,19 +247,19 @@ def parse_wrk(out):
     return res
 
 
-def cpu_busy_ticks():
-    """{cpu index: (busy, total)} jiffies from /proc/stat. Busy is user + nice + system +
-    steal: interrupts are left out, since loopback traffic of the run itself lands there."""
-    out = {}
+def machine_ticks():
+    """(busy, total) jiffies of the whole machine from /proc/stat. Busy is user + nice +
+    system + steal: interrupts are left out, since loopback traffic of the run itself lands
+    there (this kernel charges softirq work to no process)."""
     with open("/proc/stat") as f:
-        for line in f:
-            if line.startswith("cpu") and line[3].isdigit():
-                parts = line.split()
-                vals = [int(x) for x in parts[1:]]
-                vals += [0] * (8 - len(vals))
-                busy = vals[0] + vals[1] + vals[2] + vals[7]
-                out[int(parts[0][3:])] = (busy, sum(vals[:8]), vals[3] + vals[4])
-    return out
+        vals = [int(x) for x in f.readline().split()[1:]]
+    vals += [0] * (8 - len(vals))
+    return vals[0] + vals[1] + vals[2] + vals[7], sum(vals[:8])
+
+
+def loadavg1():
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
 
 
 class _Done:
@@ -237,8 +267,8 @@ class _Done:
         self.returncode, self.stdout = returncode, stdout
 
 
-def _wrk_process(argv, seconds):
-    """Runs wrk to completion; returns (result, CPU seconds wrk used, from wait4)."""
+def _client_process(argv, seconds):
+    """Runs a load client to completion; returns (result, CPU seconds it used, from wait4)."""
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          start_new_session=True)
     deadline = time.monotonic() + seconds + 60
@@ -258,52 +288,54 @@ def _wrk_process(argv, seconds):
     return _Done(p.returncode, out[0] if out else ""), ru.ru_utime + ru.ru_stime
 
 
-def _measured(argv, seconds, parse, watch_pid=None, server_cpu=None, load_pids=(),
-              colocated=False):
-    """Runs a load client (argv) to the end and measures the run: parse(stdout) gives the
-    client's own figures (requests, rps, latencies, errors); added here are each CPU's busy
-    and idle share, the load side's CPU per request (client from wait4, load_pids from
-    /proc) and, with watch_pid, the server's CPU and RSS. colocated: the load_pids
-    (backends) run on server_cpu, so their CPU time there is not "other processes" in
-    foreign_pct."""
-    t0 = cpu_ticks(watch_pid) if watch_pid else 0
-    s0, b0 = cpu_busy_ticks(), sum(cpu_ticks(x) for x in load_pids)
+def _cpu_s(pids):
+    return sum(cpu_ticks(x) for x in pids) / CLK_TCK
+
+
+def _measured(argv, seconds, parse, watch_pids=(), load_pids=()):
+    """Runs a load client (argv) to the end and measures the run.
+
+    parse(stdout) gives the client's own figures (requests, rps, latencies, errors). Added:
+    cpu_us_per_req, the servers' (watch_pids: the proxy's processes) user + system CPU from
+    /proc/PID/stat, read before the client starts and after it exits, divided by the
+    requests it completed; load_us_per_req, the client (wait4) and backends (load_pids) the
+    same way; other_pct, busy time of the machine that was none of these, in % of one core
+    (neighbours; about 0 on a quiet machine); loadavg, the 1-minute load average at the
+    start; rss_kib of the servers."""
+    la = loadavg1()
+    t0, b0 = _cpu_s(watch_pids), _cpu_s(load_pids)
+    m0 = machine_ticks()
     w0 = time.monotonic()
-    p, client_cpu_s = _wrk_process(argv, seconds)
+    p, client_s = _client_process(argv, seconds)
     wall = time.monotonic() - w0
-    s1 = cpu_busy_ticks()
-    backends_s = (sum(cpu_ticks(x) for x in load_pids) - b0) / CLK_TCK
+    m1 = machine_ticks()
+    server_s, backends_s = _cpu_s(watch_pids) - t0, _cpu_s(load_pids) - b0
     res = parse(p.stdout)
     n = res["requests"]
-    res["cpu_busy_pct"] = {c: round(100.0 * (s1[c][0] - s0[c][0])
-                                    / max(1, s1[c][1] - s0[c][1]), 1) for c in s1 if c in s0}
-    res["cpu_idle_pct"] = {c: round(100.0 * (s1[c][2] - s0[c][2])
-                                    / max(1, s1[c][1] - s0[c][1]), 1) for c in s1 if c in s0}
+    busy_s = (m1[0] - m0[0]) / CLK_TCK
     res["wall_s"] = round(wall, 3)
-    res["wrk_exit"] = p.returncode
+    res["loadavg"] = la
+    res["client_exit"] = p.returncode
+    res["machine_busy_pct"] = round(100.0 * busy_s / wall, 1)
+    res["other_pct"] = round(max(0.0, 100.0 * (busy_s - server_s - backends_s - client_s)
+                                 / wall), 1)
+    res["client_cpu_pct"] = round(100.0 * client_s / wall, 1)
+    res["backends_cpu_pct"] = round(100.0 * backends_s / wall, 1)
     if n:
-        # the client's and the backends' CPU per request: the load side's share
-        res["load_us_per_req"] = round(1e6 * (client_cpu_s + backends_s) / n, 2)
-    if watch_pid:
-        cpu_s = (cpu_ticks(watch_pid) - t0) / CLK_TCK
-        res["cpu_pct"] = round(100.0 * cpu_s / wall, 1)
-        res["cpu_us_per_req"] = round(1e6 * cpu_s / n, 2) if n else None
-        res["rss_kib"] = rss_kib(watch_pid)
-        if server_cpu is not None and server_cpu in res["cpu_busy_pct"]:
-            # Busy time on the server's core that was not the server's (nor its backends'
-            # when they share the core): other processes of this machine competing with
-            # it (about 0 on a quiet machine).
-            mine = res["cpu_pct"] + (100.0 * backends_s / wall if colocated else 0.0)
-            res["foreign_pct"] = round(max(0.0, res["cpu_busy_pct"][server_cpu] - mine), 1)
+        res["load_us_per_req"] = round(1e6 * (client_s + backends_s) / n, 2)
+    if watch_pids:
+        res["cpu_pct"] = round(100.0 * server_s / wall, 1)
+        res["cpu_us_per_req"] = round(1e6 * server_s / n, 2) if n else None
+        res["rss_kib"] = sum(rss_kib(x) for x in watch_pids)
     if p.returncode != 0 or not n:
-        res["wrk_output"] = p.stdout[-1500:]
+        res["client_output"] = p.stdout[-1500:]
     return res
 
 
-def run_wrk(port, seconds, conns, cpu=None, close=False, script=None, script_args=(),
+def run_wrk(port, seconds, conns, cpus=None, close=False, script=None, script_args=(),
             timeout_s=None, **measure):
-    """Runs wrk against 127.0.0.1:port/file1k, measured by _measured (watch_pid, server_cpu,
-    load_pids, colocated)."""
+    """Runs wrk -t1 against 127.0.0.1:port/file1k (on the CPU set cpus, None: unpinned),
+    measured by _measured (watch_pids, load_pids)."""
     argv = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency",
             "--timeout", "%ds" % (timeout_s or 5)]
     if close:
@@ -313,23 +345,18 @@ def run_wrk(port, seconds, conns, cpu=None, close=False, script=None, script_arg
     argv.append("http://127.0.0.1:%d/%s" % (port, FILE_NAME))
     if script_args:
         argv += ["--"] + [str(a) for a in script_args]
-    argv = priority_prefix() + argv
-    if cpu is not None:
-        argv = ["taskset", "-c", str(cpu)] + argv
+    argv = pin_prefix(cpus) + priority_prefix() + argv
     return _measured(argv, seconds, parse_wrk, **measure)
 
 
-def build_light_client(rundir):
-    """Compiles ci/bench_load.c into rundir; returns the executable's path, or None."""
-    src = os.path.join(ROOT, "ci", "bench_load.c")
-    exe = os.path.join(rundir, "bench_load")
-    r = subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", exe, src],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if r.returncode != 0:
-        print("bench: ci/bench_load.c did not build, light-client runs skipped:\n" + r.stdout,
-              file=sys.stderr)
-        return None
-    return exe
+def light_client(build_dir):
+    """The light keep-alive client, BUILD_DIR/bin/bench_load (bench/load.c, built by CMake
+    with everything else); None, with a note, when that build has none."""
+    exe = os.path.join(build_dir, "bin", "bench_load")
+    if os.access(exe, os.X_OK):
+        return exe
+    print("bench: %s missing (run `make`), light-client runs skipped" % exe, file=sys.stderr)
+    return None
 
 
 def _parse_light(out):
@@ -341,11 +368,10 @@ def _parse_light(out):
             "p99_ms": int(d["p99_us"]) / 1000.0 if "p99_us" in d else None}
 
 
-def run_light(exe, port, seconds, conns, cpu=None, **measure):
-    """Like run_wrk, with ci/bench_load.c as the client (keep-alive only)."""
-    argv = priority_prefix() + [exe, str(port), "/" + FILE_NAME, str(conns), str(seconds)]
-    if cpu is not None:
-        argv = ["taskset", "-c", str(cpu)] + argv
+def run_light(exe, port, seconds, conns, cpus=None, **measure):
+    """Like run_wrk, with bench/load.c (build/bin/bench_load) as the client (keep-alive only)."""
+    argv = pin_prefix(cpus) + priority_prefix() + [exe, str(port), "/" + FILE_NAME, str(conns),
+                                                   str(seconds)]
     return _measured(argv, seconds, _parse_light, **measure)
 
 
@@ -368,6 +394,14 @@ def machine_info():
                 info[k.strip()] = v.strip()
     except OSError:
         pass
+    if "Hypervisor vendor" not in info:
+        # lscpu names no vendor under some hypervisors; the CPU flag still says so
+        try:
+            with open("/proc/cpuinfo") as f:
+                if " hypervisor" in f.read():
+                    info["Hypervisor vendor"] = "a hypervisor lscpu does not name"
+        except OSError:
+            pass
     for tool, argv in (("haproxy", ["haproxy", "-v"]), ("nginx", ["nginx", "-v"]),
                        ("wrk", ["wrk", "-v"])):
         try:
