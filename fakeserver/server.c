@@ -223,12 +223,14 @@ int fs_server_init(fs_server *s, fs_config *cfg, char *err, size_t errlen)
     lb_loop_set_before_sleep(s->loop, dispatcher_before_sleep, s);
     if (cfg->timeline && fs_timeline_start(s, cfg->timeline, err, errlen) < 0)
         return -1;
-    if (bind_all(s, cfg, err, errlen) < 0)
-        return -1;
+    /* Workers first: a script that polls the port and then counts /proc/PID/task must
+     * already see N + 1 threads once a connection is accepted. */
     if (setup_signals(s) < 0 || fs_workers_start(s) < 0) {
         snprintf(err, errlen, "cannot start: %s", strerror(errno));
         return -1;
     }
+    if (bind_all(s, cfg, err, errlen) < 0)
+        return -1;
     arm_crash_timer(s, &s->faults);
     if (fs_server_apply_listen(s) < 0) {
         snprintf(err, errlen, "cannot watch the listener");

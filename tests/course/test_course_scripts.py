@@ -1,189 +1,222 @@
-"""Course-script style checks, each a bash script as an autograder would write it."""
+"""The course-script suite: every bash script in tests/course/scripts is run as a course
+autograder runs one (everything it prints, its binaries' stdout and stderr included, goes to
+one file) and that file must equal expected/<name>.out byte for byte, as `cmp` judges.
+
+The binaries are the ones under test ($LBTEST_BIN), started by the scripts by name on ports
+chosen free here and passed in as P, P2, P3, P4. Each script runs in its own session under
+a time bound; it must exit 0 and leave no process behind (its trap kills what it started,
+by PID; anything still alive in its session afterwards fails the test and is killed here,
+by PID). The two restart scripts run while this module keeps both CPUs busy.
+"""
+import difflib
 import os
-import re
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from harness import ERROR_500
+from harness.ports import free_port
+from harness.process import bin_path, scaled
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = HERE / "scripts"
+EXPECTED = HERE / "expected"
+HELPERS = {"lib.sh", "requests.sh"}  # sourced by the scripts, not run on their own
+
+# script -> expected output (the request battery's: requests.out straight to a fakeserver,
+# requests_lb.out through the balancer, where the one difference is hop-by-hop Connection)
+CASES = {
+    "fs_requests": "requests",
+    "fs_healthcheck": "fs_healthcheck",
+    "fs_log": "fs_log",
+    "fs_args": "fs_args",
+    "fs_threads": "fs_threads",
+    "lb_one_server": "requests_lb",
+    "lb_three_servers": "requests_lb",
+    "lb_failover": "lb_failover",
+    "lb_args": "lb_args",
+    "lb_spread": "lb_spread",
+    "lb_connection": "lb_connection",
+}
+UNDER_LOAD = {"fs_restart": "restart", "lb_restart": "restart"}
 
 
-def hexdump_entry(method, name, data):
-    lines = [f"{method} /{name} length {len(data)}"]
-    for off in range(0, len(data), 20):
-        lines.append(f"{off:08d}" + "".join(f" {b:02x}" for b in data[off:off + 20]))
-    return "\n".join(lines + ["========"]) + "\n"
+# -- running a script -----------------------------------------------------------------------
+def free_ports(n):
+    """n distinct ports no one holds and the kernel will not hand out meanwhile
+    (harness.ports: each is left in TIME_WAIT, which the binaries' SO_REUSEADDR binds)."""
+    ports = []
+    while len(ports) < n:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
 
 
-def small_files(course):
-    course.file("small", b"hello, course\n")
-    course.file("binary", bytes(range(256)) * 300 + b"\x00\r\n")
-    course.file("big", os.urandom(3 * 1024 * 1024 + 7))
-    course.file("empty", b"")
+def session_members(sid):
+    """PIDs (and command lines) of the live processes of session sid."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            found.append((int(entry), cmd.strip()))
+    return found
 
 
-def test_curl_get_and_diff(course):
-    small_files(course)
-    course.server("-N", "2")
-    course.server("-N", "2")
-    course.balancer("0", "{S1}", "{S2}")
-    course.sh("""
-for f in small binary big empty small big; do
-  code=$(curl -s -o "got_$f" -w '%{http_code}' "http://127.0.0.1:$LB/$f")
-  [ "$code" = 200 ] || { echo "GET $f -> $code"; exit 1; }
-  diff -q "got_$f" "$f.orig"
-done
-code=$(curl -s -o missing -w '%{http_code}' "http://127.0.0.1:$LB/nothere")
-[ "$code" = 404 ]
-code=$(curl -s -o bad -w '%{http_code}' "http://127.0.0.1:$LB/bad.name")
-[ "$code" = 400 ]
-""")
+def run_script(path, tmp_path, timeout=60.0, env=None):
+    """Runs `bash path > out 2>&1` in its own session; returns (exit status, output bytes).
+    Fails the test on a timeout or when a process of the script outlives it; either way,
+    whatever is left of it is killed by PID first."""
+    out_path = tmp_path / f"{Path(path).stem}.got"
+    ports = free_ports(4)
+    bins = {str(Path(bin_path(name)).parent) for name in ("fakeserver", "loadbalancer")}
+    assert len(bins) == 1, f"fakeserver and loadbalancer come from different places: {bins}"
+    full_env = dict(os.environ, BIN=bins.pop(), WORK=str(tmp_path / "work"),
+                    P=str(ports[0]), P2=str(ports[1]), P3=str(ports[2]), P4=str(ports[3]),
+                    **(env or {}))
+    with open(out_path, "wb") as out:
+        proc = subprocess.Popen(["bash", str(path)], stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, cwd=tmp_path, env=full_env,
+                                start_new_session=True)
+        try:
+            rc = proc.wait(timeout=scaled(timeout))
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            for pid, _ in session_members(proc.pid):
+                try:
+                    os.kill(pid, signal.SIGTERM)  # bash too: its trap gets to run
+                except ProcessLookupError:
+                    pass
+            try:
+                rc = proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = proc.wait()
+    # The session's processes, once bash is gone, are what the script failed to kill.
+    left = []
+    deadline = time.monotonic() + 0.5  # the trap reaped what it killed: a grace, no more
+    while (left := session_members(proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for pid, _ in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    output = out_path.read_bytes()
+    if timed_out:
+        pytest.fail(f"{path.name} still ran after {scaled(timeout):.0f} s; its output so far "
+                    f"({out_path}):\n{show(output)}", pytrace=False)
+    if left:
+        pytest.fail(f"{path.name} left processes behind (killed now): {left}", pytrace=False)
+    return rc, output
 
 
-def test_put_then_get_through_the_balancer(course):
-    small_files(course)
-    course.server()
-    course.server()
-    course.balancer("0", "{S1}", "{S2}", "-R", "2")
-    course.sh("""
-head -c 200000 /dev/urandom > up1
-printf 'short body\\n' > up2
-: > up3
-for f in up1 up2 up3 up1; do
-  code=$(curl -s -o put_out -w '%{http_code}' -T "$f" "http://127.0.0.1:$LB/$f")
-  [ "$code" = 201 ] || { echo "PUT $f -> $code"; exit 1; }
-  [ ! -s put_out ]
-  code=$(curl -s -o "back_$f" -w '%{http_code}' "http://127.0.0.1:$LB/$f")
-  [ "$code" = 200 ] || { echo "GET $f -> $code"; exit 1; }
-  diff -q "back_$f" "$f"
-  diff -q "www/$f" "$f"
-done
-""")
+def show(data):
+    """Bytes as lines with CR, tabs and other control bytes visible, as `cat -A` would."""
+    text = data.decode("latin-1")
+    lines = []
+    for line in text.split("\n"):
+        lines.append("".join(c if " " <= c <= "~" else
+                             ("^M" if c == "\r" else f"\\x{ord(c):02x}") for c in line))
+    return "\n".join(lines)
 
 
-def test_nc_raw_requests_exact_bytes(course):
-    data = course.file("f", b"0123456789abcdef\n")
-    course.server()
-    course.balancer("0", "{S1}")
-    r = course.sh("""
-printf 'GET /f HTTP/1.1\\r\\n\\r\\n' | nc -N 127.0.0.1 $LB > one
-printf 'GET /f HTTP/1.1\\r\\n\\r\\nHEAD /f HTTP/1.1\\r\\n\\r\\nGET /nope HTTP/1.1\\r\\n\\r\\n' \\
-  | nc -N 127.0.0.1 $LB > three
-printf 'PUT /g HTTP/1.1\\r\\nContent-Length: 5\\r\\n\\r\\nabcde' | nc -N 127.0.0.1 $LB > put
-printf 'GET /g HTTP/1.1\\r\\n\\r\\n' | nc -N 127.0.0.1 $LB > getg
-""", timeout=30)
-    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n"
-    assert (course.tmp / "one").read_bytes() == ok + data
-    assert (course.tmp / "three").read_bytes() == ok + data + ok + \
-        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
-    assert (course.tmp / "put").read_bytes() == b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
-    assert (course.tmp / "getg").read_bytes() == b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabcde"
+def compare(name, got, expected_path, tmp_path):
+    """Fails with cmp's verdict and a readable diff unless got equals the expected file."""
+    want = expected_path.read_bytes()
+    if got == want:
+        return
+    got_path = tmp_path / f"{name}.got"
+    got_path.write_bytes(got)
+    verdict = subprocess.run(["cmp", str(got_path), str(expected_path)], capture_output=True,
+                             text=True).stdout.strip() or "differ"
+    diff = "\n".join(difflib.unified_diff(show(want).split("\n"), show(got).split("\n"),
+                                          os.path.relpath(expected_path, HERE),
+                                          f"{name} printed", lineterm="", n=2))
+    pytest.fail(f"{verdict}\n{diff[:6000]}", pytrace=False)
 
 
-def test_log_entry_whole_right_after_the_answer(course):
-    data = course.file("f", bytes(range(97)))
-    course.server("-N", "3")
-    course.server("-N", "3")
-    course.balancer("0", "{S1}", "{S2}")
-    # Each answer is followed at once by a snapshot of both logs, as a script that kills
-    # the server right after the answer would see them.
-    course.sh("""
-for i in 1 2 3 4 5 6; do
-  code=$(curl -s -o got -w '%{http_code}' "http://127.0.0.1:$LB/f")
-  cat "$LOG1" "$LOG2" > "snap$i"
-  [ "$code" = 200 ]
-done
-""")
-    entry = hexdump_entry("GET", "f", data)
-    for i in range(1, 7):
-        snap = (course.tmp / f"snap{i}").read_text()
-        assert snap.count(entry) == i, f"snapshot {i}: {snap.count(entry)} whole entries"
-        assert snap.endswith("========\n"), "a log ends inside an entry"
-        for block in snap.split("========\n")[:-1]:
-            assert re.fullmatch(r"(GET /(f|healthcheck) length \d+\n(\d{8}( [0-9a-f]{2})+\n)*)",
-                                block), f"torn entry: {block!r}"
+def check_script(name, expected, tmp_path, timeout=60.0):
+    rc, got = run_script(SCRIPTS / f"{name}.sh", tmp_path, timeout)
+    compare(name, got, EXPECTED / f"{expected}.out", tmp_path)
+    assert rc == 0, f"{name}.sh printed what was expected but exited {rc}"
 
 
-def test_kill_a_backend_then_all(course):
-    course.file("f", b"still here\n")
-    for _ in range(3):
-        course.server()
-    course.balancer("0", "{S1}", "{S2}", "{S3}")
-    r = course.sh("""
-code=$(curl -s -o a -w '%{http_code}' "http://127.0.0.1:$LB/f"); [ "$code" = 200 ]
-kill -9 $PID1
-code=$(curl -s -o b -w '%{http_code}' "http://127.0.0.1:$LB/f"); [ "$code" = 200 ]
-diff -q b f.orig
-kill -9 $PID2
-code=$(curl -s -o c -w '%{http_code}' "http://127.0.0.1:$LB/f"); [ "$code" = 200 ]
-kill -9 $PID3
-code=$(curl -s -o d -w '%{http_code}' "http://127.0.0.1:$LB/f"); echo "$code"
-[ ! -s d ]
-printf 'GET /f HTTP/1.1\\r\\n\\r\\n' | nc -N 127.0.0.1 $LB > raw500
-""", timeout=30)
-    for i in (1, 2, 3):
-        course.killed(i)
-    assert r.stdout.decode().strip() == "500"
-    assert (course.tmp / "raw500").read_bytes() == ERROR_500
-    assert course.lb.alive()
+# -- the scripts ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_course_script(name, tmp_path):
+    check_script(name, CASES[name], tmp_path)
 
 
-@pytest.mark.parametrize("shape", [
-    ["-N", "3", "-R", "2", "0", "{S1}", "{S2}"],
-    ["0", "{S1}", "{S2}", "-N", "3", "-R", "2"],
-    ["-N", "3", "0", "{S1}", "-R", "2", "{S2}"],
-    ["0", "-R", "2", "{S1}", "-N", "3", "{S2}"],
-    ["-R", "2", "0", "-N", "3", "{S1}", "{S2}"],
-], ids=["before", "after", "between-1", "between-2", "mixed"])
-def test_N_and_R_anywhere(course, shape):
-    course.file("f", b"x\n")
-    course.server()
-    course.server()
-    course.balancer(*shape, "--stats-port", "0")
-    r = course.sh("""
-for i in 1 2 3 4 5 6; do
-  code=$(curl -s -o out -w '%{http_code}' "http://127.0.0.1:$LB/f"); [ "$code" = 200 ]
-done
-curl -s "http://127.0.0.1:$STATS/stats"
-""")
-    import json
-    st = json.loads(r.stdout)
-    # -R 2 took effect: a round at start plus one per two forwarded requests.
-    assert st["health_rounds_started"] >= 1 + 6 // 2, st
-    assert [b["address"].rsplit(":", 1)[1] for b in st["backends"]] == \
-        [course.servers[0].ready["port"], course.servers[1].ready["port"]]
-    # the fewest rule spread 6 requests over both backends
-    assert all(b["forwarded"] >= 2 for b in st["backends"]), st
+@pytest.fixture
+def cpu_load():
+    """Two busy loops, one per CPU, for at most 150 s (more than a script may take); killed
+    by PID at the end."""
+    code = "import time\nend = time.monotonic() + 150\nwhile time.monotonic() < end:\n    pass\n"
+    hogs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(2)]
+    yield hogs
+    for hog in hogs:
+        hog.kill()
+        hog.wait()
 
 
-@pytest.mark.parametrize("n", [1, 4, 7])
-def test_fakeserver_threads_N_plus_1(course, n):
-    course.server("-N", str(n))
-    r = course.sh("ls /proc/$PID1/task | wc -l")
-    assert int(r.stdout) == n + 1
+@pytest.mark.parametrize("name", sorted(UNDER_LOAD))
+def test_restart_20_times_on_a_loaded_machine(name, tmp_path, cpu_load):
+    check_script(name, UNDER_LOAD[name], tmp_path, timeout=90.0)
+    assert all(hog.poll() is None for hog in cpu_load), "the load ended before the script"
 
 
-def test_plain_nc_without_N_waits_on_keep_alive(course):
-    """Documented in README.md: plain `nc` (no -N, no -q) sends its request and then waits
-    for the server to close; a keep-alive HTTP/1.1 connection is only closed by the
-    balancer after --idle-timeout. The answer itself arrives at once."""
-    data = course.file("f", b"abc\n")
-    course.server()
-    course.balancer("0", "{S1}", "--idle-timeout", "1500ms")
-    t0 = time.monotonic()
-    course.sh("""
-printf 'GET /f HTTP/1.1\\r\\n\\r\\n' | timeout 10 nc 127.0.0.1 $LB > plain
-""")
-    waited = time.monotonic() - t0
-    assert (course.tmp / "plain").read_bytes() == \
-        b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n" + data
-    assert waited >= 1.4, f"closed after {waited:.2f}s: before the idle timeout?"
-    t0 = time.monotonic()
-    course.sh("""
-printf 'GET /f HTTP/1.1\\r\\nConnection: close\\r\\n\\r\\n' | timeout 10 nc 127.0.0.1 $LB > closed
-""")
-    assert time.monotonic() - t0 < 1.4
-    # The same answer, saying that the connection ends with it (connection fields are
-    # hop-by-hop, as in HAProxy and nginx; --verbatim-connection relays the backend's).
-    assert (course.tmp / "closed").read_bytes() == \
-        b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\n" + data
+def test_every_script_is_run_and_every_expectation_used():
+    scripts = {p.stem for p in SCRIPTS.glob("*.sh") if p.name not in HELPERS}
+    assert scripts == set(CASES) | set(UNDER_LOAD)
+    used = set(CASES.values()) | set(UNDER_LOAD.values())
+    assert {p.stem for p in EXPECTED.glob("*.out")} == used
+
+
+# -- the runner can fail ------------------------------------------------------------------------
+def write_script(tmp_path, body):
+    path = tmp_path / "probe.sh"
+    path.write_text(f". {SCRIPTS / 'lib.sh'}\n{body}")
+    return path
+
+
+PROBE = """printf 'hi\\n' > f
+fakeserver $P &
+pid=$!
+wait_port $P $pid
+curl -si http://127.0.0.1:$P/f
+"""
+
+
+def test_a_wrong_expectation_fails(tmp_path):
+    rc, got = run_script(write_script(tmp_path, PROBE + "stop $pid\n"), tmp_path, timeout=20)
+    assert rc == 0 and got == b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nhi\n"
+    wrong = tmp_path / "wrong.out"
+    wrong.write_bytes(got.replace(b"\r\n\r\n", b"\n\n"))  # one CR missing: no longer equal
+    with pytest.raises(pytest.fail.Exception) as failed:
+        compare("probe", got, wrong, tmp_path)
+    assert "differ: byte 35, line 2" in str(failed.value)
+
+
+def test_a_process_left_behind_fails(tmp_path):
+    """A script whose trap cannot reach a binary (disowned) fails, and the binary is killed."""
+    with pytest.raises(pytest.fail.Exception) as failed:
+        run_script(write_script(tmp_path, PROBE + "disown $pid\n"), tmp_path, timeout=20)
+    assert "left processes behind" in str(failed.value) and "fakeserver" in str(failed.value)
+
+
+def test_a_script_past_its_time_fails(tmp_path):
+    with pytest.raises(pytest.fail.Exception) as failed:
+        run_script(write_script(tmp_path, PROBE + "sleep 30\n"), tmp_path, timeout=1)
+    assert "still ran after" in str(failed.value)

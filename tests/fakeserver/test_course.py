@@ -166,6 +166,33 @@ def test_thread_shape_n_plus_one(start, n):
     assert len(os.listdir(f"/proc/{srv.proc.pid}/task")) == n + 1
 
 
+def test_threads_exist_once_the_port_accepts(tmp_path):
+    """A course script polls the port, not a READY line, and then counts /proc/PID/task:
+    the workers must exist before the port accepts (they were started after the bind, and
+    a tight poll saw 2 of 9 threads in almost every run)."""
+    for _ in range(10):
+        holder = socket.socket()
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+        holder.close()
+        proc = subprocess.Popen([bin_path("fakeserver"), str(port), "-N", "8"], cwd=tmp_path,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + scaled(10)
+            while True:
+                assert proc.poll() is None and time.monotonic() < deadline
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    pass
+            assert len(os.listdir(f"/proc/{proc.pid}/task")) == 9
+        finally:
+            proc.terminate()
+            proc.wait(timeout=scaled(20))
+
+
 def test_default_four_workers(start):
     srv = start()
     assert len(os.listdir(f"/proc/{srv.proc.pid}/task")) == 5
