@@ -417,31 +417,6 @@ void fs_conn_retry_parked(fs_conn *c)
     begin_body(c);
 }
 
-static void decide(fs_conn *c, const lb_http_request *r)
-{
-    fs_timeline_on_request(c->s, c->seq);
-    c->faults = *fs_worker_faults(c->w);
-    fs_request_info info = {
-        .seq = c->seq,
-        .health = c->op == OP_HEALTH,
-        .method = r->method,
-        .method_len = r->method_len,
-        .target = r->target,
-        .target_len = r->target_len,
-        .uptime_ms = lb_now_ms() - c->s->start_ms,
-        .headers = r->headers,
-        .num_headers = r->num_headers,
-    };
-    if (fs_faults_in_scope(&c->faults, &info))
-        info.scoped_seq = atomic_fetch_add(&c->s->scoped_seq, 1) + 1;
-    fs_faults_decide(&c->faults, &info, &c->act);
-    for (int k = 0; k < FS_FK_COUNT; k++)
-        if (c->act.kinds & (1u << k))
-            atomic_fetch_add(&c->s->counters.faults[k], 1);
-    if (c->act.crash_now)
-        fs_server_crash(c->s, &c->faults);
-}
-
 static void start_request(fs_conn *c, const lb_http_request *r, size_t head_len)
 {
     lb_timer_stop(c->w->loop, &c->timer); /* a pipelining kick may still be pending */
@@ -450,7 +425,7 @@ static void start_request(fs_conn *c, const lb_http_request *r, size_t head_len)
     copy_line(c, lb_buf_head(&c->in), head_len);
     classify(c, r);
     frame_body(c, r);
-    decide(c, r);
+    fs_server_decide(c->s, c->w, c->seq, c->op == OP_HEALTH, r, &c->faults, &c->act);
     lb_buf_consume(&c->in, head_len);
     if (admit(c))
         begin_body(c);
@@ -578,43 +553,11 @@ static void body_pump(fs_conn *c)
 
 /* ---- the answer ------------------------------------------------------------------ */
 
-static const char *reason(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 400:
-        return "Bad Request";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 408:
-        return "Request Timeout";
-    case 429:
-        return "Too Many Requests";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return status < 300 ? "OK" : "Error";
-    }
-}
-
 static void put_head(fs_conn *c, int status, uint64_t length)
 {
     char head[512];
     int n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Length: %llu\r\n", status,
-                     reason(status), (unsigned long long)length);
+                     lb_http_reason(status), (unsigned long long)length);
     if (c->faults.fault_header)
         n += snprintf(head + n, sizeof(head) - (size_t)n, "X-Seq: %llu\r\n",
                       (unsigned long long)c->seq);
@@ -644,7 +587,8 @@ static void put_head(fs_conn *c, int status, uint64_t length)
 static void put_error(fs_conn *c, int status)
 {
     char body[64];
-    int n = c->s->cfg->error_bodies ? snprintf(body, sizeof(body), "%s\n", reason(status)) : 0;
+    int n =
+        c->s->cfg->error_bodies ? snprintf(body, sizeof(body), "%s\n", lb_http_reason(status)) : 0;
     put_head(c, status, (uint64_t)n);
     if (c->op != OP_HEAD)
         lb_buf_append(&c->out, body, (size_t)n);

@@ -248,6 +248,32 @@ int fs_server_run(fs_server *s)
     return lb_loop_run(s->loop) < 0 ? -1 : 0;
 }
 
+void fs_server_decide(fs_server *s, fs_worker *w, uint64_t seq, bool health,
+                      const lb_http_request *r, fs_faults *faults, fs_action *act)
+{
+    fs_timeline_on_request(s, seq);
+    *faults = *fs_worker_faults(w);
+    fs_request_info info = {
+        .seq = seq,
+        .health = health,
+        .method = r->method,
+        .method_len = r->method_len,
+        .target = r->target,
+        .target_len = r->target_len,
+        .uptime_ms = lb_now_ms() - s->start_ms,
+        .headers = r->headers,
+        .num_headers = r->num_headers,
+    };
+    if (fs_faults_in_scope(faults, &info))
+        info.scoped_seq = atomic_fetch_add(&s->scoped_seq, 1) + 1;
+    fs_faults_decide(faults, &info, act);
+    for (int k = 0; k < FS_FK_COUNT; k++)
+        if (act->kinds & (1u << k))
+            atomic_fetch_add(&s->counters.faults[k], 1);
+    if (act->crash_now)
+        fs_server_crash(s, faults);
+}
+
 void fs_server_fini(fs_server *s)
 {
     fs_workers_stop(s);

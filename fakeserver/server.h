@@ -17,6 +17,7 @@
 #include "config.h"
 #include "courselog.h"
 #include "faults.h"
+#include "http.h"
 #include "loop.h"
 
 #define FS_STATUS_MAX 1000
@@ -113,6 +114,12 @@ void fs_workers_stop(fs_server *s);
 /* The current faults as this worker's cached copy: one atomic load per request, a locked
  * copy only after a change. Worker thread only. */
 const fs_faults *fs_worker_faults(fs_worker *w);
+/* The fault decision for one request, shared by the fakeserver and the fault proxy: the
+ * timeline steps to seq, *faults gets the worker's current faults, *act what they decide
+ * for this request (scoped requests numbered, each fault kind counted); a crash_now action
+ * ends the process here. Worker thread only. */
+void fs_server_decide(fs_server *s, fs_worker *w, uint64_t seq, bool health,
+                      const lb_http_request *r, fs_faults *faults, fs_action *act);
 /* Hands an accepted fd to the next worker (round robin). Thread-safe. */
 void fs_workers_dispatch(fs_server *s, int fd);
 /* A capacity slot was freed: wake workers with parked connections. */

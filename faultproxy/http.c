@@ -250,31 +250,6 @@ static void count_status(fp_conn *c, int status)
         atomic_fetch_add(&c->s->counters.status[status], 1);
 }
 
-static void decide(fp_conn *c, const lb_http_request *r)
-{
-    fs_timeline_on_request(c->s, c->seq);
-    c->faults = *fs_worker_faults(c->w);
-    fs_request_info info = {
-        .seq = c->seq,
-        .health = c->health,
-        .method = r->method,
-        .method_len = r->method_len,
-        .target = r->target,
-        .target_len = r->target_len,
-        .uptime_ms = lb_now_ms() - c->s->start_ms,
-        .headers = r->headers,
-        .num_headers = r->num_headers,
-    };
-    if (fs_faults_in_scope(&c->faults, &info))
-        info.scoped_seq = atomic_fetch_add(&c->s->scoped_seq, 1) + 1;
-    fs_faults_decide(&c->faults, &info, &c->act);
-    for (int k = 0; k < FS_FK_COUNT; k++)
-        if (c->act.kinds & (1u << k))
-            atomic_fetch_add(&c->s->counters.faults[k], 1);
-    if (c->act.crash_now)
-        fs_server_crash(c->s, &c->faults);
-}
-
 static void reset_answer(fp_conn *c)
 {
     c->head_seen = c->ans_done = c->ans_close = c->answer_ready = false;
@@ -414,7 +389,7 @@ static void start_request(fp_conn *c, const lb_http_request *r, size_t head_len)
     c->health = r->method_len == 3 && !memcmp(r->method, "GET", 3) && r->target_len == 12 &&
                 !memcmp(r->target, "/healthcheck", 12);
     bool framed = lb_http_request_framing(r, &fr) == 0;
-    decide(c, r);
+    fs_server_decide(c->s, c->w, c->seq, c->health, r, &c->faults, &c->act);
     c->req_done = !framed || fr.kind == LB_BODY_NONE || (fr.kind == LB_BODY_LENGTH && !fr.length);
     c->req_kind = framed ? fr.kind : LB_BODY_NONE;
     c->req_left = fr.kind == LB_BODY_LENGTH ? fr.length : 0;

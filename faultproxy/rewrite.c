@@ -63,37 +63,11 @@ ssize_t fp_head_insert(const char *head, size_t head_len, const char *extra, siz
     return (ssize_t)n;
 }
 
-static const char *reason_of(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 400:
-        return "Bad Request";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 429:
-        return "Too Many Requests";
-    case 500:
-        return "Internal Server Error";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return status < 300 ? "OK" : "Error";
-    }
-}
-
 ssize_t fp_status_answer(int status, const char *extra, size_t extra_len, char *out, size_t outlen)
 {
     char line[128];
     int k = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nContent-Length: 0\r\n", status,
-                     reason_of(status));
+                     lb_http_reason(status));
     size_t n = 0;
     if (!put(out, outlen, &n, line, (size_t)k) || !put(out, outlen, &n, extra, extra_len) ||
         !put(out, outlen, &n, "\r\n", 2))

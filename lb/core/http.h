@@ -152,4 +152,8 @@ ssize_t lb_chunked_scan(lb_chunked *c, const char *buf, size_t len);
 /* 1 once the last chunk and the trailer section have been consumed. */
 int lb_chunked_done(const lb_chunked *c);
 
+/* The reason phrase for a status code the project's servers send ("Not Found"); "OK" for
+ * another 2xx, "Error" for anything else. Never NULL. */
+const char *lb_http_reason(int status);
+
 #endif
