@@ -10,7 +10,8 @@ from .process import Process, ProcessError, bin_path, repo_root
 from .ports import free_port
 from .wire import ERROR_500, Answer, AnswerReader, Cut, fetch, request_bytes
 from .cluster import (Backend, Balancer, Cluster, ControlError, ControlUnavailable,
-                      backend_entry, http_request, is_up, port_accepts)
+                      backend_entry, http_request, is_up, port_accepts,
+                      shares_per_interval)
 from .recorder import RecordingBackend
 from .traffic import (DOCUMENTED_ERRORS, Report, Request, Result, Traffic, Workload,
                       check, default_files, make_body, parse_course_log, parse_course_logs)
@@ -20,6 +21,7 @@ __all__ = ["scaled", "timeout_scale", "under_valgrind", "wait_for",
            "ERROR_500", "Answer", "AnswerReader", "Cut", "fetch", "request_bytes",
            "Backend", "Balancer", "Cluster", "ControlError",
            "ControlUnavailable", "backend_entry", "http_request", "is_up", "port_accepts",
+           "shares_per_interval",
            "RecordingBackend",
            "DOCUMENTED_ERRORS", "Report", "Request", "Result", "Traffic", "Workload", "check",
            "default_files", "make_body", "parse_course_log", "parse_course_logs"]

@@ -6,6 +6,9 @@ process group and working directory, with handles to hurt and heal them.
     c.backends[1].kill()               # SIGKILL; .freeze()/.thaw(), .crash(), .restart()
     c.backends[0].set_faults(delay=200)  # live, through the fakeserver's control port
     c.stats()                          # the balancer's /stats JSON
+    d = c.add_backend(weight=2)        # a new fakeserver, registered through the admin API
+    c.drain(1); c.remove(1); c.reweight(0, 3)   # the admin API (harness/admin.py)
+    c.write_backends_file([0, (2, 3)]); c.reload()   # --backends-file and SIGHUP
     problems = c.stop()                # teardown: exit statuses and sanitizer reports
 
 Start-up spawns every fakeserver first and then waits on each READY line (a member that dies
@@ -25,6 +28,7 @@ import socket
 import time
 from pathlib import Path
 
+from .admin import Admin
 from .process import Process, ProcessError
 from .timing import scaled, timeout_scale, wait_for
 from .wire import fetch
@@ -509,9 +513,13 @@ class Balancer(Member):
         super().__init__(cluster, "lb", cmd, args)
         self.stats_on = stats
 
-    def start(self, backend_ports):
-        """backend_ports: ports (127.0.0.1) or "host:port" strings."""
+    def start(self, backend_ports, backends_file=None):
+        """backend_ports: ports (127.0.0.1) or "host:port" strings; backends_file: a path
+        given as --backends-file (the file names the servers then, backend_ports may be
+        empty)."""
         argv = ["0"] + [str(p) for p in backend_ports] + scale_lb_args(self.args)
+        if backends_file is not None:
+            argv += ["--backends-file", str(backends_file)]
         if not self.stats_on:
             return self._start(argv)
         try:
@@ -550,6 +558,11 @@ class Balancer(Member):
             raise AssertionError(f"/metrics answered {status}: {data[:200]!r}")
         return data.decode()
 
+    @property
+    def admin(self):
+        """harness.admin.Admin on its stats port."""
+        return Admin(self.stats_port, host=self.ip)
+
     def sigterm(self):
         """SIGTERM from the test: the balancer must drain and exit 0 (judged at teardown)."""
         self.proc.expect_exit(0)
@@ -570,6 +583,21 @@ def backend_entry(stats, port, ip=None):
         if addr.rsplit(":", 1)[-1] == str(port) or entry.get("port") == port:
             return entry
     return None
+
+
+def shares_per_interval(forwarded, index, intervals, seconds=1.0):
+    """Backend `index`'s share of the requests the balancer forwarded in each of
+    `intervals` consecutive windows of `seconds`: forwarded() returns the /stats
+    "forwarded" count of every backend, read at each window's edges. A measurement window,
+    not a wait: the shares are what happened in it."""
+    shares, before = [], forwarded()
+    for _ in range(intervals):
+        time.sleep(seconds)
+        after = forwarded()
+        sent = [x - y for x, y in zip(after, before)]
+        shares.append(sent[index] / max(1, sum(sent)))
+        before = after
+    return shares
 
 
 def is_up(entry):
@@ -594,13 +622,20 @@ class Cluster:
                     when the fakeserver in use supports it
     stats           the balancer opens its stats port (--stats-port 0); "auto": when
                     the balancer in use accepts the option
+    weights         {index: W}: those backends are named SERVER,weight=W to the balancer
+    backends_file   the balancer reads its servers from ROOT/backends.txt
+                    (--backends-file), written with every backend at start, instead of
+                    its command line; write_backends_file() + reload() change it
     """
 
     def __init__(self, root, backends=3, lb_args=(), backend_args=(), per_backend=None,
                  logging=True, control="auto", stats=True, fakeserver_cmd=("fakeserver",),
                  balancer_cmd=("loadbalancer",), ready_timeout=20.0, env=None, files=None,
-                 names=None, hosts=False, remote=None):
+                 names=None, hosts=False, remote=None, backends_file=False,
+                 weights=None):
         self.root = Path(root)
+        self.backends_file = self.root / "backends.txt" if backends_file else None
+        self.weights = dict(weights or {})
         # remote=[spec, ...]: fakeservers already running elsewhere (RemoteBackend), no
         # fakeserver process is started; the balancer still runs here.
         if remote is not None and hosts:
@@ -625,6 +660,9 @@ class Cluster:
             control = backends > 0 and control_supported(fakeserver_cmd, self.root)
         self.control = control
         self.lb_args = [str(a) for a in lb_args]
+        # What add_backend() gives a fakeserver started later: what the first ones got.
+        self._new_backend = dict(cmd=fakeserver_cmd, args=list(backend_args), logging=logging,
+                                 control=control)
         try:
             self.backends = [
                 Backend(self, i, fakeserver_cmd,
@@ -654,8 +692,11 @@ class Cluster:
             b.wait_ready()
         self.started = True
         if balancer:
-            self.balancer.start([f"{b.ip}:{b.port}" if self.by_address else b.port
-                                 for b in self.backends])
+            servers = [self.server_arg(b) for b in self.backends]
+            if self.backends_file:
+                self.write_backends_file()
+                servers = []
+            self.balancer.start(servers, backends_file=self.backends_file)
         return self
 
     @property
@@ -763,6 +804,13 @@ class Cluster:
     def stats(self):
         return self.balancer.stats()
 
+    def forwarded(self):
+        """/stats "forwarded" of every backend of `backends` (0 for one the table no
+        longer holds)."""
+        stats = self.stats()
+        return [(backend_entry(stats, b.port, b.ip if self.by_address else None) or {})
+                .get("forwarded", 0) for b in self.backends]
+
     def backend_stats(self, index):
         b = self.backends[index]
         return backend_entry(self.stats(), b.port, b.ip if self.by_address else None)
@@ -773,4 +821,101 @@ class Cluster:
                         what=f"backend {index} to be {'up' if up else 'down'} in /stats")
 
     wait_for = staticmethod(wait_for)
+
+    # -- backends changed while the balancer runs (admin API, backends file) -----------
+    def server(self, b):
+        """The name the balancer's table gives backend `b` (an index or a Backend):
+        "HOST:PORT" (a bare loopback port is printed as 127.0.0.1:PORT)."""
+        b = self.backends[b] if isinstance(b, int) else b
+        return f"{b.ip}:{b.port}"
+
+    def server_arg(self, b, weight=None):
+        """How backend `b` is named on the balancer's command line or in its backends
+        file: its port (HOST:PORT for hosts or remote fakeservers), with ",weight=W" when
+        `weight` or the cluster's `weights` gives one."""
+        b = self.backends[b] if isinstance(b, int) else b
+        name = self.server(b) if self.by_address else str(b.port)
+        weight = self.weights.get(b.index) if weight is None else weight
+        return name if weight is None else f"{name},weight={weight}"
+
+    @property
+    def admin(self):
+        """harness.admin.Admin of the balancer (its stats port)."""
+        return self.balancer.admin
+
+    def add_backend(self, weight=None, name=None, args=(), register=True, wait_up=True):
+        """Starts one more fakeserver (the cluster's files seeded, the same arguments as
+        the others plus `args`) and, with `register`, adds it to the running balancer by
+        POST /backends; with `wait_up`, returns once /stats shows it up. Returns its
+        Backend (cluster.backends[-1]); the answer to the POST is in `.admin_entry`."""
+        opts = self._new_backend
+        b = Backend(self, len(self.backends), opts["cmd"], opts["args"] + list(args),
+                    logging=opts["logging"], control=opts["control"], name=name)
+        self.backends.append(b)
+        self.seed(self.files, backends=[b.index])
+        b.start()
+        b.admin_entry = None
+        if register:
+            b.admin_entry = self.admin.add(self.server(b), weight=weight)
+            if wait_up:
+                self.wait_backend_state(b.index, up=True)
+        return b
+
+    def drain(self, i):
+        """PATCH state "drain": no new request to backend i, requests in flight finish."""
+        return self.admin.drain(self.server(i))
+
+    def undrain(self, i):
+        """PATCH state "ready": backend i takes requests again."""
+        return self.admin.ready(self.server(i))
+
+    def reweight(self, i, weight):
+        return self.admin.reweight(self.server(i), weight)
+
+    def remove(self, i, wait=True, stop=False):
+        """DELETE: backend i is drained, then leaves the table once nothing is in flight
+        on it; with `wait`, returns once GET /backends no longer lists it; with `stop`,
+        then stops its fakeserver (SIGTERM). Its handle stays in `backends` (its course
+        logs and directory still count for the invariant). Returns the DELETE's answer."""
+        entry = self.admin.remove(self.server(i))
+        if wait:
+            self.admin.wait_gone(self.server(i))
+        if stop:
+            self.backends[i].stop()
+        return entry
+
+    def write_backends_file(self, entries=None):
+        """Writes the backends file (--backends-file): one line per entry, each an index,
+        a Backend, (index or Backend, weight) or a line of text (written as it is);
+        default: every backend. Written to a temporary name and renamed, so a reload never
+        reads half a file. Returns the path."""
+        if self.backends_file is None:
+            raise RuntimeError("this cluster's balancer reads no backends file "
+                               "(Cluster(..., backends_file=True))")
+        lines = []
+        for e in range(len(self.backends)) if entries is None else entries:
+            if isinstance(e, str):
+                lines.append(e)
+            elif isinstance(e, tuple):
+                lines.append(self.server_arg(e[0], weight=e[1]))
+            else:
+                lines.append(self.server_arg(e))
+        tmp = self.backends_file.with_suffix(".tmp")
+        tmp.write_text("# written by harness.cluster.Cluster.write_backends_file\n"
+                       + "".join(f"{line}\n" for line in lines))
+        tmp.rename(self.backends_file)
+        return self.backends_file
+
+    def reload(self, expect_error=False, timeout=10.0):
+        """SIGHUP to the balancer's PID: it re-reads its backends file. Returns /stats once
+        its `reloads` counter moved (or `reload_errors`, with expect_error: a bad file
+        changes nothing)."""
+        key = "reload_errors" if expect_error else "reloads"
+        before = self.stats().get(key, 0)
+        self.balancer.signal(signal.SIGHUP)
+
+        def counted():
+            stats = self.stats()
+            return stats if stats.get(key, 0) > before else None
+        return wait_for(counted, timeout, what=f"/stats {key} to pass {before} after SIGHUP")
 

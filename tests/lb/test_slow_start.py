@@ -5,7 +5,8 @@ reports TOTAL 0 and the fewest rule sends it every request until it catches up. 
 B's share of the requests forwarded in each second after the revival, from /stats."""
 import http.client
 import threading
-import time
+
+from harness import shares_per_interval
 
 from .conftest import scaled, wait_for
 
@@ -51,13 +52,7 @@ def revival_shares(rig, extra):
     rig.fakeserver(port=port_b, name="revived")
     wait_for(lambda: rig.states() == ["up", "up"], what="B back", interval=0.02)
     traffic = Traffic(rig.port)
-    shares, before = [], rig.forwarded()
-    for _ in range(RAMP_S):
-        time.sleep(1)
-        after = rig.forwarded()
-        sent = [x - y for x, y in zip(after, before)]
-        shares.append(sent[1] / max(1, sum(sent)))
-        before = after
+    shares = shares_per_interval(rig.forwarded, 1, RAMP_S)
     traffic.end()
     return shares
 

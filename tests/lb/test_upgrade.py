@@ -3,10 +3,9 @@ Upgrade field, the balancer relays both directions byte for byte until either si
 under --tunnel-timeout, counted in /stats "tunnels", never pooled; an upgrade the backend
 declines continues as plain HTTP on the same connection.
 
-The backend is a small Python server here, not the fakeserver: the fakeserver is the course
-httpserver's drop-in (GET/PUT/HEAD on files) and has no protocol to switch to, so it never
-answers 101. This one answers health checks, plain GETs, and an upgrade with a 101 and then
-an echo of every byte until the client closes (or with a 200 when told to decline)."""
+The backend is harness/upgrade.py's EchoBackend, not the fakeserver (which has no protocol
+to switch to): it answers health checks, plain GETs, and an upgrade with a 101 and then an
+echo of every byte until the client closes (or with a 200 when told to decline)."""
 import http.client
 import socket
 import threading
@@ -14,77 +13,9 @@ import time
 
 import pytest
 
+from harness.upgrade import UPGRADE, EchoBackend, open_tunnel, recv_exactly
+
 from .conftest import scaled, wait_for
-
-UPGRADE = (b"GET /ws HTTP/1.1\r\nHost: lb\r\nUpgrade: websocket\r\n"
-           b"Connection: Upgrade\r\n\r\n")
-
-
-class EchoBackend:
-    """Threads per connection; keep-alive; 101 then echo, or a 200 when decline is set."""
-
-    def __init__(self, decline=False):
-        self.decline, self.tunnels, self.closed_tunnels = decline, 0, 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.accept_loop, daemon=True).start()
-
-    def accept_loop(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
-
-    def serve(self, conn):
-        buf = b""
-        with conn:
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    buf += data
-                head, buf = buf.split(b"\r\n\r\n", 1)
-                if self.answer(conn, head.decode("latin-1"), buf):
-                    return
-
-    def answer(self, conn, head, rest):
-        """Answers one request; returns True when the connection was taken over."""
-        line, *fields = head.split("\r\n")
-        names = {f.split(":", 1)[0].strip().lower() for f in fields}
-        if line.startswith("GET /healthcheck"):
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n0\n0")
-        elif "upgrade" in names and not self.decline:
-            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                         b"Connection: Upgrade\r\n\r\n")
-            self.tunnels += 1
-            self.echo(conn, rest)
-            return True
-        elif "upgrade" in names:
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\ndeclined\n")
-        else:
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello\n")
-        return False
-
-    def echo(self, conn, rest):
-        if rest:
-            conn.sendall(rest)
-        while True:
-            try:
-                data = conn.recv(65536)
-            except OSError:
-                break
-            if not data or data == b"bye":
-                break
-            conn.sendall(data)
-        self.closed_tunnels += 1
-
-    def close(self):
-        self.sock.close()
 
 
 @pytest.fixture
@@ -98,30 +29,6 @@ def echo():
     yield make
     for b in backends:
         b.close()
-
-
-def open_tunnel(port, early=b""):
-    """Sends the upgrade request (and early bytes after it); returns the socket and what
-    followed the 101 head."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=scaled(10))
-    s.sendall(UPGRADE + early)
-    got = b""
-    while b"\r\n\r\n" not in got:
-        data = s.recv(65536)
-        assert data, got
-        got += data
-    head, rest = got.split(b"\r\n\r\n", 1)
-    assert head.startswith(b"HTTP/1.1 101 "), head
-    return s, rest
-
-
-def recv_exactly(s, n):
-    out = b""
-    while len(out) < n:
-        data = s.recv(65536)
-        assert data, len(out)
-        out += data
-    return out
 
 
 def plain_clients(port, n, bad):

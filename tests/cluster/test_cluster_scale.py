@@ -1,0 +1,221 @@
+"""Issue 17's features as cluster scenarios, each under the traffic invariant
+(harness/traffic.py: every request exactly one correct answer, PUTs landed once, nothing
+duplicated in the course logs): weights 1:2:3, slow start after a revival and for an added
+backend, a WebSocket-style echo beside plain HTTP, scale out and scale in through the admin
+API, and a reload of the backends file by SIGHUP, all while clients keep sending.
+
+Shares are read from the balancer's /stats "forwarded" and from the backends' own course
+logs; the tests/lb suite checks the same rules request by request with small rigs."""
+import pytest
+
+from harness import Workload, shares_per_interval
+from harness.upgrade import EchoBackend, open_tunnel, recv_exactly
+from cluster_helpers import require_admin, require_lb_option
+
+pytestmark = pytest.mark.cluster
+# Only the start-up health check (tests/lb/test_selection.py's QUIET): later checks would
+# reset every TOTAL to what the backend reports, and the shares would follow the reports.
+QUIET = ["-R", "100000", "--health-interval", "600s"]
+WEIGHTS = {0: 1, 1: 2, 2: 3}
+N = 3000
+RAMP_S = 4
+
+
+@pytest.mark.parametrize("policy", ["fewest", "rr"])
+def test_weights_1_2_3_over_3000_requests(cluster_factory, scenario, policy):
+    """Weights 1:2:3: the backends serve 1/6, 2/6 and 3/6 of 3,000 requests."""
+    cluster = cluster_factory(backends=3, weights=WEIGHTS,
+                              lb_args=QUIET + ["--policy", policy])
+    cluster.wait_for(lambda: all(cluster.backend_stats(i)["state"] == "up" for i in range(3)),
+                     what="every backend up")
+    res = cluster.traffic(clients=4, workload=Workload(cluster.files, mix={"GET": 4, "HEAD": 1,
+                                                                         "PUT": 1},
+                                                        put_sizes=(0, 2000))).run(requests=N)
+    scenario.verify(res, cluster=cluster, min_ok=N)
+    served = [b.served() for b in cluster.backends]            # the backends' own logs
+    forwarded = cluster.forwarded()                            # the balancer's count
+    assert served == forwarded, f"logged {served}, /stats forwarded {forwarded}"
+    assert [cluster.backend_stats(i)["weight"] for i in range(3)] == [1, 2, 3]
+    want = [N * w // 6 for w in WEIGHTS.values()]
+    # Exact but for the interleaving of 4 clients: 1% of the requests.
+    assert all(abs(got - w) <= N // 100 for got, w in zip(served, want)), (served, want)
+    scenario.prove(f"--policy {policy}, weights 1:2:3: the backends logged {served} of {N} "
+                   f"requests (want {want}), every one answered correctly")
+
+
+def revival_shares(cluster, scenario, victim=1):
+    """Kills the victim, brings it back on its port with TOTAL 0 under traffic, and
+    returns its share of each second's requests for RAMP_S seconds (from /stats)."""
+    cluster.wait_for(lambda: all(cluster.backend_stats(i)["state"] == "up" for i in range(2)),
+                     what="both backends up")
+    cluster.backends[victim].kill()
+    cluster.wait_backend_state(victim, up=False)
+    t = cluster.traffic(clients=2, keepalive=True).start()
+    assert t.wait_completed(50)
+    cluster.backends[victim].restart()
+    cluster.wait_backend_state(victim, up=True)
+    shares = shares_per_interval(cluster.forwarded, victim, RAMP_S)
+    scenario.verify(t.stop(), cluster=cluster)
+    return shares
+
+
+# A has served a lot (its fakeserver reports TOTAL 100000); B comes back reporting 0.
+REVIVAL = dict(backends=2, per_backend={0: ["-t", "100000"]},
+               lb_args=["-R", "100000", "--health-interval", "200ms"])
+
+
+@pytest.mark.cluster(**REVIVAL)
+def test_revived_backend_takes_everything_without_slow_start(cluster, scenario):
+    """Without slow start a revived backend (TOTAL 0) takes every request."""
+    shares = revival_shares(cluster, scenario)
+    assert all(s > 0.9 for s in shares), shares
+    scenario.prove("fewest TOTAL, no slow start: the revived backend took "
+                   + ", ".join(f"{s:.0%}" for s in shares) + " of each second's requests")
+
+
+@pytest.mark.cluster(**dict(REVIVAL, lb_args=REVIVAL["lb_args"] + [
+    "--slow-start", f"{RAMP_S}s", "--seed", "7"]))
+def test_slow_start_ramps_a_revived_backends_share(cluster, scenario):
+    """--slow-start 4s: the revived backend's share grows second by second."""
+    shares = revival_shares(cluster, scenario)
+    # Linear from 0 to 1 over 4 s: about 1/8, 3/8, 5/8, 7/8 (wide bounds: the machine is
+    # shared; a jump to 100% or a flat share fails them).
+    assert shares[0] < 0.4 and shares[-1] > 0.6, shares
+    assert shares[0] < shares[1] < shares[3], shares
+    scenario.prove(f"--slow-start {RAMP_S}s: the revived backend's share per second ramped "
+                   + " -> ".join(f"{s:.0%}" for s in shares))
+
+
+def test_websocket_echo_beside_plain_http(cluster_factory, scenario):
+    """Two WebSocket-style tunnels echo through the balancer while clients do plain HTTP."""
+    cluster = cluster_factory(start=False, backends=3, lb_args=["-N", "8"])
+    cluster.start(balancer=False)
+    # Each fakeserver behind an EchoBackend that answers upgrades itself and relays
+    # everything else to it: files, course logs and health checks stay the fakeserver's.
+    fronts = [EchoBackend(relay=b.port) for b in cluster.backends]
+    try:
+        cluster.balancer.start([f.port for f in fronts])
+        cluster.wait_for(lambda: all(e["state"] == "up" for e in cluster.stats()["backends"]),
+                         what="every backend up")
+        t = cluster.traffic(clients=4).start()
+        assert t.wait_completed(50)
+        tunnels = [open_tunnel(cluster.port, early=b"early %d" % i) for i in range(2)]
+        big = bytes(range(256)) * 1024     # 256 KiB each way: backpressure both ways
+        for i, (s, rest) in enumerate(tunnels):
+            early = b"early %d" % i
+            assert rest + recv_exactly(s, len(early) - len(rest)) == early
+            for k in range(20):
+                msg = b"ping %d/%d" % (i, k)
+                s.sendall(msg)
+                assert recv_exactly(s, len(msg)) == msg
+            s.sendall(big)
+            assert recv_exactly(s, len(big)) == big
+        assert t.wait_completed(t.completed + 200)
+        res = t.stop()
+        scenario.verify(res, cluster=cluster, min_ok=250)
+        assert cluster.stats()["tunnels"] == 2
+        for s, _ in tunnels:
+            s.close()
+        cluster.wait_for(lambda: sum(f.closed_tunnels for f in fronts) == 2,
+                         what="both tunnels closed at the backend")
+        cluster.wait_for(lambda: cluster.stats()["in_flight"] == 0, what="nothing in flight")
+        stats = cluster.stats()
+        assert stats["aborted"] == 0 and stats["replies_500"] == 0, stats
+    finally:
+        for f in fronts:
+            f.close()
+    scenario.prove(f"2 tunnels echoed 20 messages and 256 KiB each way while {res.sent} plain "
+                   f"requests were answered correctly beside them ({res.summary()})")
+
+
+# -- backends changed while it runs: the admin API and the backends file ------------------
+
+@pytest.mark.cluster(backends=3, lb_args=["-N", "8", "-R", "5"])
+def test_scale_out_under_load(cluster, scenario):
+    """A fourth fakeserver added through the admin API under load takes traffic."""
+    require_admin(cluster)
+    t = cluster.traffic(clients=6).start()
+    assert t.wait_completed(150)
+    new = cluster.add_backend()
+    assert new.admin_entry["name"] == cluster.server(new)
+    t_added = t.now()
+    assert t.wait_completed(t.completed + 400)
+    res = t.stop()
+    scenario.verify(res, cluster=cluster)
+    after = [r for r in res.requests if r.t_start > t_added]
+    assert new.served() > 0, "the added backend served nothing"
+    assert cluster.forwarded()[3] > 0
+    scenario.prove(f"a fourth fakeserver added by POST /backends under load served "
+                   f"{new.served()} of the {len(after)} requests sent after it was up; "
+                   f"every request got exactly one correct answer")
+
+
+@pytest.mark.cluster(backends=3, lb_args=["-N", "8", "-R", "5"])
+def test_scale_in_under_load(cluster, scenario):
+    """One backend drained and removed under load: nothing lost, no request after the drain."""
+    require_admin(cluster)
+    t = cluster.traffic(clients=6).start()
+    assert t.wait_completed(150)
+    drained = cluster.drain(2)
+    assert drained["state"] == "draining", drained
+    at_drain = drained["forwarded"]
+    assert t.wait_completed(t.completed + 150)
+    still = cluster.admin.backend(cluster.server(2))
+    assert still["forwarded"] == at_drain, "a drained backend got a new request"
+    cluster.remove(2, wait=True)
+    assert cluster.backend_stats(2) is None, "a removed backend is still in /stats"
+    assert t.wait_completed(t.completed + 150)
+    res = t.stop()
+    scenario.verify(res, cluster=cluster)
+    victim = cluster.backends[2]
+    assert victim.served() == at_drain, \
+        f"backend 2 logged {victim.served()} requests, {at_drain} were sent before the drain"
+    victim.stop()
+    scenario.prove(f"drained under load after {at_drain} requests: it got no new one, then "
+                   f"left the table; {res.sent} requests, every one answered correctly")
+
+
+def test_reload_by_sighup_under_load(cluster_factory, scenario):
+    """SIGHUP re-reads the backends file under load: one added, one removed, one re-weighted."""
+    require_lb_option("--backends-file")
+    cluster = cluster_factory(backends=3, backends_file=True, lb_args=["-N", "8", "-R", "5"])
+    require_admin(cluster)
+    new = cluster.add_backend(register=False)        # running, not yet in the file
+    t = cluster.traffic(clients=6).start()
+    assert t.wait_completed(150)
+    cluster.write_backends_file([0, (1, 3), new])     # 2 leaves, new joins, 1 weighs 3
+    stats = cluster.reload()
+    assert stats["reload_errors"] == 0
+    cluster.admin.wait_gone(cluster.server(2))
+    cluster.wait_backend_state(new.index, up=True)
+    assert cluster.backend_stats(1)["weight"] == 3
+    gone_at = cluster.backends[2].served()
+    cluster.write_backends_file(["127.0.0.1:notaport"])   # a bad file changes nothing
+    stats = cluster.reload(expect_error=True)
+    names = sorted(e["name"] for e in stats["backends"])
+    assert names == sorted(cluster.server(i) for i in (0, 1, new.index)), names
+    assert t.wait_completed(t.completed + 300)
+    res = t.stop()
+    scenario.verify(res, cluster=cluster)
+    assert new.served() > 0, "the backend added by the file served nothing"
+    assert cluster.backends[2].served() == gone_at, "a removed backend served again"
+    scenario.prove(f"SIGHUP under load: a backend added ({new.served()} served), one removed "
+                   f"(none after), one re-weighted; a bad file counted in reload_errors and "
+                   f"changed nothing; {res.sent} requests all answered correctly")
+
+
+@pytest.mark.cluster(backends=2, per_backend={0: ["-t", "100000"], 1: ["-t", "100000"]},
+                     lb_args=["-R", "100000", "--health-interval", "200ms",
+                              "--slow-start", f"{RAMP_S}s", "--seed", "7"])
+def test_slow_start_ramps_an_added_backends_share(cluster, scenario):
+    """--slow-start: a backend added through the admin API ramps like a revived one."""
+    require_admin(cluster)
+    t = cluster.traffic(clients=2, keepalive=True).start()
+    assert t.wait_completed(50)
+    new = cluster.add_backend()
+    shares = shares_per_interval(cluster.forwarded, new.index, RAMP_S)
+    scenario.verify(t.stop(), cluster=cluster)
+    assert shares[0] < 0.4 and shares[-1] > 0.6, shares
+    assert shares[0] < shares[1] < shares[3], shares
+    scenario.prove("a backend added under --slow-start took "
+                   + " -> ".join(f"{s:.0%}" for s in shares) + " of each second's requests")
