@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from .admin import Admin
-from .process import Process, ProcessError
+from .process import Process, ProcessError, describe_status
 from .timing import scaled, timeout_scale, wait_for
 from .wire import fetch
 from . import traffic as traffic_mod
@@ -513,11 +513,13 @@ class Balancer(Member):
         super().__init__(cluster, "lb", cmd, args)
         self.stats_on = stats
 
-    def start(self, backend_ports, backends_file=None):
+    def start(self, backend_ports, backends_file=None, port=0):
         """backend_ports: ports (127.0.0.1) or "host:port" strings; backends_file: a path
         given as --backends-file (the file names the servers then, backend_ports may be
-        empty)."""
-        argv = ["0"] + [str(p) for p in backend_ports] + scale_lb_args(self.args)
+        empty); port: its listening port (0: an ephemeral one)."""
+        self._servers = [str(p) for p in backend_ports]
+        self._backends_file = backends_file
+        argv = [str(port)] + self._servers + scale_lb_args(self.args)
         if backends_file is not None:
             argv += ["--backends-file", str(backends_file)]
         if not self.stats_on:
@@ -533,6 +535,19 @@ class Balancer(Member):
         if "stats" not in self.proc.ready:
             raise ProcessError(f"lb: READY line has no stats= port ({self.proc.stdout_lines[:1]})")
         return self
+
+    def restart(self, args=None):
+        """SIGTERM (it must drain and exit 0), then the balancer again on the same port and
+        backends, with `args` instead of its arguments when given (e.g. a --slow-start
+        added). Its stats port is a new ephemeral one (`stats_port` follows it)."""
+        port = self.port
+        code = self.proc.stop()
+        if code != 0:
+            raise ProcessError(f"lb: {describe_status(code)} after SIGTERM, but "
+                               f"{self.proc.stop_rule()}")
+        if args is not None:
+            self.args = [str(a) for a in args]
+        return self.start(self._servers, self._backends_file, port=port)
 
     def _start(self, argv):
         proc = self._spawn(argv, self.cluster.ready_timeout)
@@ -845,21 +860,28 @@ class Cluster:
 
     def add_backend(self, weight=None, name=None, args=(), register=True, wait_up=True):
         """Starts one more fakeserver (the cluster's files seeded, the same arguments as
-        the others plus `args`) and, with `register`, adds it to the running balancer by
-        POST /backends; with `wait_up`, returns once /stats shows it up. Returns its
-        Backend (cluster.backends[-1]); the answer to the POST is in `.admin_entry`."""
+        the others plus `args`) and, with `register`, adds it to the running balancer
+        (register()). Returns its Backend (cluster.backends[-1])."""
         opts = self._new_backend
         b = Backend(self, len(self.backends), opts["cmd"], opts["args"] + list(args),
                     logging=opts["logging"], control=opts["control"], name=name)
+        b.admin_entry = None
         self.backends.append(b)
         self.seed(self.files, backends=[b.index])
         b.start()
-        b.admin_entry = None
         if register:
-            b.admin_entry = self.admin.add(self.server(b), weight=weight)
-            if wait_up:
-                self.wait_backend_state(b.index, up=True)
+            self.register(b.index, weight=weight, wait_up=wait_up)
         return b
+
+    def register(self, i, weight=None, wait_up=True):
+        """POST /backends: backend i joins the running balancer's table (down until its
+        first health check, which is sent at once); with `wait_up`, returns once /stats
+        shows it up. The answer to the POST is kept in the handle's `.admin_entry`."""
+        b = self.backends[i]
+        b.admin_entry = self.admin.add(self.server(b), weight=weight)
+        if wait_up:
+            self.wait_backend_state(i, up=True)
+        return b.admin_entry
 
     def drain(self, i):
         """PATCH state "drain": no new request to backend i, requests in flight finish."""

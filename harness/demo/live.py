@@ -17,7 +17,8 @@ import textwrap
 
 SPARK = " \u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
 WIDTH = 100
-NOTABLE = {"crash", "revive", "slow", "fast", "freeze", "thaw", "down", "up", "note"}
+NOTABLE = {"crash", "revive", "slow", "fast", "freeze", "thaw", "down", "up", "note", "restart",
+           "add", "drain", "remove"}
 
 
 def caption_for(step, view):
@@ -48,8 +49,12 @@ def _process_state(data, name):
             state = "running"
         elif k == "freeze":
             state = "frozen"
-        elif k == "thaw":
+        elif k in ("thaw", "add"):
             state = "running"
+        elif k == "drain":
+            state = "draining"
+        elif k == "remove":
+            state = "removed"
     return state
 
 
@@ -111,6 +116,10 @@ def _event_line(ev):
         "up": (f"{name} is up" if ev.get("outside") else f"balancer marked {name} up")
         + (f" ({why})" if why else ""),
         "note": ev.get("text", ""),
+        "restart": f"the demo restarted the balancer on its port (SIGTERM, exit 0) with {why}",
+        "add": f"the demo started {name} and added it to the balancer ({why})",
+        "drain": f"the demo drained {name} ({why}): no new request for it",
+        "remove": f"the demo removed {name} from the balancer ({why}), then stopped it",
     }.get(k, k)
     return f"{ev['t']:6.1f}s  {text}"
 
@@ -132,7 +141,9 @@ def frame_lines(data, color=False):
         out.append(paint(f" {step['title']}", "1;36"))
         out += [" " + line for line in textwrap.wrap(caption_for(step, "live"), WIDTH - 2)]
         out.append("")
-    nxt = _next_choice(meta["backends"], latest)
+    args = (meta.get("balancer") or {}).get("args") or []
+    fewest = "--policy" not in args or "fewest" in args
+    nxt = _next_choice(meta["backends"], latest) if fewest else None
     out.append(f"   {'backend':<8}{'process':<13}{'state':<7}{'load':>6}{'TOTAL':>6}"
                f"{'ERRORS':>7}{'sent':>6}{'infl':>5}{'fail':>5}  {'last check':<11}{'ms':>5}"
                f"  answers/s, last 16 s")

@@ -167,12 +167,13 @@ JS = r"""
       eventsBefore(t, ['crash', 'revive']).forEach(function (e) { killed[e.backend] = e.kind === 'crash'; });
       names.forEach(function (n, i) {
         var b = P.be[n], view = s && s.backends[n] ? s.backends[n] : null;
-        var state = view ? view.state : 'up';
+        // not in a /stats sample: not yet added, or removed (admin API)
+        var state = view ? view.state : (s && data.meta.source === '/stats' ? 'not in the table' : 'up');
         var up = state === 'up' || state === 'healthy';
         box(b[0], b[1], 230, 52, up ? '#e7f5e9' : '#eceff1', colors[i]);
         label('backend ' + n, b[0], b[1] - 6, 14, colors[i]);
         var load = view && view.load !== undefined ? ' · load ' + view.load : '';
-        label((killed[n] ? 'dead · ' : '') + (up ? 'up' : 'DOWN') + load + ' · ' + cnt[0][n] + ' served',
+        label((killed[n] ? 'dead · ' : '') + (up ? 'up' : state === 'down' ? 'DOWN' : state) + load + ' · ' + cnt[0][n] + ' served',
               b[0], b[1] + 13, 12, up ? '#2e7d32' : '#7f8c8d');
         if (killed[n]) { label('\u2715', b[0] - 100, b[1] - 4, 20, '#c0392b'); }
       });

@@ -11,6 +11,10 @@ Event kinds (the `kind` field):
   crash     the demo killed a backend (SIGKILL)
   freeze    the demo stopped a backend (SIGSTOP); thaw undoes it
   revive    the demo started a killed backend again on the same port
+  add       the demo started a new backend and added it through the admin API
+  drain     the demo drained a backend (admin API: no new request for it)
+  remove    the demo removed a backend (admin API), then stopped its process
+  restart   the demo restarted the balancer on its port (detail: the arguments added)
   down, up  the balancer changed its view of a backend (from /stats)
   hc        the balancer finished a health check of a backend (ok true/false)
   note      anything else worth a line in the log

@@ -100,6 +100,43 @@ class Ctx:
         self.b(name).heal()
         self.rec.event("reappear", name, detail="network back")
 
+    def restart_balancer(self, *extra):
+        """The clients pause (every request started is answered first), the balancer stops
+        (SIGTERM: it must exit 0) and starts again on its port with its arguments plus
+        `extra`. The step's traffic resumes the clients."""
+        lb = self.cluster.balancer
+        args = list(lb.args) + [str(a) for a in extra]
+        self.traffic.pause()
+
+        def restart():
+            lb.restart(args)
+            remember(self.cluster)
+        self._act("restart", None, restart, detail=" ".join(str(a) for a in extra))
+
+    def add(self, name, *args):
+        """A new fakeserver called `name` (with the others' arguments plus `args`) joins
+        the running balancer through the admin API (POST /backends)."""
+        b = self.cluster.add_backend(name=name, args=args, register=False)
+        (b.dir / "who").write_text(name)
+        remember(self.cluster)
+        self.rec.meta["backends"].append({"name": name, "address": "%s:%d" % b.addr})
+        self._act("add", name, lambda: self.cluster.register(b.index, wait_up=False),
+                  detail="POST /backends")
+
+    def drain(self, name):
+        """PATCH /backends/NAME state drain: no new request, those in flight finish."""
+        b = self.b(name)
+        self._act("drain", name, lambda: self.cluster.drain(b.index),
+                  detail="PATCH state=drain")
+
+    def remove(self, name):
+        """DELETE /backends/NAME, then (once the balancer has let it go) its process stops."""
+        b = self.b(name)
+
+        def remove():
+            self.cluster.remove(b.index, wait=True, stop=True)
+        self._act("remove", name, remove, detail="DELETE")
+
     def every(self, seconds, fn):
         """Runs fn(i) every `seconds` (real time) in a helper thread until stop_helpers()."""
         stop = threading.Event()
@@ -330,7 +367,98 @@ def vanish():
         ], hosts=True)
 
 
-LIBRARY = {s().name: s for s in (classic, flapping, slow, overload, keepalive, vanish)}
+def gentle():
+    def restart(c):
+        # The ramp is real time: at SPEED=x it lasts 1/x as long, like every step.
+        c.restart_balancer("--slow-start", f"{8 / c.speed:g}s")
+    return Scenario(
+        "gentle", "A server comes back gently", "a revival with slow start off, then on: "
+        "every request at once, or a share that grows", [
+            Step("Steady traffic",
+                 "Three fakeservers, A, B and C, share the traffic; the balancer sends each "
+                 "request to the healthy backend with the fewest TOTAL requests (the count it "
+                 "last reported plus what was sent to it since).", 6),
+            Step("C crashes",
+                 "C is killed; the balancer marks it down and A and B take everything.", 4,
+                 action=lambda c: c.crash("C")),
+            Step("C comes back, slow start off",
+                 "C starts again with fresh counters: it reports TOTAL=0 while A and B report "
+                 "every request they have served. Fewest-TOTAL sees an idle server and sends C every request until "
+                 "its count has caught up. A real server that has just started (cold caches, "
+                 "connections to open, code to load) would be flooded the moment it returns.",
+                 10, action=lambda c: c.revive("C"), frame=True,
+                 look={"live": "C's answers column takes every request at once while A's and "
+                               "B's fall to nothing.",
+                       "plain": "C's load climbs from 0 on the status lines while A's and B's "
+                                "stand still.",
+                       "page": "C's lane jumps from nothing to every bar at its revival."}),
+            Step("The balancer restarts with slow start",
+                 "The clients pause and the balancer is restarted on the same port with "
+                 "--slow-start 8s: for 8 seconds after a backend comes back, each request the "
+                 "rule gives it is kept only with a probability that grows from 0 to 1, and "
+                 "otherwise goes to another backend. Backends are not slowed at start-up.",
+                 3, action=restart, traffic={"clients": 0}),
+            Step("C crashes again",
+                 "The same crash as before: C is killed and marked down.", 4,
+                 action=lambda c: c.crash("C")),
+            Step("C comes back, slow start on",
+                 "C starts again with TOTAL=0, exactly as before, but now its share of the "
+                 "requests grows over 8 seconds: about an eighth in the first second, half "
+                 "after four, all of them at the end of the ramp (it still reports the fewest "
+                 "TOTAL, so it then takes everything until it has caught up).", 12,
+                 action=lambda c: c.revive("C"),
+                 look={"live": "C's answers column grows second by second instead of "
+                               "jumping.",
+                       "plain": "C's load grows slowly on the status lines while A's and B's "
+                                "still move.",
+                       "page": "Compare C's two revivals in the timeline: a wall of bars, "
+                               "then a ramp."}),
+            Step("The end", "Stopping every process.", 2, traffic={"clients": 0}),
+        ])
+
+
+def scale_out():
+    return Scenario(
+        "scaleout", "Scaling out under load", "a fourth server added through the admin API "
+        "takes traffic at once; then one drained and removed", [
+            Step("Three servers, more work than they can take",
+                 "A, B and C each answer after 200 ms with two worker threads: together about "
+                 "30 answers a second. Sixteen clients ask for more, so requests wait and "
+                 "latency climbs. This story runs --policy leastconn: each request goes to "
+                 "the backend with the fewest requests in flight.", 8,
+                 look={"live": "The ms column shows the wait.",
+                       "plain": "The ms figures on the status lines show the wait.",
+                       "page": "The latency lane shows the wait."}),
+            Step("D is added through the admin API",
+                 "A fourth fakeserver, D, is started and added to the running balancer with "
+                 "POST /backends on its stats port: no restart, no dropped connection. D is "
+                 "down until its first health check, sent at once; then, having the fewest "
+                 "requests in flight, it takes its share at once and latency falls. (Under "
+                 "the default fewest-TOTAL rule D, reporting TOTAL=0, would take every "
+                 "request until it caught up: see the story 'gentle'.)", 10,
+                 action=lambda c: c.add("D", "--delay", "200"), frame=True,
+                 look={"live": "D's row appears and its answers column fills.",
+                       "plain": "D joins the status lines and its load grows.",
+                       "page": "D's lane fills from the moment it is marked up."}),
+            Step("C is drained",
+                 "PATCH /backends/C with state drain: the balancer sends C no new request; "
+                 "the ones C is serving finish and are answered. A, B and D take the rest.", 5,
+                 action=lambda c: c.drain("C"),
+                 look={"live": "C's state reads DRAINING and its answers stop.",
+                       "plain": "C's state on the status lines reads DRAINING.",
+                       "page": "C's lane stops getting bars."}),
+            Step("C is removed",
+                 "DELETE /backends/C: once nothing is in flight on it, C leaves the table, "
+                 "and only then is its process stopped. No client saw an error.", 5,
+                 action=lambda c: c.remove("C")),
+            Step("The end", "Stopping every process.", 2, traffic={"clients": 0}),
+        ], lb_args=["-N", "16", "-R", "5", "--policy", "leastconn"],
+        traffic={"clients": 16, "rate": 60},
+        backend_faults={"A": {"delay": 200}, "B": {"delay": 200}, "C": {"delay": 200}})
+
+
+LIBRARY = {s().name: s for s in (classic, flapping, slow, overload, keepalive, vanish, gentle,
+                                 scale_out)}
 
 
 def get(name):

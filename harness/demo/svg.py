@@ -127,7 +127,8 @@ def _lane(c, data, idx, b, y, bins, bin_s, peak):
     col = color_of(idx)
     for t0, t1, st in _state_spans(data, name, data["duration"]):
         fill = "#e7f5e9" if st in ("up", "healthy") else (
-            "url(#down)" if st in ("down", "unhealthy", "dead") else "#f7f7f7")
+            "url(#down)" if st in ("down", "unhealthy", "dead") else
+            "#fdf0e0" if st == "draining" else "#f7f7f7")
         c.add(f'<rect class="state {escape(st)}" data-backend="{escape(name)}" '
               f'x="{c.x(t0):.1f}" y="{y}" width="{max(0.0, c.x(t1) - c.x(t0)):.1f}" '
               f'height="{LANE_H}" fill="{fill}"/>')
@@ -166,6 +167,9 @@ MARKS = {  # kind: (symbol, colour, label)
     "reappear": ("\u21ba", "#27ae60", "network back"),
     "down": ("\u2193", "#7f8c8d", "marked down"),
     "up": ("\u2191", "#2e7d32", "marked up"),
+    "add": ("+", "#27ae60", "added"),
+    "drain": ("\u2296", "#d35400", "drained"),
+    "remove": ("\u2212", "#7f8c8d", "removed"),
 }
 
 
@@ -178,7 +182,7 @@ def _markers(c, data, ys):
         sym, col, label = MARKS[kind]
         x, y = c.x(ev["t"]), ys[name]
         big = kind in ("crash", "revive", "slow", "fast", "freeze", "thaw", "vanish",
-                       "reappear")
+                       "reappear", "add", "drain", "remove")
         ymark = y + 14 if big else y + LANE_H - 10
         detail = ev.get("detail") or ev.get("why") or ""
         tip = f"{ev['t']:.1f}s {name} {label}" + (f" ({detail})" if detail else "")

@@ -26,12 +26,14 @@ class Traffic:
         self.stopping = threading.Event()
         self.threads = []
         self.conn_seq = 0
+        self.busy = 0          # clients between deciding to send and recording the answer
         self.lock = threading.Lock()
 
     def configure(self, clients=None, rate=None, keepalive=None):
         """clients: how many send at once; rate: requests per second in all."""
         if clients is not None:
-            self.active = min(clients, self.max_clients)
+            with self.lock:
+                self.active = min(clients, self.max_clients)
             while len(self.threads) < self.active:
                 t = threading.Thread(target=self._client, args=(len(self.threads),),
                                      daemon=True, name=f"demo-client-{len(self.threads)}")
@@ -41,6 +43,15 @@ class Traffic:
             self.interval = self.active / float(rate)
         if keepalive is not None:
             self.keepalive = keepalive
+
+    def pause(self):
+        """No client starts a request from now on; returns once every request already
+        started has its outcome (bounded by the request timeout). configure(clients=N)
+        resumes."""
+        self.configure(clients=0)
+        deadline = time.monotonic() + REQUEST_TIMEOUT + 1
+        while self.busy and time.monotonic() < deadline:
+            self.stopping.wait(0.01)
 
     def stop(self):
         self.stopping.set()
@@ -56,7 +67,10 @@ class Traffic:
     def _client(self, index):
         conn, cid = None, None
         while not self.stopping.is_set():
-            if index >= self.active:
+            with self.lock:
+                idle = index >= self.active
+                self.busy += 0 if idle else 1
+            if idle:
                 if conn is not None:
                     conn.close()
                     conn = None
@@ -65,7 +79,11 @@ class Traffic:
             began = time.monotonic()
             if conn is None:
                 cid, conn = self._new_conn()
-            ok = self._one(conn, cid)
+            try:
+                ok = self._one(conn, cid)
+            finally:
+                with self.lock:
+                    self.busy -= 1
             if not ok or not self.keepalive:
                 conn.close()
                 conn = None

@@ -217,3 +217,68 @@ def test_vanish_story_shows_the_connect_timeout(tmp_path):
     assert 'class="event vanish"' in svg
     if data["meta"]["source"] == "/stats":
         shows_connect_timeout(data)
+
+
+def share_of(data, name, start, end):
+    """`name`'s share of the requests sent in [start, end) that got an answer."""
+    answered = [r for r in data["requests"] if start <= r[0] < end and r[1]]
+    assert len(answered) >= 5, f"only {len(answered)} answers in [{start:.1f}, {end:.1f})"
+    return sum(1 for r in answered if r[1] == name) / len(answered)
+
+
+def ups_after(data, name, t):
+    """When the balancer first showed `name` up after t."""
+    return min(e["t"] for e in data["events"] if e["kind"] == "up" and e["backend"] == name
+               and e["t"] >= t)
+
+
+def test_gentle_story_shows_slow_start_off_then_on(tmp_path):
+    """'A server comes back gently': the first revival (no slow start) takes every request
+    at once; after the balancer's restart with --slow-start (4 s at SPEED=2) the second
+    revival starts with a small share that then grows. No client sees an error, the
+    restart included (the clients pause while it happens)."""
+    run = run_demo(tmp_path, "gentle", speed=2, timeout=90)
+    check_clean(run)
+    data = json.loads((run.dir / "run.json").read_text())
+    assert [e["detail"] for e in data["events"] if e["kind"] == "restart"] == \
+        ["--slow-start 4s"]
+    assert errors_of(data) == [], "no client error, the balancer's restart included"
+    revived = [e["t"] for e in data["events"] if e["kind"] == "revive" and e["backend"] == "C"]
+    assert len(revived) == 2
+    if data["meta"]["source"] != "/stats":
+        return
+    off, on = (ups_after(data, "C", t) for t in revived)
+    flood = share_of(data, "C", off + 0.2, off + 1.5)
+    assert flood > 0.8, f"without slow start C took only {flood:.0%} after its revival"
+    first = share_of(data, "C", on, on + 1.0)       # the ramp: about 1/8 in its first second
+    later = share_of(data, "C", on + 2.5, on + 4.0)  # about 3/4 near its end
+    assert first < 0.5 and first < later, (first, later)
+
+
+def test_scaleout_story_adds_drains_and_removes_under_load(tmp_path):
+    """'Scaling out under load': D, added through the admin API, answers requests; C,
+    drained, gets no request sent after the drain and then leaves the table; no client
+    sees an error."""
+    import subprocess as sp
+    from .conftest import binaries
+    real = binaries()
+    if real is None or "--admin-open" not in sp.run([str(real / "loadbalancer"), "--help"],
+                                                     capture_output=True, text=True).stdout:
+        pytest.skip("the scaleout story needs the balancer's admin API (--admin-open in "
+                    "its --help), which this loadbalancer does not offer yet")
+    run = run_demo(tmp_path, "scaleout", speed=3, timeout=90)
+    check_clean(run)
+    data = json.loads((run.dir / "run.json").read_text())
+    assert [b["name"] for b in data["meta"]["backends"]] == ["A", "B", "C", "D"]
+    kinds = {e["kind"]: e for e in data["events"] if e["kind"] in ("add", "drain", "remove")}
+    assert set(kinds) == {"add", "drain", "remove"}
+    assert not any(e.get("failed") for e in kinds.values()), kinds
+    assert errors_of(data) == [], "scaling out and in cost no client an answer"
+    assert [r for r in data["requests"] if r[1] == "D" and r[0] > kinds["add"]["t"]], \
+        "D answered nothing after it was added"
+    late = [r for r in data["requests"] if r[1] == "C" and r[0] > kinds["drain"]["t"] + 0.3]
+    assert late == [], f"C answered {len(late)} requests sent after its drain"
+    if data["meta"]["source"] == "/stats":
+        after = [s for s in data["samples"] if s["t"] > kinds["remove"]["t"] + 0.5]
+        assert after and all("C" not in s["backends"] for s in after), \
+            "C still in the balancer's table after its removal"
