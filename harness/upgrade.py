@@ -4,8 +4,8 @@ sends `bye`; every other request is plain HTTP.
 
 The fakeserver is the course httpserver's drop-in (GET/PUT/HEAD on files) and has no protocol
 to switch to, so it never answers 101; this Python backend does. Plain requests get, by
-default, `200 hello\\n` (health checks `200 0\\n0`); with `relay=PORT` each one is forwarded,
-with its Content-Length body, to the fakeserver on that port and its answer relayed as it
+default, `200 hello\\n` (health checks `200 0\\n0`); with `relay=PORT` each one is forwarded
+(framed as harness/recorder.py frames requests: Content-Length or chunked) to the fakeserver on that port and its answer relayed as it
 came. A relayed backend is a fakeserver that also speaks WebSocket: its files, its course
 log and its /healthcheck counts stay the fakeserver's, so the cluster invariant
 (harness.traffic.check) judges the plain traffic that went through it.
@@ -21,6 +21,7 @@ import socket
 import threading
 
 from .listener import Listener
+from .recorder import Request, request_end
 from .timing import scaled
 from .wire import AnswerReader
 
@@ -31,16 +32,6 @@ SWITCHING = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
 HEALTHY = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n0\n0"
 HELLO = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello\n"
 DECLINED = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\ndeclined\n"
-
-
-def _fields(head):
-    """(request line, {lower-case name: value}) of a request head (latin-1 text)."""
-    line, *rest = head.split("\r\n")
-    fields = {}
-    for f in rest:
-        name, _, value = f.partition(":")
-        fields[name.strip().lower()] = value.strip()
-    return line, fields
 
 
 class EchoBackend(Listener):
@@ -62,50 +53,44 @@ class EchoBackend(Listener):
         try:
             with conn:
                 while True:
-                    while b"\r\n\r\n" not in buf:
+                    end = request_end(buf)   # framed as the recording backend frames
+                    while end is None:
                         data = conn.recv(65536)
                         if not data:
                             return
                         buf += data
-                    head, buf = buf.split(b"\r\n\r\n", 1)
-                    line, fields = _fields(head.decode("latin-1"))
-                    if "upgrade" in fields and not self.decline:
+                        end = request_end(buf)
+                    req, buf = Request(buf[:end]), buf[end:]
+                    if req.header("upgrade") is not None and not self.decline:
                         conn.sendall(SWITCHING)
                         with self._lock:
                             self.tunnels += 1
                         self.echo(conn, buf)
                         return
-                    length = int(fields.get("content-length", "0") or 0)
-                    while len(buf) < length:
-                        data = conn.recv(65536)
-                        if not data:
-                            return
-                        buf += data
-                    body, buf = buf[:length], buf[length:]
-                    conn.sendall(self.answer(line, fields, head, body, upstream))
+                    conn.sendall(self.answer(req, upstream))
         except OSError:
             return
         finally:
             if upstream:
                 upstream[0].close()
 
-    def answer(self, line, fields, head, body, upstream):
+    def answer(self, req, upstream):
         """The bytes answering one plain request."""
         if self.relay is not None:
-            return self.forward(line, head, body, upstream)
-        if line.startswith("GET /healthcheck"):
+            return self.forward(req, upstream)
+        if req.method == "GET" and req.target == "/healthcheck":
             return HEALTHY
-        return DECLINED if "upgrade" in fields else HELLO
+        return DECLINED if req.header("upgrade") is not None else HELLO
 
-    def forward(self, line, head, body, upstream):
+    def forward(self, req, upstream):
         """Sends the request to the fakeserver on self.relay (one kept-alive connection per
         client connection) and returns its answer's bytes as they came."""
         if not upstream:
             sock = socket.create_connection(("127.0.0.1", self.relay), timeout=scaled(10))
             upstream[:] = [sock, AnswerReader(sock)]
         sock, reader = upstream
-        sock.sendall(head + b"\r\n\r\n" + body)
-        answer = reader.read(line.split(" ", 1)[0])
+        sock.sendall(req.raw)
+        answer = reader.read(req.method)
         if answer.close_after:
             sock.close()
             upstream.clear()

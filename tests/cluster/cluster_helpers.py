@@ -36,6 +36,18 @@ def require_lb_option(option):
                     f"offer yet (not in its --help)")
 
 
+def under_load(cluster, change, clients=6, before=150, after=300):
+    """`change(traffic)` made while `clients` keep sending: once `before` requests have
+    been answered, then `after` more once it returned. Returns (the Result, what change
+    returned, when it returned on the traffic's clock)."""
+    t = cluster.traffic(clients=clients).start()
+    assert t.wait_completed(before), "traffic did not get going"
+    value = change(t)
+    t_changed = t.now()
+    assert t.wait_completed(t.completed + after), "traffic stalled after the change"
+    return t.stop(), value, t_changed
+
+
 def require_fault(ok, fault):
     """Skips, naming the fault, when a direct probe of a fakeserver showed the fault option
     is accepted but not applied (the catalogue is landing piece by piece)."""

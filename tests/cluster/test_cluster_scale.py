@@ -10,7 +10,7 @@ import pytest
 
 from harness import Workload, shares_per_interval
 from harness.upgrade import EchoBackend, open_tunnel, recv_exactly
-from cluster_helpers import require_admin, require_lb_option
+from cluster_helpers import require_admin, require_lb_option, under_load
 
 pytestmark = pytest.mark.cluster
 # Only the start-up health check (tests/lb/test_selection.py's QUIET): later checks would
@@ -134,17 +134,12 @@ def test_websocket_echo_beside_plain_http(cluster_factory, scenario):
 def test_scale_out_under_load(cluster, scenario):
     """A fourth fakeserver added through the admin API under load takes traffic."""
     require_admin(cluster)
-    t = cluster.traffic(clients=6).start()
-    assert t.wait_completed(150)
-    new = cluster.add_backend()
-    assert new.admin_entry["name"] == cluster.server(new)
-    t_added = t.now()
-    assert t.wait_completed(t.completed + 400)
-    res = t.stop()
+    res, new, t_added = under_load(cluster, lambda t: cluster.add_backend(), after=400)
     scenario.verify(res, cluster=cluster)
+    assert new.admin_entry["name"] == cluster.server(new)
     after = [r for r in res.requests if r.t_start > t_added]
     assert new.served() > 0, "the added backend served nothing"
-    assert cluster.forwarded()[3] > 0
+    assert cluster.forwarded()[3] == new.served()
     scenario.prove(f"a fourth fakeserver added by POST /backends under load served "
                    f"{new.served()} of the {len(after)} requests sent after it was up; "
                    f"every request got exactly one correct answer")
@@ -154,18 +149,17 @@ def test_scale_out_under_load(cluster, scenario):
 def test_scale_in_under_load(cluster, scenario):
     """One backend drained and removed under load: nothing lost, no request after the drain."""
     require_admin(cluster)
-    t = cluster.traffic(clients=6).start()
-    assert t.wait_completed(150)
-    drained = cluster.drain(2)
-    assert drained["state"] == "draining", drained
-    at_drain = drained["forwarded"]
-    assert t.wait_completed(t.completed + 150)
-    still = cluster.admin.backend(cluster.server(2))
-    assert still["forwarded"] == at_drain, "a drained backend got a new request"
-    cluster.remove(2, wait=True)
-    assert cluster.backend_stats(2) is None, "a removed backend is still in /stats"
-    assert t.wait_completed(t.completed + 150)
-    res = t.stop()
+
+    def drain_then_remove(t):
+        drained = cluster.drain(2)
+        assert drained["state"] == "draining", drained
+        assert t.wait_completed(t.completed + 150)
+        still = cluster.admin.backend(cluster.server(2))
+        assert still["forwarded"] == drained["forwarded"], "a drained backend got a request"
+        cluster.remove(2, wait=True)
+        assert cluster.backend_stats(2) is None, "a removed backend is still in /stats"
+        return drained["forwarded"]
+    res, at_drain, _ = under_load(cluster, drain_then_remove, after=150)
     scenario.verify(res, cluster=cluster)
     victim = cluster.backends[2]
     assert victim.served() == at_drain, \
@@ -181,21 +175,20 @@ def test_reload_by_sighup_under_load(cluster_factory, scenario):
     cluster = cluster_factory(backends=3, backends_file=True, lb_args=["-N", "8", "-R", "5"])
     require_admin(cluster)
     new = cluster.add_backend(register=False)        # running, not yet in the file
-    t = cluster.traffic(clients=6).start()
-    assert t.wait_completed(150)
-    cluster.write_backends_file([0, (1, 3), new])     # 2 leaves, new joins, 1 weighs 3
-    stats = cluster.reload()
-    assert stats["reload_errors"] == 0
-    cluster.admin.wait_gone(cluster.server(2))
-    cluster.wait_backend_state(new.index, up=True)
-    assert cluster.backend_stats(1)["weight"] == 3
-    gone_at = cluster.backends[2].served()
-    cluster.write_backends_file(["127.0.0.1:notaport"])   # a bad file changes nothing
-    stats = cluster.reload(expect_error=True)
-    names = sorted(e["name"] for e in stats["backends"])
-    assert names == sorted(cluster.server(i) for i in (0, 1, new.index)), names
-    assert t.wait_completed(t.completed + 300)
-    res = t.stop()
+
+    def reload(t):
+        cluster.write_backends_file([0, (1, 3), new])  # 2 leaves, new joins, 1 weighs 3
+        assert cluster.reload()["reload_errors"] == 0
+        cluster.admin.wait_gone(cluster.server(2))
+        cluster.wait_backend_state(new.index, up=True)
+        assert cluster.backend_stats(1)["weight"] == 3
+        gone_at = cluster.backends[2].served()
+        cluster.write_backends_file(["127.0.0.1:notaport"])   # a bad file changes nothing
+        stats = cluster.reload(expect_error=True)
+        names = sorted(e["name"] for e in stats["backends"])
+        assert names == sorted(cluster.server(i) for i in (0, 1, new.index)), names
+        return gone_at
+    res, gone_at, _ = under_load(cluster, reload)
     scenario.verify(res, cluster=cluster)
     assert new.served() > 0, "the backend added by the file served nothing"
     assert cluster.backends[2].served() == gone_at, "a removed backend served again"
