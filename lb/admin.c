@@ -34,6 +34,7 @@ typedef struct admin_cmd {
     struct admin_cmd *next;
     int op, slot, weight;
     uint32_t gen;
+    uint64_t seq; /* the how-manieth change posted */
     lb_addr addr;
     char name[LB_HOST_MAX + 8];
 } admin_cmd;
@@ -45,7 +46,8 @@ typedef struct admin_loop {
     pthread_mutex_t lock;
     int lock_ok;
     admin_cmd *head, *tail;
-    int efd; /* -1 on the first loop: it applies commands at once */
+    int efd;          /* -1 on the first loop: it applies commands at once */
+    uint64_t applied; /* seq of the last command applied (atomic: read on the first loop) */
     lb_timer sweep;
 } admin_loop;
 
@@ -61,6 +63,7 @@ struct lb_admin {
     int nloops;
     central_slot slots[LB_MAX_BACKENDS];
     uint32_t next_gen;
+    uint64_t posted; /* seq of the last command posted */
     lb_admin_counters st;
 };
 
@@ -124,8 +127,7 @@ static int desired_backends(const lb_config *cfg, lb_backend_spec *out, char *er
         out[n++] = file[i];
     }
     if (n == 0) {
-        snprintf(err, errlen, "no backend: no SERVER given and none in %.200s",
-                 cfg->backends_file);
+        snprintf(err, errlen, "no backend: no SERVER given and none in %.200s", cfg->backends_file);
         return -1;
     }
     return n;
@@ -212,8 +214,8 @@ static void apply(admin_loop *l, const admin_cmd *c)
     case CMD_REMOVE:
         if (b->slot == LB_SLOT_FREE)
             return;
-        b->slot = c->op == CMD_DRAIN && b->slot != LB_SLOT_REMOVING ? LB_SLOT_DRAINING
-                                                                    : LB_SLOT_REMOVING;
+        b->slot =
+            c->op == CMD_DRAIN && b->slot != LB_SLOT_REMOVING ? LB_SLOT_DRAINING : LB_SLOT_REMOVING;
         if (l->parts.proxy)
             lb_proxy_backend_drained(l->parts.proxy, b);
         if (c->op == CMD_REMOVE) {
@@ -235,6 +237,7 @@ static void take_mail(admin_loop *l)
     while (c) {
         admin_cmd *next = c->next;
         apply(l, c);
+        __atomic_store_n(&l->applied, c->seq, __ATOMIC_RELEASE);
         free(c);
         c = next;
     }
@@ -249,8 +252,9 @@ static void mail_io(lb_loop *loop, int fd, int events, void *data)
 }
 
 /* Hands c to every loop: applied at once on the first, mailed to the others. */
-static void post(lb_admin *a, const admin_cmd *c)
+static void post(lb_admin *a, admin_cmd *c)
 {
+    c->seq = ++a->posted;
     apply(&a->loops[0], c);
     for (int i = 1; i < a->nloops; i++) {
         admin_loop *l = &a->loops[i];
@@ -328,8 +332,7 @@ static int add_resolved(lb_admin *a, const lb_backend_spec *spec, const lb_addr 
     return slot;
 }
 
-int lb_admin_add(lb_admin *a, const lb_backend_spec *spec, int *status, char *err,
-                 size_t errlen)
+int lb_admin_add(lb_admin *a, const lb_backend_spec *spec, int *status, char *err, size_t errlen)
 {
     char name[LB_HOST_MAX + 8];
     lb_addr addr;
@@ -424,6 +427,14 @@ int lb_admin_reload(lb_admin *a)
     return 0;
 }
 
+int lb_admin_settled(const lb_admin *a)
+{
+    for (int i = 1; i < a->nloops; i++)
+        if (__atomic_load_n(&a->loops[i].applied, __ATOMIC_ACQUIRE) < a->posted)
+            return 0;
+    return 1;
+}
+
 const lb_admin_counters *lb_admin_counters_get(const lb_admin *a)
 {
     return &a->st;
@@ -457,8 +468,8 @@ static int loop_start(lb_admin *a, int i, const lb_admin_loop_parts *parts, char
     return 0;
 }
 
-lb_admin *lb_admin_create(const lb_config *cfg, const lb_admin_loop_parts *loops, int n,
-                          char *err, size_t errlen)
+lb_admin *lb_admin_create(const lb_config *cfg, const lb_admin_loop_parts *loops, int n, char *err,
+                          size_t errlen)
 {
     lb_admin *a = calloc(1, sizeof *a);
     if (!a || !(a->loops = calloc((size_t)n, sizeof *a->loops))) {

@@ -5,8 +5,9 @@
  * stats.c and SIGHUP from main.c both run there). It keeps the process-wide view of the
  * backend slots (name, state) and applies each change to every loop's own table: on the
  * first loop at once, on every other loop through a mailbox (a list under a mutex and an
- * eventfd that wakes the loop), in the order the changes were made. A change is answered
- * once it was accepted (posted), not once every loop applied it.
+ * eventfd that wakes the loop), in the order the changes were made. The API answers a
+ * change once every loop applied it (lb_admin_settled), so that after a drain's answer no
+ * loop gives the backend a new request.
  *
  * Slots and pointers (lb/backend.h): a removed backend's slot is freed by each loop on its
  * own once nothing there references it (no request in flight, no pooled connection, no
@@ -57,8 +58,8 @@ int lb_admin_load_file(lb_config *cfg, char *err, size_t errlen);
 
 /* The admin over n loops (loops[0] is the one that calls every function below). Returns it
  * or NULL with a reason in err. cfg is borrowed. */
-lb_admin *lb_admin_create(const lb_config *cfg, const lb_admin_loop_parts *loops, int n,
-                          char *err, size_t errlen);
+lb_admin *lb_admin_create(const lb_config *cfg, const lb_admin_loop_parts *loops, int n, char *err,
+                          size_t errlen);
 void lb_admin_destroy(lb_admin *a);
 
 /* The slot of the backend spec names (host and port), or -1. */
@@ -67,8 +68,7 @@ int lb_admin_find(lb_admin *a, const lb_backend_spec *spec);
 int lb_admin_removing(lb_admin *a, int slot);
 /* Adds a backend: down until its first probe, sent at once. Returns its slot, or -1 with
  * an HTTP status (409 present or table full, 400 unresolvable) in *status and a reason. */
-int lb_admin_add(lb_admin *a, const lb_backend_spec *spec, int *status, char *err,
-                 size_t errlen);
+int lb_admin_add(lb_admin *a, const lb_backend_spec *spec, int *status, char *err, size_t errlen);
 void lb_admin_set_weight(lb_admin *a, int slot, int weight);
 /* drain 1: no new request, pooled connections closed, in flight finish; 0 undoes it. */
 void lb_admin_set_drain(lb_admin *a, int slot, int drain);
@@ -81,6 +81,9 @@ void lb_admin_note_change(lb_admin *a);
  * file's (added, removed, re-weighted to match). A bad file changes nothing, prints one
  * line on stderr and counts a reload error. Returns 0 or -1. */
 int lb_admin_reload(lb_admin *a);
+
+/* 1 once every loop applied every change posted so far. */
+int lb_admin_settled(const lb_admin *a);
 
 const lb_admin_counters *lb_admin_counters_get(const lb_admin *a);
 

@@ -48,7 +48,8 @@
 #define STATS_DEADLINE_MS 5000
 #define STATS_MAX_HEAD 4096
 #define STATS_MAX_IN (STATS_MAX_HEAD + LB_ADMIN_BODY_MAX) /* a head and an admin body */
-#define STATS_MAX_LOOPS 64                                /* --threads is at most 64 */
+#define STATS_SETTLE_MS 1  /* how often a waiting admin answer looks whether it may go */
+#define STATS_MAX_LOOPS 64 /* --threads is at most 64 */
 
 /* A backend summed over loops: the loops whose slot holds the newest gen (a loop that has
  * not applied a change yet shows an older one, or the slot FREE). */
@@ -104,7 +105,8 @@ typedef struct stats_conn {
     lb_stats *owner;
     int fd;
     int writing;
-    int loopback; /* the peer's address is a loopback one */
+    int loopback;    /* the peer's address is a loopback one */
+    lb_timer settle; /* an admin answer waits until every loop applied the change */
     lb_buf in, out;
     lb_timer deadline;
     struct stats_conn *next, *prev;
@@ -450,6 +452,7 @@ static void conn_close(stats_conn *c)
 {
     lb_stats *s = c->owner;
     lb_timer_stop(s->loop, &c->deadline);
+    lb_timer_stop(s->loop, &c->settle);
     lb_loop_unwatch(s->loop, c->fd);
     close(c->fd);
     if (c->prev)
@@ -614,7 +617,7 @@ static void conn_route(stats_conn *c, const lb_http_request *req, const char *bo
 {
     lb_stats *s = c->owner;
     lb_buf out = LB_BUF_INIT;
-    int ok = -1, status = 404;
+    int ok = -1, status = 404, settle = 0;
     const char *type = "text/plain";
     int get = lb_http_token_eq(req->method, req->method_len, "GET");
     if (get && lb_http_token_eq(req->target, req->target_len, "/stats")) {
@@ -630,14 +633,30 @@ static void conn_route(stats_conn *c, const lb_http_request *req, const char *bo
     } else if (s->admin && is_admin_path(req)) {
         ok = status = admin_route(c, req, body, len, &out);
         type = "application/json";
+        settle = !lb_admin_settled(s->admin);
     } else {
         ok = lb_buf_append(&out, "not found\n", 10);
     }
-    if (ok < 0)
+    if (ok < 0) {
         conn_close(c);
-    else
+    } else {
         conn_answer(c, status, type, &out);
+        if (settle) {
+            lb_loop_set_mask(s->loop, c->fd, 0);
+            lb_timer_start(s->loop, &c->settle, STATS_SETTLE_MS);
+        }
+    }
     lb_buf_free(&out);
+}
+
+/* The answer is ready; it goes once every loop applied the change. */
+static void conn_settle(lb_loop *loop, lb_timer *timer, void *data)
+{
+    stats_conn *c = data;
+    if (lb_admin_settled(c->owner->admin))
+        lb_loop_set_mask(loop, c->fd, LB_EV_WRITE);
+    else
+        lb_timer_start(loop, timer, STATS_SETTLE_MS);
 }
 
 /* The body's length from the head: 0 without one, -1 when it cannot be taken (chunked, a
@@ -742,6 +761,7 @@ static void stats_accept(lb_loop *loop, int fd, int events, void *data)
         c->loopback = getpeername(cfd, (struct sockaddr *)&peer, &plen) == 0 &&
                       lb_admin_is_loopback((struct sockaddr *)&peer, plen);
         lb_timer_init(&c->deadline, conn_timeout, c);
+        lb_timer_init(&c->settle, conn_settle, c);
         lb_timer_start(loop, &c->deadline, STATS_DEADLINE_MS);
         c->next = s->conns;
         if (s->conns)
