@@ -12,11 +12,13 @@
 #include <string.h>
 #include <time.h>
 
-int lb_backend_table_init(lb_backend_table *t, const lb_config *cfg, char *err, size_t errlen)
+int lb_backend_table_init(lb_backend_table *t, const lb_config *cfg, int cap, char *err,
+                          size_t errlen)
 {
     t->n = 0;
     t->weighted = 0;
-    t->v = calloc((size_t)cfg->nbackends, sizeof *t->v);
+    t->cap = cap > cfg->nbackends ? cap : cfg->nbackends;
+    t->v = calloc((size_t)(t->cap > 0 ? t->cap : 1), sizeof *t->v);
     if (!t->v) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -25,21 +27,32 @@ int lb_backend_table_init(lb_backend_table *t, const lb_config *cfg, char *err, 
         lb_backend *b = &t->v[i];
         const lb_backend_spec *s = &cfg->backends[i];
         b->index = i;
+        b->slot = LB_SLOT_ACTIVE;
         b->weight = s->weight > 0 ? s->weight : 1;
-        if (b->weight != t->v[0].weight)
-            t->weighted = 1;
         if (lb_net_resolve(s->host, s->port, &b->addr, err, errlen) < 0) {
             free(t->v);
             t->v = NULL;
             return -1;
         }
-        if (strchr(s->host, ':'))
-            snprintf(b->name, sizeof b->name, "[%s]:%d", s->host, s->port);
-        else
-            snprintf(b->name, sizeof b->name, "%s:%d", s->host, s->port);
+        lb_config_backend_name(s, b->name, sizeof b->name);
     }
     t->n = cfg->nbackends;
+    lb_backend_table_reweigh(t);
     return 0;
+}
+
+void lb_backend_table_reweigh(lb_backend_table *t)
+{
+    int first = 0;
+    t->weighted = 0;
+    for (int i = 0; i < t->n; i++) {
+        if (t->v[i].slot == LB_SLOT_FREE)
+            continue;
+        if (!first)
+            first = t->v[i].weight;
+        else if (t->v[i].weight != first)
+            t->weighted = 1;
+    }
 }
 
 void lb_backend_table_free(lb_backend_table *t)
@@ -52,7 +65,7 @@ void lb_backend_table_free(lb_backend_table *t)
 void lb_backend_probe_result(lb_backend *b, int healthy, uint64_t errors, uint64_t total,
                              int64_t now_ms)
 {
-    if (healthy && b->checked && !b->up)
+    if (healthy && (b->checked || b->ramp) && !b->up)
         b->revived_ms = now_ms > 0 ? now_ms : 1;
     b->checked = 1;
     b->last_check_ms = now_ms;

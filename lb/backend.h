@@ -1,9 +1,20 @@
 /* backend.h - the backend table: addresses, health, counters and idle connection pools.
  *
- * The table is an array in the order the backends were named (that order breaks ties).
- * Ownership: the table owns its array. Every field is read freely (selection, stats), but
- * state and counters change only through the functions below, each named for the event
- * it records: the data path (lb/exchange.c, lb/upstream.c) and the checker call them.
+ * The table is an array of slots in the order the backends were named (that order breaks
+ * ties). Ownership: the table owns its array. Every field is read freely (selection,
+ * stats), but state and counters change only through the functions below, each named for
+ * the event it records: the data path (lb/exchange.c, lb/upstream.c) and the checker call
+ * them; the slot fields (slot, gen, weight) change only through lb/admin.c.
+ *
+ * Backends changed while it runs (lb/admin.h): pointers into the array must stay valid for
+ * as long as anything holds them (an exchange in flight, a pooled or tunnelling connection,
+ * a health probe), so the array never moves: with the admin API or a backends file it is
+ * allocated at its full capacity (LB_MAX_BACKENDS slots) up front, otherwise at exactly the
+ * backends named. A slot is FREE, ACTIVE, DRAINING (no new request; health checks go on)
+ * or REMOVING (no new request, no new probe). A REMOVING slot becomes FREE only once nothing
+ * references it (no request in flight, no pooled connection, no probe running), and only
+ * then may an added backend reuse it (with a new gen, so that stats never mix the two).
+ * n is one past the highest slot not FREE: loops over [0, n) skip FREE slots.
  */
 #ifndef LB_BACKEND_H
 #define LB_BACKEND_H
@@ -33,17 +44,40 @@ typedef struct lb_backend {
     int64_t revived_ms;      /* monotonic time it last came back up (0: never went down and
                               * up again); --slow-start ramps its share from then */
     int pool_len;            /* idle keep-alive connections to it (lb/upstream.c) */
+    int slot;                /* LB_SLOT_*: whether the slot holds a backend taking requests */
+    uint32_t gen;            /* which backend held the slot (new with each add) */
+    int ramp;                /* added while running: --slow-start ramps from its first up */
 } lb_backend;
+
+/* ACTIVE is 0: a zeroed backend (a table built by hand, in unit tests) takes requests. */
+enum { LB_SLOT_ACTIVE, LB_SLOT_DRAINING, LB_SLOT_REMOVING, LB_SLOT_FREE };
 
 typedef struct lb_backend_table {
     lb_backend *v;
-    int n;
+    int n;        /* slots in use: [0, n), some of them possibly FREE */
     int weighted; /* 1 if the weights differ: rr then runs smooth weighted round robin */
+    int cap;      /* slots allocated (n <= cap) */
 } lb_backend_table;
 
-/* Builds the table from cfg, resolving every host. Returns 0, or -1 with a one-line reason
- * in err (nothing allocated then). Backends start down until the first health check. */
-int lb_backend_table_init(lb_backend_table *t, const lb_config *cfg, char *err, size_t errlen);
+/* 1 if b may be given a new request: healthy and neither drained nor removed. */
+static inline int lb_backend_usable(const lb_backend *b)
+{
+    return b->up && b->slot == LB_SLOT_ACTIVE;
+}
+
+/* 1 if b may take a request when none is usable (the panic rule): not drained nor removed. */
+static inline int lb_backend_selectable(const lb_backend *b)
+{
+    return b->slot == LB_SLOT_ACTIVE;
+}
+
+/* Builds the table from cfg, resolving every host, with room for cap slots (at least
+ * cfg->nbackends). Returns 0, or -1 with a one-line reason in err (nothing allocated then).
+ * Backends start down until the first health check. */
+int lb_backend_table_init(lb_backend_table *t, const lb_config *cfg, int cap, char *err,
+                          size_t errlen);
+/* Recomputes t->weighted over the slots not FREE (after a weight or the set changed). */
+void lb_backend_table_reweigh(lb_backend_table *t);
 void lb_backend_table_free(lb_backend_table *t);
 
 /* The load the fewest-total rule compares: last TOTAL plus requests sent since. */

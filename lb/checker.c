@@ -1,6 +1,8 @@
 /* checker.c - probe connections and the round scheduler.
  *
- * One probe per backend, preallocated: a round never allocates. A probe goes CONNECTING ->
+ * One probe per backend slot, preallocated: a round never allocates. A backend added while
+ * running (lb/admin.c) is probed at once, alone ("solo": outside the round count), and
+ * from then on in every round; one being removed is no longer probed. A probe goes CONNECTING ->
  * SENDING -> RECEIVING -> judged, all under one deadline (--health-timeout) started with
  * the connect. The round ends when every probe was judged; results are applied to the
  * table as each probe is judged, so a fast backend is usable before a slow one answers.
@@ -29,6 +31,7 @@ typedef struct lb_probe {
     char request[LB_HOST_MAX + 64];
     size_t request_len, sent;
     size_t len;
+    int solo; /* started alone (a backend just added), outside any round */
     char answer[LB_HEALTH_MAX_ANSWER];
 } lb_probe;
 
@@ -77,7 +80,9 @@ static void probe_judge(lb_probe *p, int healthy, uint64_t errors, uint64_t tota
     lb_backend_probe_result(p->backend, healthy, errors, total, lb_now_ms());
     if (c->hooks.on_result)
         c->hooks.on_result(c->hooks.data, p->backend, healthy);
-    if (--c->active == 0)
+    if (p->solo)
+        p->solo = 0;
+    else if (--c->active == 0)
         round_end(c);
 }
 
@@ -157,13 +162,26 @@ static void interval_fired(lb_loop *loop, lb_timer *timer, void *data)
     lb_checker_request_round(data);
 }
 
+/* Sets probe i up for the backend now in slot i. */
+static void probe_prepare(lb_checker *c, int i)
+{
+    lb_probe *p = &c->probes[i];
+    p->owner = c;
+    p->backend = &c->table->v[i];
+    p->fd = -1;
+    lb_timer_init(&p->deadline, probe_timeout, p);
+    int len = snprintf(p->request, sizeof p->request,
+                       "GET /healthcheck HTTP/1.1\r\nHost: %s\r\n\r\n", p->backend->name);
+    p->request_len = (size_t)len;
+}
+
 lb_checker *lb_checker_create(lb_loop *loop, lb_backend_table *t, const lb_config *cfg,
                               const lb_checker_hooks *hooks)
 {
     lb_checker *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->probes = calloc((size_t)t->n, sizeof *c->probes);
+    c->probes = calloc((size_t)(t->cap > 0 ? t->cap : 1), sizeof *c->probes);
     if (!c->probes) {
         free(c);
         return NULL;
@@ -174,17 +192,15 @@ lb_checker *lb_checker_create(lb_loop *loop, lb_backend_table *t, const lb_confi
     if (hooks)
         c->hooks = *hooks;
     lb_timer_init(&c->interval, interval_fired, c);
-    for (int i = 0; i < t->n; i++) {
-        lb_probe *p = &c->probes[i];
-        p->owner = c;
-        p->backend = &t->v[i];
-        p->fd = -1;
-        lb_timer_init(&p->deadline, probe_timeout, p);
-        int len = snprintf(p->request, sizeof p->request,
-                           "GET /healthcheck HTTP/1.1\r\nHost: %s\r\n\r\n", p->backend->name);
-        p->request_len = (size_t)len;
-    }
+    for (int i = 0; i < t->cap; i++)
+        probe_prepare(c, i);
     return c;
+}
+
+/* Slots whose backend a round probes: not FREE, and not being removed. */
+static int probed(const lb_backend *b)
+{
+    return b->slot == LB_SLOT_ACTIVE || b->slot == LB_SLOT_DRAINING;
 }
 
 void lb_checker_request_round(lb_checker *c)
@@ -198,13 +214,35 @@ void lb_checker_request_round(lb_checker *c)
     lb_timer_stop(c->loop, &c->interval);
     c->in_round = 1;
     c->started++;
-    c->active = c->table->n;
-    /* Count probes first: a probe judged at once must not end the round early. */
-    c->active++;
-    for (int i = 0; i < c->table->n; i++)
-        probe_start(&c->probes[i]);
+    /* Count probes as they start, plus one held until all started: a probe judged at once
+     * must not end the round early. A probe still running alone is left to finish. */
+    c->active = 1;
+    for (int i = 0; i < c->table->n; i++) {
+        lb_probe *p = &c->probes[i];
+        if (!probed(p->backend) || p->state != PROBE_IDLE)
+            continue;
+        c->active++;
+        probe_start(p);
+    }
     if (--c->active == 0)
         round_end(c);
+}
+
+void lb_checker_backend_added(lb_checker *c, int i)
+{
+    lb_probe *p = &c->probes[i];
+    if (p->state != PROBE_IDLE)
+        return;
+    probe_prepare(c, i);
+    if (c->stopped)
+        return;
+    p->solo = 1;
+    probe_start(p);
+}
+
+int lb_checker_probe_busy(const lb_checker *c, int i)
+{
+    return c->probes[i].state != PROBE_IDLE;
 }
 
 void lb_checker_note_forwarded(lb_checker *c)
@@ -219,8 +257,9 @@ void lb_checker_stop(lb_checker *c)
 {
     c->stopped = 1;
     lb_timer_stop(c->loop, &c->interval);
-    for (int i = 0; i < c->table->n; i++) {
+    for (int i = 0; i < c->table->cap; i++) {
         lb_probe *p = &c->probes[i];
+        p->solo = 0;
         if (p->fd >= 0) {
             lb_loop_unwatch(c->loop, p->fd);
             close(p->fd);

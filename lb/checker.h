@@ -36,6 +36,11 @@ void lb_checker_destroy(lb_checker *c);
 void lb_checker_request_round(lb_checker *c);
 /* Counts one forwarded request; every R-th asks for a round. */
 void lb_checker_note_forwarded(lb_checker *c);
+/* The backend in slot i was just added: its probe is rebuilt and sent now, alone (not
+ * after the interval), unless one is already running for that slot. */
+void lb_checker_backend_added(lb_checker *c, int i);
+/* 1 while a probe of slot i runs (the slot is referenced and may not be freed). */
+int lb_checker_probe_busy(const lb_checker *c, int i);
 /* Stops the periodic timer and abandons probes (for shutdown). */
 void lb_checker_stop(lb_checker *c);
 

@@ -17,7 +17,7 @@ static const char usage_text[] =
     "usage: loadbalancer [-N parallel] [-R every] [options] PORT SERVER [SERVER ...]\n"
     "  SERVER is PORT (127.0.0.1) or HOST:PORT, optionally followed by ,weight=W\n"
     "  (1..256, default 1: a share of requests in proportion to W, in every policy);\n"
-    "  options may stand anywhere.\n"
+    "  options may stand anywhere. With --backends-file the SERVER list may be empty.\n"
     "  -N n                   requests proxied at once (4)\n"
     "  -R r                   health-check after every r forwarded requests (5)\n"
     "  --ready                once listening, print READY port=P [stats=S] on stdout\n"
@@ -51,6 +51,11 @@ static const char usage_text[] =
     "                         `Connection: close` does not close the backend connection)\n"
     "  --backend-keepalive    accepted and ignored: what it did is now the default\n"
     "  --defer-accept=0|1     accept a connection once its first bytes arrived (1)\n"
+    "  --backends-file PATH   more SERVERs, one a line (# comments); SIGHUP re-reads it and\n"
+    "                         adds, removes and re-weights backends to match (none)\n"
+    "  --admin-open           the admin API on the stats port (GET/POST /backends, PATCH\n"
+    "                         and DELETE /backends/HOST:PORT) answers any peer (off:\n"
+    "                         loopback peers only; without --stats-port there is none)\n"
     "  Durations are milliseconds, or take an ms or s suffix.\n";
 
 const char *lb_config_usage(void)
@@ -152,7 +157,7 @@ static int parse_port(const char *s, int allow_zero)
 }
 
 /* A backend address: PORT, HOST:PORT or [V6]:PORT, in the first len bytes of s. */
-static int parse_address(const char *s, size_t len, lb_backend_spec *spec)
+int lb_config_parse_address(const char *s, size_t len, lb_backend_spec *spec)
 {
     char word[LB_HOST_MAX + 16];
     if (len >= sizeof word)
@@ -188,7 +193,7 @@ static int parse_address(const char *s, size_t len, lb_backend_spec *spec)
 
 /* A backend: an address, then optionally `,weight=W` (W in 1..LB_WEIGHT_MAX). A host name
  * never holds a comma, so the first comma ends the address. */
-static int parse_backend(const char *s, lb_backend_spec *spec)
+int lb_config_parse_backend(const char *s, lb_backend_spec *spec)
 {
     const char *comma = strchr(s, ',');
     uint64_t w = 1;
@@ -198,7 +203,15 @@ static int parse_backend(const char *s, lb_backend_spec *spec)
             return -1;
     }
     spec->weight = (int)w;
-    return parse_address(s, comma ? (size_t)(comma - s) : strlen(s), spec);
+    return lb_config_parse_address(s, comma ? (size_t)(comma - s) : strlen(s), spec);
+}
+
+void lb_config_backend_name(const lb_backend_spec *spec, char *out, size_t outlen)
+{
+    if (strchr(spec->host, ':'))
+        snprintf(out, outlen, "[%s]:%d", spec->host, spec->port);
+    else
+        snprintf(out, outlen, "%s:%d", spec->host, spec->port);
 }
 
 /* OPT_IGNORED: a flag kept so that old command lines still parse; it sets nothing. */
@@ -209,7 +222,8 @@ typedef enum {
     OPT_PORT,
     OPT_POLICY,
     OPT_FLAG,
-    OPT_IGNORED
+    OPT_IGNORED,
+    OPT_PATH
 } opt_kind;
 
 typedef struct opt_def {
@@ -249,6 +263,8 @@ static const opt_def options[] = {
     {"slow-start", OPT_DURATION, OFF(slow_start_ms), 0},
     {"tunnel-timeout", OPT_DURATION, OFF(tunnel_timeout_ms), 0},
     {"ready", OPT_FLAG, OFF(ready), 0},
+    {"admin-open", OPT_FLAG, OFF(admin_open), 0},
+    {"backends-file", OPT_PATH, OFF(backends_file), 0},
 };
 #undef OFF
 
@@ -290,6 +306,11 @@ static int set_option(const opt_def *o, const char *value, lb_config *cfg)
         return 0;
     case OPT_IGNORED:
         return strcmp(value, "0") && strcmp(value, "1") ? -1 : 0;
+    case OPT_PATH:
+        if (!*value || strlen(value) >= LB_PATH_MAX)
+            return -1;
+        memcpy(field, value, strlen(value) + 1);
+        return 0;
     case OPT_POLICY:
         if (strcmp(value, "fewest") && strcmp(value, "rr") && strcmp(value, "leastconn") &&
             strcmp(value, "p2c"))
@@ -309,7 +330,7 @@ static int add_positional(const char *word, lb_config *cfg, char *err, size_t er
     }
     if (cfg->nbackends >= LB_MAX_BACKENDS)
         return fail(err, errlen, "too many backends (at most %d)", LB_MAX_BACKENDS);
-    if (parse_backend(word, &cfg->backends[cfg->nbackends]) < 0)
+    if (lb_config_parse_backend(word, &cfg->backends[cfg->nbackends]) < 0)
         return fail(err, errlen, "invalid backend '%.64s' (want PORT or HOST:PORT[,weight=W])",
                     word);
     cfg->nbackends++;
@@ -374,7 +395,8 @@ int lb_config_parse(int argc, char **argv, lb_config *out, char *err, size_t err
     }
     if (out->listen_port < 0)
         return fail(err, errlen, "missing PORT and SERVER (try --help)");
-    if (out->nbackends == 0)
+    out->ncmdline = out->nbackends;
+    if (out->nbackends == 0 && !out->backends_file[0])
         return fail(err, errlen, "no backend SERVER given");
     if (out->threads > 64)
         return fail(err, errlen, "at most 64 threads");

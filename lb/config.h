@@ -14,6 +14,7 @@
 #define LB_MAX_BACKENDS 128
 #define LB_HOST_MAX 256
 #define LB_WEIGHT_MAX 256 /* as HAProxy's `weight` */
+#define LB_PATH_MAX 1024  /* --backends-file */
 
 typedef struct lb_backend_spec {
     char host[LB_HOST_MAX]; /* as written ("127.0.0.1" for a bare port), NUL-terminated */
@@ -57,6 +58,12 @@ typedef struct lb_config {
                               * as hop-by-hop (lb/README.md, "Connections") */
     int defer_accept;        /* --defer-accept (on): TCP_DEFER_ACCEPT on the listener, a
                               * connection is accepted once its first bytes arrived */
+    int admin_open;          /* --admin-open (off): the admin API answers any peer, not
+                              * only loopback ones */
+    int ncmdline;            /* backends[0, ncmdline) came from the command line; the
+                              * lines of --backends-file follow (main.c appends them) */
+    char backends_file[LB_PATH_MAX]; /* --backends-file ("" = none): SERVER lines,
+                                      * re-read on SIGHUP (lb/admin.h) */
 } lb_config;
 
 /* Fills out with defaults. */
@@ -66,6 +73,14 @@ void lb_config_defaults(lb_config *out);
  * asked for (-h/--help; out is then not meaningful), or -1 with a one-line reason (no
  * newline) in err. Never prints, exits or allocates. */
 int lb_config_parse(int argc, char **argv, lb_config *out, char *err, size_t errlen);
+
+/* One SERVER word, `PORT | HOST:PORT | [V6]:PORT` with an optional `,weight=W`, into spec
+ * (weight 1 when absent). Returns 0, or -1 if it is not one. Pure. */
+int lb_config_parse_backend(const char *word, lb_backend_spec *spec);
+/* The address part alone (no weight suffix), the first len bytes of s. Returns 0 or -1. */
+int lb_config_parse_address(const char *s, size_t len, lb_backend_spec *spec);
+/* The name the backend table prints for spec: "host:port", or "[v6]:port". */
+void lb_config_backend_name(const lb_backend_spec *spec, char *out, size_t outlen);
 
 /* The usage text (several lines, ends with a newline). */
 const char *lb_config_usage(void);

@@ -1077,7 +1077,7 @@ static int another_up(const lb_exchange *x, const lb_backend *cur)
 {
     const lb_backend_table *t = x->xs->table;
     for (int i = 0; i < t->n; i++)
-        if (&t->v[i] != cur && t->v[i].up && !x->tried[i])
+        if (&t->v[i] != cur && lb_backend_usable(&t->v[i]) && !x->tried[i])
             return 1;
     return 0;
 }

@@ -13,6 +13,11 @@
  * stats port is served by the first loop (this thread), which reads its own loop live and
  * the others through snapshots each publishes from a timer (stats.c), so /stats and
  * /metrics describe the whole process.
+ * Backends changed while it runs (lb/admin.h): with a stats port or --backends-file every
+ * table has room for LB_MAX_BACKENDS slots from the start (pointers into it never move);
+ * the admin API and SIGHUP (a reload of the backends file; only watched with that option,
+ * so a course balancer still dies of SIGHUP as before) both run on the first loop, which
+ * hands each change to the other loops.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -23,6 +28,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "backend.h"
 #include "checker.h"
 #include "config.h"
@@ -49,6 +55,7 @@ struct lb_main {
     lb_worker *workers;
     int nworkers;
     lb_stats *stats;
+    lb_admin *admin; /* NULL without a stats port and a backends file */
     int sigfd;
 };
 
@@ -70,8 +77,15 @@ static void on_signal(lb_loop *loop, int fd, int events, void *data)
 {
     lb_main *m = data;
     struct signalfd_siginfo si;
+    int stop = 0;
     while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP && m->admin)
+            lb_admin_reload(m->admin);
+        else
+            stop = 1;
     }
+    if (!stop)
+        return;
     if (m->stats)
         lb_stats_stop_listening(m->stats);
     lb_proxy_drain(m->workers[0].proxy);
@@ -88,13 +102,16 @@ static void raise_fd_limit(void)
     }
 }
 
-/* Blocks the signals in every thread (created later) and returns a signalfd for them. */
-static int block_signals(void)
+/* Blocks the signals in every thread (created later) and returns a signalfd for them.
+ * hup: SIGHUP too (--backends-file). */
+static int block_signals(int hup)
 {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    if (hup)
+        sigaddset(&set, SIGHUP);
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
         return -1;
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -107,7 +124,8 @@ static int worker_start(lb_worker *w, char *err, size_t errlen)
         return -1;
     }
     lb_policy_set_slow_start(&w->policy, w->cfg.slow_start_ms);
-    if (lb_backend_table_init(&w->table, &w->cfg, err, errlen) < 0)
+    int dynamic = w->cfg.stats_port >= 0 || w->cfg.backends_file[0];
+    if (lb_backend_table_init(&w->table, &w->cfg, dynamic ? LB_MAX_BACKENDS : 0, err, errlen) < 0)
         return -1;
     if (!(w->loop = lb_loop_create(0))) {
         snprintf(err, errlen, "cannot create the event loop");
@@ -140,7 +158,26 @@ static int start_stats(lb_main *m, const lb_config *cfg, char *err, size_t errle
     }
     m->stats = lb_stats_create(cfg->stats_port, srcs, m->nworkers, err, errlen);
     free(srcs);
+    if (m->stats && m->admin)
+        lb_stats_set_admin(m->stats, m->admin, cfg->admin_open);
     return m->stats ? 0 : -1;
+}
+
+/* The admin over every loop (before their threads start: it watches a mailbox on each). */
+static int start_admin(lb_main *m, const lb_config *cfg, char *err, size_t errlen)
+{
+    lb_admin_loop_parts *parts = calloc((size_t)m->nworkers, sizeof *parts);
+    if (!parts) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < m->nworkers; i++) {
+        lb_worker *w = &m->workers[i];
+        parts[i] = (lb_admin_loop_parts){w->loop, &w->table, &w->policy, w->checker, w->proxy};
+    }
+    m->admin = lb_admin_create(cfg, parts, m->nworkers, err, errlen);
+    free(parts);
+    return m->admin ? 0 : -1;
 }
 
 static int start(lb_main *m, const lb_config *cfg, char *err, size_t errlen)
@@ -165,6 +202,8 @@ static int start(lb_main *m, const lb_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot watch signals");
         return -1;
     }
+    if ((cfg->stats_port >= 0 || cfg->backends_file[0]) && start_admin(m, cfg, err, errlen) < 0)
+        return -1;
     if (cfg->stats_port >= 0)
         return start_stats(m, cfg, err, errlen);
     return 0;
@@ -181,6 +220,7 @@ static void *worker_run(void *arg)
 static void finish(lb_main *m)
 {
     lb_stats_destroy(m->stats);
+    lb_admin_destroy(m->admin);
     for (int i = 0; m->workers && i < m->nworkers; i++) {
         lb_worker *w = &m->workers[i];
         lb_checker_destroy(w->checker);
@@ -221,11 +261,11 @@ int main(int argc, char **argv)
         fputs(lb_config_usage(), stdout);
         return 0;
     }
-    if (rc < 0) {
+    if (rc < 0 || (cfg.backends_file[0] && lb_admin_load_file(&cfg, err, sizeof err) < 0)) {
         fprintf(stderr, "loadbalancer: %s\n", err);
         return 1;
     }
-    m.sigfd = block_signals();
+    m.sigfd = block_signals(cfg.backends_file[0] != 0);
     if (m.sigfd < 0 || start(&m, &cfg, err, sizeof err) < 0) {
         fprintf(stderr, "loadbalancer: %s\n", m.sigfd < 0 ? "cannot set up signals" : err);
         finish(&m);

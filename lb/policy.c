@@ -2,7 +2,8 @@
  *
  * Each policy is a separate module exporting one const lb_policy_ops; this file maps names
  * to them and wraps pick() with the contract's fallback: when no backend is up, requests
- * still try the backends in the order named (Envoy's panic mode), and with the slow-start
+ * still try the backends in the order named (Envoy's panic mode; never a drained or removed
+ * one, lb/admin.h), and with the slow-start
  * gate: a backend revived less than slow_start_ms ago keeps a pick with probability
  * elapsed / slow_start_ms (a draw from the policy's xorshift, reproducible with --seed);
  * a refused pick is made again with that backend excluded, and if no other is up it is
@@ -72,7 +73,12 @@ int lb_policy_choose(lb_policy *p, const lb_backend_table *t, const unsigned cha
     if (i >= 0)
         return i;
     for (i = 0; i < t->n; i++)
-        if (!excluded[i])
+        if (!excluded[i] && lb_backend_selectable(&t->v[i]))
             return i;
     return -1;
+}
+
+void lb_policy_table_changed(lb_policy *p)
+{
+    memset(p->swrr, 0, sizeof p->swrr);
 }

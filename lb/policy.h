@@ -2,11 +2,11 @@
  *
  * A policy picks one backend among the candidates: those up and not excluded (a request
  * excludes the backends it already tried). lb_policy_choose() adds the contract's panic
- * rule on top of any policy: with no candidate up, the first backend not excluded, in the
- * order named. With --slow-start it also gates a backend that came back up recently: the
- * pick is kept with a probability that grows linearly from 0 to 1 over the duration, else
- * the request goes to the policy's choice among the others (so a revived backend's share
- * ramps up instead of jumping, whatever the policy). Policies allocate nothing; their state
+ * rule on top of any policy: with no candidate up, the first backend not excluded (nor
+ * drained or removed), in the order named. With --slow-start it also gates a backend that came back
+ * up recently: the pick is kept with a probability that grows linearly from 0 to 1 over the
+ * duration, else the request goes to the policy's choice among the others (so a revived backend's
+ * share ramps up instead of jumping, whatever the policy). Policies allocate nothing; their state
  * lives in lb_policy.
  */
 #ifndef LB_POLICY_H
@@ -58,6 +58,10 @@ void lb_policy_set_slow_start(lb_policy *p, int slow_start_ms);
  * (panic) the first backend not excluded in the order named. Returns its index, or -1 when
  * every one is excluded. */
 int lb_policy_choose(lb_policy *p, const lb_backend_table *t, const unsigned char *excluded);
+
+/* The table's set or weights changed (lb/admin.c): smooth weighted round robin starts its
+ * rotation afresh, as nginx does when its upstream changes. */
+void lb_policy_table_changed(lb_policy *p);
 
 /* 1 if a is a better fewest-total choice than b (fewer load / weight, then fewer errors). */
 int lb_policy_fewest_better(const lb_backend *a, const lb_backend *b);

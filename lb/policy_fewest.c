@@ -21,7 +21,7 @@ static int fewest_pick(lb_policy *p, const lb_backend_table *t, const unsigned c
 {
     int best = -1;
     for (int i = 0; i < t->n; i++) {
-        if (!t->v[i].up || excluded[i])
+        if (!lb_backend_usable(&t->v[i]) || excluded[i])
             continue;
         if (best < 0 || lb_policy_fewest_better(&t->v[i], &t->v[best]))
             best = i;

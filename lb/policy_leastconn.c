@@ -14,7 +14,7 @@ static int leastconn_pick(lb_policy *p, const lb_backend_table *t, const unsigne
     int best = -1;
     for (int k = 0; k < t->n; k++) {
         int i = (int)((p->rr_next + (uint32_t)k) % (uint32_t)t->n);
-        if (!t->v[i].up || excluded[i])
+        if (!lb_backend_usable(&t->v[i]) || excluded[i])
             continue;
         if (best < 0 || lb_policy_inflight_less(&t->v[i], &t->v[best]))
             best = i;

@@ -13,7 +13,7 @@ static int p2c_pick(lb_policy *p, const lb_backend_table *t, const unsigned char
 {
     int cand[LB_MAX_BACKENDS], n = 0;
     for (int i = 0; i < t->n; i++)
-        if (t->v[i].up && !excluded[i])
+        if (lb_backend_usable(&t->v[i]) && !excluded[i])
             cand[n++] = i;
     if (n <= 1)
         return n ? cand[0] : -1;

@@ -14,7 +14,7 @@ static int swrr_pick(lb_policy *p, const lb_backend_table *t, const unsigned cha
     int best = -1;
     int64_t sum = 0;
     for (int i = 0; i < t->n; i++) {
-        if (!t->v[i].up || excluded[i])
+        if (!lb_backend_usable(&t->v[i]) || excluded[i])
             continue;
         p->swrr[i] += t->v[i].weight;
         sum += t->v[i].weight;
@@ -32,7 +32,7 @@ static int rr_pick(lb_policy *p, const lb_backend_table *t, const unsigned char 
         return swrr_pick(p, t, excluded);
     for (int k = 0; k < t->n; k++) {
         int i = (int)((p->rr_next + (uint32_t)k) % (uint32_t)t->n);
-        if (t->v[i].up && !excluded[i]) {
+        if (lb_backend_usable(&t->v[i]) && !excluded[i]) {
             p->rr_next = (uint32_t)i + 1;
             return i;
         }

@@ -211,6 +211,11 @@ void lb_proxy_backend_judged(lb_proxy *px, lb_backend *b, int healthy)
     lb_exchanges_backend_down(px->xs, b);
 }
 
+void lb_proxy_backend_drained(lb_proxy *px, lb_backend *b)
+{
+    lb_upstreams_flush(px->ups, b);
+}
+
 void lb_proxy_drain(lb_proxy *px)
 {
     if (px->draining)

@@ -51,6 +51,9 @@ void lb_proxy_start_accepting(lb_proxy *px);
 /* A backend was judged by a health probe: when it went down, its idle connections are
  * closed and its untouched idempotent requests move to another backend. */
 void lb_proxy_backend_judged(lb_proxy *px, lb_backend *b, int healthy);
+/* b was drained or is being removed (lb/admin.h): its idle connections are closed; its
+ * requests in flight go on. */
+void lb_proxy_backend_drained(lb_proxy *px, lb_backend *b);
 /* SIGTERM: stops accepting, closes idle clients, lets requests in flight finish within
  * --drain-timeout, then stops the loop. */
 void lb_proxy_drain(lb_proxy *px);

@@ -41,18 +41,24 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admin_parse.h"
 #include "http.h"
 #include "net.h"
 
 #define STATS_DEADLINE_MS 5000
 #define STATS_MAX_HEAD 4096
+#define STATS_MAX_IN (STATS_MAX_HEAD + LB_ADMIN_BODY_MAX) /* a head and an admin body */
+#define STATS_SETTLE_MS 1  /* how often a waiting admin answer looks whether it may go */
 #define STATS_MAX_LOOPS 64 /* --threads is at most 64 */
 
-/* A backend summed over loops. */
+/* A backend summed over loops: the loops whose slot holds the newest gen (a loop that has
+ * not applied a change yet shows an older one, or the slot FREE). */
 typedef struct stats_agg_backend {
     lb_stats_backend_snap s; /* sums, or the values of the most recent probe */
     uint64_t sent_since;     /* sum over loops of load - total */
     int up_loops, down_loops;
+    int present;  /* some loop holds a backend in the slot */
+    int draining; /* some loop has it drained or being removed */
 } stats_agg_backend;
 
 /* What /stats lists of each loop: enough to see how the kernel spread the clients. */
@@ -68,6 +74,7 @@ typedef struct stats_agg {
     int loops, n;
     stats_agg_backend b[LB_MAX_BACKENDS];
     stats_agg_loop per_loop[STATS_MAX_LOOPS];
+    lb_admin_counters admin;
 } stats_agg;
 
 /* A loop other than the first: its sources (touched only by its thread) and the copy it
@@ -87,6 +94,8 @@ struct lb_stats {
     int nslots;
     lb_stats_snapshot scratch; /* the live loop's copy, per answer */
     stats_agg agg;             /* per answer */
+    lb_admin *admin;           /* NULL: no admin API */
+    int admin_open;            /* --admin-open */
     int listen_fd;
     int port;
     struct stats_conn *conns;
@@ -96,6 +105,8 @@ typedef struct stats_conn {
     lb_stats *owner;
     int fd;
     int writing;
+    int loopback;    /* the peer's address is a loopback one */
+    lb_timer settle; /* an admin answer waits until every loop applied the change */
     lb_buf in, out;
     lb_timer deadline;
     struct stats_conn *next, *prev;
@@ -131,6 +142,8 @@ void lb_stats_snapshot_take(const lb_stats_sources *src, lb_stats_snapshot *out)
             .in_flight = b->in_flight,
             .pool_idle = b->pool_len,
             .weight = b->weight,
+            .slot = b->slot,
+            .gen = b->gen,
             .total = b->total,
             .errors = b->errors,
             .load = lb_backend_load(b),
@@ -165,6 +178,13 @@ static void agg_add_counters(lb_proxy_counters *a, const lb_proxy_counters *c)
 
 static void agg_add_backend(stats_agg_backend *a, const lb_stats_backend_snap *b)
 {
+    if (b->slot == LB_SLOT_FREE || (a->present && b->gen < a->s.gen))
+        return;
+    if (a->present && b->gen > a->s.gen)
+        memset(a, 0, sizeof *a); /* the loops seen so far showed an older backend */
+    a->present = 1;
+    a->s.gen = b->gen;
+    a->draining |= b->slot == LB_SLOT_DRAINING || b->slot == LB_SLOT_REMOVING;
     if (!a->s.name || (b->checked && (!a->s.checked || b->last_check_ms > a->s.last_check_ms))) {
         a->s.name = a->s.name ? a->s.name : b->name;
         a->s.weight = b->weight;
@@ -185,11 +205,11 @@ static void agg_add_backend(stats_agg_backend *a, const lb_stats_backend_snap *b
     a->s.checks_failed += b->checks_failed;
 }
 
-/* Adds one loop. Every loop's table is built from the same config, so the first loop's
- * backend count holds for all. */
+/* Adds one loop. Every loop's table gets the same changes (lb/admin.h), slot by slot, some
+ * loops later than others: the slots of all are the union. */
 static void agg_add(stats_agg *a, const lb_stats_snapshot *s)
 {
-    if (a->loops == 0)
+    if (s->nbackends > a->n)
         a->n = s->nbackends;
     if (a->loops < STATS_MAX_LOOPS)
         a->per_loop[a->loops] =
@@ -199,7 +219,7 @@ static void agg_add(stats_agg *a, const lb_stats_snapshot *s)
     agg_add_counters(&a->c, &s->counters);
     a->rounds_started += s->rounds_started;
     a->rounds_done += s->rounds_done;
-    for (int i = 0; i < a->n && i < s->nbackends; i++)
+    for (int i = 0; i < s->nbackends; i++)
         agg_add_backend(&a->b[i], &s->b[i]);
 }
 
@@ -214,6 +234,8 @@ static void agg_finish(stats_agg *a)
 
 static const char *agg_state(const stats_agg_backend *b)
 {
+    if (b->draining)
+        return "draining";
     if (b->s.up)
         return "up";
     return b->down_loops > 0 ? "down" : "unknown";
@@ -233,12 +255,12 @@ static int render_backend_json(const stats_agg_backend *a, int last, lb_buf *out
                    "\"errors\": %llu, \"load\": %llu, \"in_flight\": %d, \"failures\": %llu, "
                    "\"forwarded\": %llu, \"checks_ok\": %llu, \"checks_failed\": %llu, "
                    "\"last_check\": %s, \"last_check_ms_ago\": %lld, \"pool_idle\": %d, "
-                   "\"up_in_loops\": %d, \"weight\": %d}%s\n",
+                   "\"up_in_loops\": %d, \"weight\": %d, \"name\": \"%s\"}%s\n",
                    b->name, agg_state(a), (unsigned long long)b->total,
                    (unsigned long long)b->errors, (unsigned long long)b->load, b->in_flight,
                    (unsigned long long)b->failures, (unsigned long long)b->forwarded,
                    (unsigned long long)b->checks_ok, (unsigned long long)b->checks_failed, when,
-                   ago, b->pool_idle, a->up_loops, b->weight, last ? "" : ",");
+                   ago, b->pool_idle, a->up_loops, b->weight, b->name, last ? "" : ",");
 }
 
 static int render_loops_json(const stats_agg *a, lb_buf *out)
@@ -257,15 +279,27 @@ static int render_loops_json(const stats_agg *a, lb_buf *out)
     return appendf(out, "  ]\n}\n");
 }
 
+/* The backend objects of every slot that holds one, comma-separated. */
+static int render_backends_json(const stats_agg *a, lb_buf *out)
+{
+    int last = -1;
+    for (int i = 0; i < a->n; i++)
+        if (a->b[i].present)
+            last = i;
+    for (int i = 0; i <= last; i++)
+        if (a->b[i].present && render_backend_json(&a->b[i], i == last, out) < 0)
+            return -1;
+    return 0;
+}
+
 static int render_json(const char *policy, const stats_agg *a, lb_buf *out)
 {
     const lb_proxy_counters *st = &a->c;
     if (appendf(out, "{\n  \"policy\": \"%s\",\n  \"backends\": [\n", policy ? policy : "fewest") <
         0)
         return -1;
-    for (int i = 0; i < a->n; i++)
-        if (render_backend_json(&a->b[i], i == a->n - 1, out) < 0)
-            return -1;
+    if (render_backends_json(a, out) < 0)
+        return -1;
     if (appendf(out,
                 "  ],\n  \"health_rounds_started\": %llu,\n  \"health_rounds_done\": %llu,\n"
                 "  \"clients\": %d,\n  \"in_flight\": %d,\n  \"queued_now\": %d,\n"
@@ -274,6 +308,7 @@ static int render_json(const char *policy, const stats_agg *a, lb_buf *out)
                 "  \"retries\": %llu,\n  \"pool_reuses\": %llu,\n  \"aborted\": %llu,\n"
                 "  \"queued\": %llu,\n  \"spliced_bytes\": %llu,\n  \"tunnels\": %llu,\n"
                 "  \"threads\": %d,\n"
+                "  \"reloads\": %llu,\n  \"reload_errors\": %llu,\n  \"admin_changes\": %llu,\n"
                 "  \"loops\": [\n",
                 (unsigned long long)a->rounds_started, (unsigned long long)a->rounds_done,
                 st->clients_now, st->in_flight_now, st->queue_now, (unsigned long long)st->accepted,
@@ -282,7 +317,9 @@ static int render_json(const char *policy, const stats_agg *a, lb_buf *out)
                 (unsigned long long)st->replies_503, (unsigned long long)st->retries,
                 (unsigned long long)st->pool_reuses, (unsigned long long)st->aborted,
                 (unsigned long long)st->queued, (unsigned long long)st->spliced_bytes,
-                (unsigned long long)st->tunnels, a->loops) < 0)
+                (unsigned long long)st->tunnels, a->loops, (unsigned long long)a->admin.reloads,
+                (unsigned long long)a->admin.reload_errors,
+                (unsigned long long)a->admin.admin_changes) < 0)
         return -1;
     return render_loops_json(a, out);
 }
@@ -332,7 +369,8 @@ static int render_backend_metrics(const stats_agg *a, size_t from, size_t to, lb
                           backend_families[f].help) < 0)
             return -1;
         for (int i = 0; i < a->n; i++)
-            if (appendf(out, "%s{backend=\"%s\"} %llu\n", backend_families[f].name, a->b[i].s.name,
+            if (a->b[i].present &&
+                appendf(out, "%s{backend=\"%s\"} %llu\n", backend_families[f].name, a->b[i].s.name,
                         backend_metric(&a->b[i], f)) < 0)
                 return -1;
     }
@@ -366,6 +404,9 @@ static int render_metrics(const stats_agg *a, lb_buf *out)
         {"lb_spliced_bytes_total", "counter", st->spliced_bytes},
         {"lb_tunnels_total", "counter", st->tunnels},
         {"lb_threads", "gauge", (unsigned long long)a->loops},
+        {"lb_reloads_total", "counter", a->admin.reloads},
+        {"lb_reload_errors_total", "counter", a->admin.reload_errors},
+        {"lb_admin_changes_total", "counter", a->admin.admin_changes},
     };
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
         if (appendf(out, "# TYPE %s %s\n%s %llu\n", m[i].name, m[i].type, m[i].name, m[i].v) < 0)
@@ -374,28 +415,32 @@ static int render_metrics(const stats_agg *a, lb_buf *out)
 }
 
 /* Sums n snapshots into a fresh aggregate (NULL on ENOMEM). */
-static stats_agg *agg_of(const lb_stats_snapshot *snaps, int n)
+static stats_agg *agg_of(const lb_stats_snapshot *snaps, int n, const lb_admin_counters *admin)
 {
     stats_agg *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
+    if (admin)
+        a->admin = *admin;
     for (int i = 0; i < n; i++)
         agg_add(a, &snaps[i]);
     agg_finish(a);
     return a;
 }
 
-int lb_stats_render_json(const char *policy, const lb_stats_snapshot *snaps, int n, lb_buf *out)
+int lb_stats_render_json(const char *policy, const lb_stats_snapshot *snaps, int n,
+                         const lb_admin_counters *admin, lb_buf *out)
 {
-    stats_agg *a = agg_of(snaps, n);
+    stats_agg *a = agg_of(snaps, n, admin);
     int rc = a ? render_json(policy, a, out) : -1;
     free(a);
     return rc;
 }
 
-int lb_stats_render_metrics(const lb_stats_snapshot *snaps, int n, lb_buf *out)
+int lb_stats_render_metrics(const lb_stats_snapshot *snaps, int n, const lb_admin_counters *admin,
+                            lb_buf *out)
 {
-    stats_agg *a = agg_of(snaps, n);
+    stats_agg *a = agg_of(snaps, n, admin);
     int rc = a ? render_metrics(a, out) : -1;
     free(a);
     return rc;
@@ -407,6 +452,7 @@ static void conn_close(stats_conn *c)
 {
     lb_stats *s = c->owner;
     lb_timer_stop(s->loop, &c->deadline);
+    lb_timer_stop(s->loop, &c->settle);
     lb_loop_unwatch(s->loop, c->fd);
     close(c->fd);
     if (c->prev)
@@ -420,14 +466,30 @@ static void conn_close(stats_conn *c)
     free(c);
 }
 
+/* The reason phrases of the statuses the admin API adds to lb_http_reason's. */
+static const char *reason(int status)
+{
+    switch (status) {
+    case 202:
+        return "Accepted";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    default:
+        return lb_http_reason(status);
+    }
+}
+
 static void conn_answer(stats_conn *c, int status, const char *type, lb_buf *body)
 {
     char head[256];
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                      "Connection: close\r\n\r\n",
-                     status, status == 200 ? "OK" : (status == 404 ? "Not Found" : "Bad Request"),
-                     type, lb_buf_len(body));
+                     status, reason(status), type, lb_buf_len(body));
     if (lb_buf_append(&c->out, head, (size_t)n) < 0 ||
         lb_buf_append(&c->out, lb_buf_head(body), lb_buf_len(body)) < 0) {
         conn_close(c);
@@ -441,6 +503,8 @@ static void conn_answer(stats_conn *c, int status, const char *type, lb_buf *bod
 static void stats_collect(lb_stats *s)
 {
     memset(&s->agg, 0, sizeof s->agg);
+    if (s->admin)
+        s->agg.admin = *lb_admin_counters_get(s->admin);
     lb_stats_snapshot_take(&s->live, &s->scratch);
     agg_add(&s->agg, &s->scratch);
     for (int i = 0; i < s->nslots; i++) {
@@ -452,53 +516,212 @@ static void stats_collect(lb_stats *s)
     agg_finish(&s->agg);
 }
 
-static void conn_route(stats_conn *c, const lb_http_request *req)
+/* ---- the admin API ---------------------------------------------------------------- */
+
+/* {"error":"why"}, with why made a valid JSON string. Returns status, or -1 (ENOMEM). */
+static int json_error(lb_buf *out, int status, const char *why)
+{
+    char esc[600];
+    size_t n = 0;
+    for (const char *p = why; *p && n + 3 < sizeof esc; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '"' || ch == '\\')
+            esc[n++] = '\\';
+        esc[n++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+    }
+    esc[n] = '\0';
+    return appendf(out, "{\"error\": \"%s\"}\n", esc) < 0 ? -1 : status;
+}
+
+/* The object of the backend in slot, as /stats shows it, freshly collected. */
+static int backend_answer(lb_stats *s, int slot, int status, lb_buf *out)
+{
+    stats_collect(s);
+    if (!s->agg.b[slot].present)
+        return json_error(out, 404, "unknown backend");
+    return render_backend_json(&s->agg.b[slot], 1, out) < 0 ? -1 : status;
+}
+
+static int admin_post(lb_stats *s, const char *body, size_t len, lb_buf *out)
+{
+    lb_admin_body b;
+    char err[512];
+    int status;
+    if (lb_admin_parse_body(body, len, LB_ADMIN_BODY_POST, &b, err, sizeof err) < 0)
+        return json_error(out, 400, err);
+    int slot = lb_admin_add(s->admin, &b.server, &status, err, sizeof err);
+    if (slot < 0)
+        return json_error(out, status, err);
+    lb_admin_note_change(s->admin);
+    return backend_answer(s, slot, 201, out);
+}
+
+static int admin_patch(lb_stats *s, int slot, const char *body, size_t len, lb_buf *out)
+{
+    lb_admin_body b;
+    char err[512];
+    if (lb_admin_parse_body(body, len, LB_ADMIN_BODY_PATCH, &b, err, sizeof err) < 0)
+        return json_error(out, 400, err);
+    if (lb_admin_removing(s->admin, slot))
+        return json_error(out, 409, "the backend is being removed");
+    if (b.has_weight)
+        lb_admin_set_weight(s->admin, slot, b.weight);
+    if (b.has_state)
+        lb_admin_set_drain(s->admin, slot, b.drain);
+    lb_admin_note_change(s->admin);
+    return backend_answer(s, slot, 200, out);
+}
+
+/* Answers an admin request into out. Returns the status, or -1 (ENOMEM). */
+static int admin_route(stats_conn *c, const lb_http_request *req, const char *body, size_t len,
+                       lb_buf *out)
 {
     lb_stats *s = c->owner;
-    lb_buf body = LB_BUF_INIT;
-    int ok = -1, status = 404;
+    const char *m = req->method;
+    size_t ml = req->method_len;
+    if (!c->loopback && !s->admin_open)
+        return json_error(out, 403, "admin API is loopback-only (see --admin-open)");
+    if (req->target_len == 9) { /* "/backends" */
+        if (lb_http_token_eq(m, ml, "POST"))
+            return admin_post(s, body, len, out);
+        if (!lb_http_token_eq(m, ml, "GET"))
+            return json_error(out, 405, "use GET or POST on /backends");
+        stats_collect(s);
+        if (appendf(out, "{\"backends\": [\n") < 0 || render_backends_json(&s->agg, out) < 0 ||
+            appendf(out, "]}\n") < 0)
+            return -1;
+        return 200;
+    }
+    lb_backend_spec spec;
+    int slot = lb_admin_parse_path(req->target, req->target_len, &spec) < 0
+                   ? -1
+                   : lb_admin_find(s->admin, &spec);
+    if (slot < 0)
+        return json_error(out, 404, "unknown backend");
+    if (lb_http_token_eq(m, ml, "PATCH"))
+        return admin_patch(s, slot, body, len, out);
+    if (!lb_http_token_eq(m, ml, "DELETE"))
+        return json_error(out, 405, "use PATCH or DELETE on /backends/HOST:PORT");
+    lb_admin_remove(s->admin, slot);
+    lb_admin_note_change(s->admin);
+    return backend_answer(s, slot, 202, out);
+}
+
+static int is_admin_path(const lb_http_request *req)
+{
+    return req->target_len >= 9 && memcmp(req->target, "/backends", 9) == 0 &&
+           (req->target_len == 9 || req->target[9] == '/');
+}
+
+static void conn_route(stats_conn *c, const lb_http_request *req, const char *body, size_t len)
+{
+    lb_stats *s = c->owner;
+    lb_buf out = LB_BUF_INIT;
+    int ok = -1, status = 404, settle = 0;
     const char *type = "text/plain";
     int get = lb_http_token_eq(req->method, req->method_len, "GET");
     if (get && lb_http_token_eq(req->target, req->target_len, "/stats")) {
         stats_collect(s);
-        ok = render_json(s->live.policy, &s->agg, &body);
+        ok = render_json(s->live.policy, &s->agg, &out);
         status = 200;
         type = "application/json";
     } else if (get && lb_http_token_eq(req->target, req->target_len, "/metrics")) {
         stats_collect(s);
-        ok = render_metrics(&s->agg, &body);
+        ok = render_metrics(&s->agg, &out);
         status = 200;
         type = "text/plain; version=0.0.4";
+    } else if (s->admin && is_admin_path(req)) {
+        ok = status = admin_route(c, req, body, len, &out);
+        type = "application/json";
+        settle = !lb_admin_settled(s->admin);
     } else {
-        ok = lb_buf_append(&body, "not found\n", 10);
+        ok = lb_buf_append(&out, "not found\n", 10);
     }
-    if (ok < 0)
+    if (ok < 0) {
+        conn_close(c);
+    } else {
+        conn_answer(c, status, type, &out);
+        if (settle) {
+            lb_loop_set_mask(s->loop, c->fd, 0);
+            lb_timer_start(s->loop, &c->settle, STATS_SETTLE_MS);
+        }
+    }
+    lb_buf_free(&out);
+}
+
+/* The answer is ready; it goes once every loop applied the change. */
+static void conn_settle(lb_loop *loop, lb_timer *timer, void *data)
+{
+    stats_conn *c = data;
+    if (lb_admin_settled(c->owner->admin))
+        lb_loop_set_mask(loop, c->fd, LB_EV_WRITE);
+    else
+        lb_timer_start(loop, timer, STATS_SETTLE_MS);
+}
+
+/* The body's length from the head: 0 without one, -1 when it cannot be taken (chunked, a
+ * malformed length), -2 when over LB_ADMIN_BODY_MAX. */
+static long body_length(const lb_http_request *req)
+{
+    if (lb_http_find_header(req->headers, req->num_headers, "Transfer-Encoding"))
+        return -1;
+    const lb_http_header *h = lb_http_find_header(req->headers, req->num_headers, "Content-Length");
+    if (!h)
+        return 0;
+    long v = 0;
+    if (h->value_len == 0 || h->value_len > 9)
+        return h->value_len > 9 && strspn(h->value, "0123456789") >= h->value_len ? -2 : -1;
+    for (size_t i = 0; i < h->value_len; i++) {
+        if (h->value[i] < '0' || h->value[i] > '9')
+            return -1;
+        v = v * 10 + (h->value[i] - '0');
+    }
+    return v > LB_ADMIN_BODY_MAX ? -2 : v;
+}
+
+static void conn_refuse(stats_conn *c, int status, const char *why)
+{
+    lb_buf out = LB_BUF_INIT;
+    if (json_error(&out, status, why) < 0)
         conn_close(c);
     else
-        conn_answer(c, status, type, &body);
-    lb_buf_free(&body);
+        conn_answer(c, status, "application/json", &out);
+    lb_buf_free(&out);
 }
 
 static void conn_read(stats_conn *c)
 {
     lb_http_header headers[32];
     lb_http_request req;
-    ssize_t n = lb_buf_read_fd(&c->in, c->fd, STATS_MAX_HEAD - lb_buf_len(&c->in));
+    ssize_t n = lb_buf_read_fd(&c->in, c->fd, STATS_MAX_IN - lb_buf_len(&c->in));
     if (n < 0 && errno == EAGAIN)
         return;
     if (n <= 0) {
         conn_close(c);
         return;
     }
-    int r = lb_http_parse_request(lb_buf_head(&c->in), lb_buf_len(&c->in), &req, headers, 32);
-    if (r == LB_HTTP_INCOMPLETE && lb_buf_len(&c->in) < STATS_MAX_HEAD)
+    size_t have = lb_buf_len(&c->in);
+    int r = lb_http_parse_request(lb_buf_head(&c->in),
+                                  have < STATS_MAX_HEAD ? have : STATS_MAX_HEAD, &req, headers, 32);
+    if (r == LB_HTTP_INCOMPLETE && have < STATS_MAX_HEAD)
         return;
     if (r < 0) {
         lb_buf body = LB_BUF_INIT;
         conn_answer(c, 400, "text/plain", &body);
         return;
     }
-    conn_route(c, &req);
+    long len = body_length(&req);
+    if (len == -1) {
+        conn_refuse(c, 400, "a body needs a Content-Length");
+        return;
+    }
+    if (len == -2) {
+        conn_refuse(c, 413, "body over 4096 bytes");
+        return;
+    }
+    if (have - (size_t)r < (size_t)len)
+        return; /* the rest of the body is on its way */
+    conn_route(c, &req, lb_buf_head(&c->in) + r, (size_t)len);
 }
 
 static void conn_io(lb_loop *loop, int fd, int events, void *data)
@@ -531,9 +754,14 @@ static void stats_accept(lb_loop *loop, int fd, int events, void *data)
             close(cfd);
             return;
         }
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
         c->owner = s;
         c->fd = cfd;
+        c->loopback = getpeername(cfd, (struct sockaddr *)&peer, &plen) == 0 &&
+                      lb_admin_is_loopback((struct sockaddr *)&peer, plen);
         lb_timer_init(&c->deadline, conn_timeout, c);
+        lb_timer_init(&c->settle, conn_settle, c);
         lb_timer_start(loop, &c->deadline, STATS_DEADLINE_MS);
         c->next = s->conns;
         if (s->conns)
@@ -603,6 +831,12 @@ fail:
 int lb_stats_port(const lb_stats *s)
 {
     return s->port;
+}
+
+void lb_stats_set_admin(lb_stats *s, lb_admin *a, int open)
+{
+    s->admin = a;
+    s->admin_open = open;
 }
 
 void lb_stats_stop_listening(lb_stats *s)

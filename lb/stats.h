@@ -1,19 +1,21 @@
 /* stats.h - GET /stats (JSON) and GET /metrics (Prometheus text) on --stats-port.
  *
  * A tiny HTTP/1.1 server on the first balancer loop: one request per connection, answered
- * and closed, each connection under a 5 s deadline. With --threads N it reports the whole
- * process: the first loop is read live, every other loop publishes a snapshot of its own
- * counters and backend table every LB_STATS_PUBLISH_MS from a timer on its own loop, and
- * the answer is the aggregate of the N views (see stats.c for the rules).
- * The renderers are pure functions of snapshots so they can be tested without sockets.
- * Ownership: the sources are borrowed and must outlive the stats server; lb_stats owns its
- * listener, its connections, the snapshot slots and their timers.
+ * and closed, each connection under a 5 s deadline. It also serves the admin API
+ * (lb/admin.h) when given one: bodies of at most LB_ADMIN_BODY_MAX bytes, JSON answers. With
+ * --threads N it reports the whole process: the first loop is read live, every other loop publishes
+ * a snapshot of its own counters and backend table every LB_STATS_PUBLISH_MS from a timer on its
+ * own loop, and the answer is the aggregate of the N views (see stats.c for the rules). The
+ * renderers are pure functions of snapshots so they can be tested without sockets. Ownership: the
+ * sources are borrowed and must outlive the stats server; lb_stats owns its listener, its
+ * connections, the snapshot slots and their timers.
  */
 #ifndef LB_STATS_H
 #define LB_STATS_H
 
 #include <stdint.h>
 
+#include "admin.h"
 #include "backend.h"
 #include "buf.h"
 #include "checker.h"
@@ -39,6 +41,8 @@ typedef struct lb_stats_backend_snap {
     const char *name; /* the table's own string: immutable after the table is built */
     int up, checked, in_flight, pool_idle;
     int weight; /* the same in every loop (SERVER,weight=W) */
+    int slot;   /* LB_SLOT_*: FREE slots are left out */
+    uint32_t gen;
     uint64_t total, errors, load, forwarded, failures, checks_ok, checks_failed;
     int64_t last_check_ms, last_check_wall;
 } lb_stats_backend_snap;
@@ -56,9 +60,11 @@ typedef struct lb_stats lb_stats;
 /* Copies src into out. Call it only on the thread that runs src->loop. */
 void lb_stats_snapshot_take(const lb_stats_sources *src, lb_stats_snapshot *out);
 /* Append the JSON document, or the Prometheus exposition, of the aggregate of n >= 1 loop
- * snapshots to out. Return 0 or -1 (ENOMEM). */
-int lb_stats_render_json(const char *policy, const lb_stats_snapshot *snaps, int n, lb_buf *out);
-int lb_stats_render_metrics(const lb_stats_snapshot *snaps, int n, lb_buf *out);
+ * snapshots to out (admin may be NULL: its counters are then 0). Return 0 or -1 (ENOMEM). */
+int lb_stats_render_json(const char *policy, const lb_stats_snapshot *snaps, int n,
+                         const lb_admin_counters *admin, lb_buf *out);
+int lb_stats_render_metrics(const lb_stats_snapshot *snaps, int n, const lb_admin_counters *admin,
+                            lb_buf *out);
 
 /* Listens on port (0: ephemeral) on srcs[0].loop, which serves the port and is read live.
  * For each srcs[i], i >= 1, a snapshot is taken now and a publishing timer started on
@@ -66,6 +72,9 @@ int lb_stats_render_metrics(const lb_stats_snapshot *snaps, int n, lb_buf *out);
  * NULL with a reason in err. */
 lb_stats *lb_stats_create(int port, const lb_stats_sources *srcs, int n, char *err, size_t errlen);
 int lb_stats_port(const lb_stats *s);
+/* Serves the admin API (GET/POST /backends, PATCH/DELETE /backends/HOST:PORT) with a, to
+ * loopback peers only unless open. Without it those paths answer 404. */
+void lb_stats_set_admin(lb_stats *s, lb_admin *a, int open);
 /* Stops listening (for a drain); open connections finish. */
 void lb_stats_stop_listening(lb_stats *s);
 /* Frees everything and stops the publishing timers: call it once no loop runs any more. */

@@ -106,7 +106,7 @@ static void up_timeout(lb_loop *loop, lb_timer *timer, void *data)
 lb_upstreams *lb_upstreams_create(lb_loop *loop, const lb_config *cfg, lb_backend_table *t)
 {
     lb_upstreams *us = calloc(1, sizeof *us);
-    if (!us || !(us->pools = calloc((size_t)(t->n > 0 ? t->n : 1), sizeof *us->pools))) {
+    if (!us || !(us->pools = calloc((size_t)(t->cap > 0 ? t->cap : 1), sizeof *us->pools))) {
         free(us);
         return NULL;
     }
@@ -202,7 +202,7 @@ void lb_upstream_release(lb_upstream *up, int reusable)
     up->owner = NULL;
     up->hooks = NULL;
     if (!reusable || up->state != UP_ACTIVE || up->be->pool_len >= us->cfg->pool_size ||
-        !up->be->up || us->draining) {
+        !lb_backend_usable(up->be) || us->draining) {
         up_close(up);
         return;
     }

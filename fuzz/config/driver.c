@@ -30,7 +30,8 @@ static int split_words(char *copy, size_t len, char **argv)
 static void check_success(const lb_config *c)
 {
     FUZZ_CHECK(c->listen_port >= 0 && c->listen_port <= 65535);
-    FUZZ_CHECK(c->nbackends >= 1 && c->nbackends <= LB_MAX_BACKENDS);
+    FUZZ_CHECK((c->nbackends >= 1 || c->backends_file[0]) && c->nbackends <= LB_MAX_BACKENDS);
+    FUZZ_CHECK(c->ncmdline == c->nbackends);
     for (int i = 0; i < c->nbackends; i++) {
         FUZZ_CHECK(c->backends[i].port >= 1 && c->backends[i].port <= 65535);
         FUZZ_CHECK(c->backends[i].weight >= 1 && c->backends[i].weight <= LB_WEIGHT_MAX);

@@ -178,7 +178,7 @@ static void test_checker_round(void)
     static lb_config cfg;
     CHECK(lb_config_parse(8, argv, &cfg, err, sizeof err) == 0);
     lb_backend_table t;
-    CHECK(lb_backend_table_init(&t, &cfg, err, sizeof err) == 0);
+    CHECK(lb_backend_table_init(&t, &cfg, 0, err, sizeof err) == 0);
     observer o = {loop, 0, 0, 2};
     lb_checker_hooks hooks = {on_result, on_round_end, &o};
     lb_checker *c = lb_checker_create(loop, &t, &cfg, &hooks);

@@ -19,7 +19,7 @@
 #define NB 4
 
 static lb_backend backs[NB];
-static lb_backend_table table = {backs, NB, 0};
+static lb_backend_table table = {backs, NB, 0, NB};
 static unsigned char none[NB];
 
 static void reset_table(void)
