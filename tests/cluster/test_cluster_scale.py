@@ -169,6 +169,28 @@ def test_scale_in_under_load(cluster, scenario):
                    f"left the table; {res.sent} requests, every one answered correctly")
 
 
+@pytest.mark.cluster(backends=3, lb_args=QUIET + ["--policy", "rr"])
+def test_reweight_under_load(cluster, scenario):
+    """A weight changed through the admin API under load moves the shares at once."""
+    require_admin(cluster)
+    marks = []
+
+    def reweight(t):
+        marks.append(cluster.forwarded())
+        assert cluster.reweight(0, 3)["weight"] == 3
+        marks.append(cluster.forwarded())
+    res, _, _ = under_load(cluster, reweight, clients=3, before=600, after=1000)
+    scenario.verify(res, cluster=cluster, min_ok=1600)
+    first, (before, after) = marks[0], (marks[1], cluster.forwarded())
+    then = [a - b for a, b in zip(after, before)]
+    # Smooth weighted round robin is exact but for the interleaving of 3 clients.
+    assert all(abs(x - sum(first) / 3) <= 10 for x in first), first
+    assert all(abs(x - sum(then) * w / 5) <= 15 for x, w in zip(then, (3, 1, 1))), then
+    assert cluster.backend_stats(0)["weight"] == 3
+    scenario.prove(f"--policy rr: {first} requests at equal weights, then, once backend 0 "
+                   f"was re-weighted to 3 by PATCH under the same clients, {then}")
+
+
 def test_reload_by_sighup_under_load(cluster_factory, scenario):
     """SIGHUP re-reads the backends file under load: one added, one removed, one re-weighted."""
     require_lb_option("--backends-file")
