@@ -88,6 +88,14 @@ def _fmt_check(b, now):
     return f"{last:.1f}s{mark}"
 
 
+def _state(latest, name):
+    """A backend's state in the latest sample; "gone" when a /stats sample no longer (or
+    not yet) lists it (removed, or not yet added, through the admin API)."""
+    if name in latest:
+        return latest[name].get("state", "?")
+    return "gone" if latest else "?"
+
+
 def _next_choice(backends, latest):
     """The backend the fewest-TOTAL rule would pick now, from the balancer's own numbers."""
     best = None
@@ -150,7 +158,7 @@ def frame_lines(data, color=False):
     for b in meta["backends"]:
         name = b["name"]
         view = latest.get(name, {})
-        state = view.get("state", "?")
+        state = _state(latest, name)
         total, recent, median = _client_view(data, name, now)
         st = f"{state if state == 'up' else state.upper():<7}"
         st = paint(st, "32" if state == "up" else "1;31") if state != "?" else st
@@ -263,7 +271,7 @@ class LiveView:
             name = b["name"]
             answered, _recent, median = _client_view(data, name, data["duration"])
             view = latest.get(name, {})
-            state = view.get("state", "?")
+            state = _state(latest, name)
             text = f"{name} {state if state == 'up' else state.upper()}"
             if "load" in view or "total" in view:
                 text += f" load {view.get('load', '-')} TOTAL {view.get('total', '-')}"
