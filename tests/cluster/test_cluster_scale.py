@@ -247,3 +247,31 @@ def test_slow_start_ramps_an_added_backends_share(cluster, scenario):
     assert shares[0] < shares[1] < shares[3], shares
     scenario.prove("a backend added under --slow-start took "
                    + " -> ".join(f"{s:.0%}" for s in shares) + " of each second's requests")
+
+
+@pytest.mark.parametrize("open_", [False, True], ids=["loopback-only", "admin-open"])
+def test_admin_api_from_another_host(cluster_factory, scenario, open_):
+    """The admin API answers 403 to a peer that is not loopback (the balancer on a host of
+    its own, the test on another); /stats stays open; --admin-open opens the API."""
+    require_lb_option("--admin-open")
+    cluster = cluster_factory(backends=1, hosts=True,
+                              lb_args=["--admin-open"] if open_ else [])
+    admin = cluster.admin                 # the balancer's address: not loopback from here
+    status, stats = admin.call("GET", "/stats")
+    assert status == 200 and "backends" in stats
+    for method, path, body in (("GET", "/backends", None),
+                               ("POST", "/backends", {"server": "127.0.0.1:1"}),
+                               ("PATCH", f"/backends/{cluster.server(0)}", {"state": "drain"}),
+                               ("DELETE", f"/backends/{cluster.server(0)}", None)):
+        status, obj = admin.call(method, path, body)
+        if open_:
+            assert status < 300, (method, path, status, obj)
+        else:
+            assert (status, obj) == (403, {"error": "admin API is loopback-only (see "
+                                                    "--admin-open)"}), (method, path)
+    if not open_:
+        assert cluster.stats()["admin_changes"] == 0
+        assert [e["state"] for e in cluster.stats()["backends"]] == ["up"]
+    scenario.prove("from another host: /stats answered, every admin call "
+                   + ("was served with --admin-open" if open_ else "got the exact 403 and "
+                      "changed nothing"))
