@@ -245,6 +245,7 @@ int lb_admin_parse_file(const char *p, size_t n, lb_backend_spec *out, int max, 
 {
     const char *end = p + n;
     int count = 0, line = 0;
+    char q[72];
     if (err && errlen)
         err[0] = '\0';
     while (p < end) {
@@ -259,8 +260,8 @@ int lb_admin_parse_file(const char *p, size_t n, lb_backend_spec *out, int max, 
             continue;
         for (int i = 0; i < count; i++)
             if (out[i].port == spec.port && strcmp(out[i].host, spec.host) == 0)
-                return fail(err, errlen, "line %d: backend '%.260s:%d' named twice", line,
-                            spec.host, spec.port);
+                return fail(err, errlen, "line %d: backend '%s:%d' named twice", line,
+                            quote(q, sizeof q, spec.host, strlen(spec.host)), spec.port);
         if (count >= max)
             return fail(err, errlen, "line %d: too many backends (at most %d)", line, max);
         out[count++] = spec;
