@@ -153,8 +153,8 @@ static void test_loopback(void)
 {
     struct sockaddr_in v4 = {.sin_family = AF_INET};
     struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
-    const char *yes4[] = {"127.0.0.1", "127.255.0.9"}, *no4[] = {"10.0.0.1", "192.168.1.2",
-                                                                   "0.0.0.0", "128.0.0.1"};
+    const char *yes4[] = {"127.0.0.1", "127.255.0.9"},
+               *no4[] = {"10.0.0.1", "192.168.1.2", "0.0.0.0", "128.0.0.1"};
     for (size_t i = 0; i < 2; i++) {
         inet_pton(AF_INET, yes4[i], &v4.sin_addr);
         CHECK_MSG(lb_admin_is_loopback((struct sockaddr *)&v4, sizeof v4), "%s", yes4[i]);
@@ -163,8 +163,8 @@ static void test_loopback(void)
         inet_pton(AF_INET, no4[i], &v4.sin_addr);
         CHECK_MSG(!lb_admin_is_loopback((struct sockaddr *)&v4, sizeof v4), "%s", no4[i]);
     }
-    const char *yes6[] = {"::1", "::ffff:127.0.0.1"}, *no6[] = {"::", "fe80::1", "::ffff:10.0.0.1",
-                                                                  "2001:db8::1"};
+    const char *yes6[] = {"::1", "::ffff:127.0.0.1"},
+               *no6[] = {"::", "fe80::1", "::ffff:10.0.0.1", "2001:db8::1"};
     for (size_t i = 0; i < 2; i++) {
         inet_pton(AF_INET6, yes6[i], &v6.sin6_addr);
         CHECK_MSG(lb_admin_is_loopback((struct sockaddr *)&v6, sizeof v6), "%s", yes6[i]);
