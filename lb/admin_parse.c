@@ -243,7 +243,7 @@ int lb_admin_parse_file(const char *p, size_t n, lb_backend_spec *out, int max, 
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *e = nl ? nl : end;
-        lb_backend_spec spec;
+        lb_backend_spec spec = {{0}, 0, 0}; /* whole: out[] holds no stale bytes after a host */
         int r = parse_line(p, e, ++line, &spec, err, errlen);
         if (r < 0)
             return -1;
