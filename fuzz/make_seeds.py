@@ -250,6 +250,48 @@ TIMELINE = [
 ]
 
 
+ADMIN_BODIES = [  # byte 0: 0 POST body, 1 PATCH body, 2 path
+    b'\x00{"server": "127.0.0.1:9004", "weight": 2}',
+    b'\x00{"server":"9004"}',
+    b'\x00{"server": "[::1]:9004"}',
+    b'\x00{"server": "backend.example:80", "weight": 256}',
+    b'\x00{"server": "9004", "weight": 0}',
+    b'\x00{"server": "9004", "weight": 1.5}',
+    b'\x00{"server": "9004", "server": "9005"}',
+    b'\x00{"server": "9004", "state": "drain"}',
+    b'\x00{"server": "a\\"b:1"}',
+    b'\x00 { } ',
+    b'\x00[]',
+    b'\x01{"state": "drain"}',
+    b'\x01{"state": "ready", "weight": 3}',
+    b'\x01{"weight": 100}',
+    b'\x01{"weight": -1}',
+    b'\x01{"weight": 01}',
+    b'\x01{"state": "up"}',
+    b'\x01{"weight": 2} trailing',
+    b'\x01{"weight": 2,}',
+    b'\x01{}',
+    b'\x02/backends/127.0.0.1:9001',
+    b'\x02/backends/9001',
+    b'\x02/backends/[::1]:9001',
+    b'\x02/backends/',
+    b'\x02/backends/x:1/y',
+]
+BACKENDS_FILES = [
+    b"9001\n9002\n",
+    b"# the pool\n127.0.0.1:9001,weight=2\n\n  9002   # second\r\n[::1]:9003\n",
+    b"localhost:80,weight=256",
+    b"9001\n9001\n",
+    b"9001 9002\n",
+    b"9001,weight=0\n",
+    b"9001,weight=3,weight=4\n",
+    b"\t#only a comment\n\n",
+    b"",
+    b"host:\n",
+    b"9001\x00\n",
+]
+
+
 def write_corpus(target, inputs):
     d = os.path.join(HERE, target, "corpus")
     os.makedirs(d, exist_ok=True)
@@ -305,6 +347,12 @@ def main():
                                                              "abort", "health", "others"])
     write_corpus("config", [b"\0".join(w.encode() for w in words) for words in CONFIG])
     write_dict("config", [w.replace("\\x00", "\0") for w in DICT_CONFIG])
+    write_corpus("admin_body", ADMIN_BODIES)
+    write_dict("admin_body", ['"server"', '"weight"', '"state"', '"drain"', '"ready"', ":",
+                              ",", "{", "}", "/backends/", "127.0.0.1:", "[::1]:", "256"])
+    write_corpus("backends_file", BACKENDS_FILES)
+    write_dict("backends_file", [",weight=", "#", "\n", "\r\n", "127.0.0.1:", "[::1]:",
+                                 "localhost:", " ", "\t"])
 
 
 if __name__ == "__main__":

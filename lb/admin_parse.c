@@ -8,7 +8,6 @@
 #include "admin_parse.h"
 
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,17 +28,6 @@ static const char *quote(char *dst, size_t cap, const char *s, size_t n)
     }
     dst[i] = '\0';
     return dst;
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
 }
 
 static void skip_ws(cursor *c)
@@ -63,20 +51,20 @@ static int expect(cursor *c, char ch)
 static int read_string(cursor *c, char *out, size_t cap, size_t *len, char *err, size_t errlen)
 {
     if (expect(c, '"') < 0)
-        return fail(err, errlen, "bad JSON: a string was expected");
+        return lb_config_fail(err, errlen, "bad JSON: a string was expected");
     size_t n = 0;
     for (;;) {
         if (c->p >= c->end)
-            return fail(err, errlen, "bad JSON: unterminated string");
+            return lb_config_fail(err, errlen, "bad JSON: unterminated string");
         unsigned char ch = (unsigned char)*c->p++;
         if (ch == '"')
             break;
         if (ch == '\\')
-            return fail(err, errlen, "bad JSON: string escapes are not supported");
+            return lb_config_fail(err, errlen, "bad JSON: string escapes are not supported");
         if (ch < 0x20)
-            return fail(err, errlen, "bad JSON: control byte in a string");
+            return lb_config_fail(err, errlen, "bad JSON: control byte in a string");
         if (n + 1 >= cap)
-            return fail(err, errlen, "string too long (at most %zu bytes)", cap - 1);
+            return lb_config_fail(err, errlen, "string too long (at most %zu bytes)", cap - 1);
         out[n++] = (char)ch;
     }
     out[n] = '\0';
@@ -94,18 +82,20 @@ static int read_weight(cursor *c, int *out, char *err, size_t errlen)
     if (neg)
         c->p++;
     if (c->p >= c->end || *c->p < '0' || *c->p > '9')
-        return fail(err, errlen, "field 'weight' must be an integer 1..%d", LB_WEIGHT_MAX);
+        return lb_config_fail(err, errlen, "field 'weight' must be an integer 1..%d",
+                              LB_WEIGHT_MAX);
     if (*c->p == '0' && c->p + 1 < c->end && c->p[1] >= '0' && c->p[1] <= '9')
-        return fail(err, errlen, "bad JSON: a number with a leading zero");
+        return lb_config_fail(err, errlen, "bad JSON: a number with a leading zero");
     while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
         if (v <= LB_WEIGHT_MAX)
             v = v * 10 + (*c->p - '0');
         c->p++;
     }
     if (c->p < c->end && (*c->p == '.' || *c->p == 'e' || *c->p == 'E'))
-        return fail(err, errlen, "field 'weight' must be an integer 1..%d", LB_WEIGHT_MAX);
+        return lb_config_fail(err, errlen, "field 'weight' must be an integer 1..%d",
+                              LB_WEIGHT_MAX);
     if (neg || v < 1 || v > LB_WEIGHT_MAX || c->p - start > 12)
-        return fail(err, errlen, "field 'weight' out of range (1..%d)", LB_WEIGHT_MAX);
+        return lb_config_fail(err, errlen, "field 'weight' out of range (1..%d)", LB_WEIGHT_MAX);
     *out = (int)v;
     return 0;
 }
@@ -117,8 +107,9 @@ static int read_server(cursor *c, lb_admin_body *out, char *err, size_t errlen)
     if (read_string(c, s, sizeof s, &n, err, errlen) < 0)
         return -1;
     if (lb_config_parse_address(s, n, &out->server) < 0)
-        return fail(err, errlen, "field 'server': invalid backend '%s' (want PORT or HOST:PORT)",
-                    quote(q, sizeof q, s, n));
+        return lb_config_fail(err, errlen,
+                              "field 'server': invalid backend '%s' (want PORT or HOST:PORT)",
+                              quote(q, sizeof q, s, n));
     return 0;
 }
 
@@ -127,9 +118,9 @@ static int read_state(cursor *c, lb_admin_body *out, char *err, size_t errlen)
     char s[16];
     size_t n;
     if (read_string(c, s, sizeof s, &n, err, errlen) < 0)
-        return fail(err, errlen, "field 'state' must be \"drain\" or \"ready\"");
+        return lb_config_fail(err, errlen, "field 'state' must be \"drain\" or \"ready\"");
     if (strcmp(s, "drain") != 0 && strcmp(s, "ready") != 0)
-        return fail(err, errlen, "field 'state' must be \"drain\" or \"ready\"");
+        return lb_config_fail(err, errlen, "field 'state' must be \"drain\" or \"ready\"");
     out->drain = s[0] == 'd';
     return 0;
 }
@@ -142,7 +133,8 @@ static int read_member(cursor *c, int kind, lb_admin_body *out, char *err, size_
     if (read_string(c, key, sizeof key, &n, err, errlen) < 0)
         return -1;
     if (expect(c, ':') < 0)
-        return fail(err, errlen, "bad JSON: ':' expected after \"%s\"", quote(q, sizeof q, key, n));
+        return lb_config_fail(err, errlen, "bad JSON: ':' expected after \"%s\"",
+                              quote(q, sizeof q, key, n));
     int *seen = NULL;
     if (strcmp(key, "server") == 0 && kind == LB_ADMIN_BODY_POST)
         seen = &out->has_server;
@@ -151,9 +143,9 @@ static int read_member(cursor *c, int kind, lb_admin_body *out, char *err, size_
     else if (strcmp(key, "state") == 0 && kind == LB_ADMIN_BODY_PATCH)
         seen = &out->has_state;
     if (!seen)
-        return fail(err, errlen, "unknown field '%s'", quote(q, sizeof q, key, n));
+        return lb_config_fail(err, errlen, "unknown field '%s'", quote(q, sizeof q, key, n));
     if (*seen)
-        return fail(err, errlen, "field '%s' given twice", key);
+        return lb_config_fail(err, errlen, "field '%s' given twice", key);
     *seen = 1;
     if (seen == &out->has_server)
         return read_server(c, out, err, errlen);
@@ -170,9 +162,9 @@ int lb_admin_parse_body(const char *p, size_t n, int kind, lb_admin_body *out, c
     if (err && errlen)
         err[0] = '\0';
     if (n > LB_ADMIN_BODY_MAX)
-        return fail(err, errlen, "body over %d bytes", LB_ADMIN_BODY_MAX);
+        return lb_config_fail(err, errlen, "body over %d bytes", LB_ADMIN_BODY_MAX);
     if (expect(&c, '{') < 0)
-        return fail(err, errlen, "bad JSON: an object was expected");
+        return lb_config_fail(err, errlen, "bad JSON: an object was expected");
     skip_ws(&c);
     if (c.p < c.end && *c.p == '}') {
         c.p++;
@@ -186,17 +178,17 @@ int lb_admin_parse_body(const char *p, size_t n, int kind, lb_admin_body *out, c
                 continue;
             }
             if (expect(&c, '}') < 0)
-                return fail(err, errlen, "bad JSON: ',' or '}' expected");
+                return lb_config_fail(err, errlen, "bad JSON: ',' or '}' expected");
             break;
         }
     }
     skip_ws(&c);
     if (c.p != c.end)
-        return fail(err, errlen, "bad JSON: bytes after the object");
+        return lb_config_fail(err, errlen, "bad JSON: bytes after the object");
     if (kind == LB_ADMIN_BODY_POST && !out->has_server)
-        return fail(err, errlen, "field 'server' is required");
+        return lb_config_fail(err, errlen, "field 'server' is required");
     if (kind == LB_ADMIN_BODY_PATCH && !out->has_weight && !out->has_state)
-        return fail(err, errlen, "nothing to change: give 'weight' or 'state'");
+        return lb_config_fail(err, errlen, "nothing to change: give 'weight' or 'state'");
     out->server.weight = out->has_weight ? out->weight : 1;
     return 0;
 }
@@ -215,7 +207,7 @@ static int parse_line(const char *s, const char *e, int line, lb_backend_spec *s
     char word[LB_HOST_MAX + 32], q[72];
     const char *hash = memchr(s, '#', (size_t)(e - s));
     if (memchr(s, '\0', (size_t)(e - s)))
-        return fail(err, errlen, "line %d: a NUL byte", line);
+        return lb_config_fail(err, errlen, "line %d: a NUL byte", line);
     if (hash)
         e = hash;
     while (s < e && is_blank(*s))
@@ -227,16 +219,16 @@ static int parse_line(const char *s, const char *e, int line, lb_backend_spec *s
         return 0;
     for (const char *p = s; p < e; p++)
         if (is_blank(*p))
-            return fail(err, errlen, "line %d: one SERVER a line ('%s')", line,
-                        quote(q, sizeof q, s, n));
+            return lb_config_fail(err, errlen, "line %d: one SERVER a line ('%s')", line,
+                                  quote(q, sizeof q, s, n));
     if (n >= sizeof word)
-        return fail(err, errlen, "line %d: too long", line);
+        return lb_config_fail(err, errlen, "line %d: too long", line);
     memcpy(word, s, n);
     word[n] = '\0';
     if (lb_config_parse_backend(word, spec) < 0)
-        return fail(err, errlen,
-                    "line %d: invalid backend '%s' (want PORT or HOST:PORT[,weight=W])", line,
-                    quote(q, sizeof q, s, n));
+        return lb_config_fail(err, errlen,
+                              "line %d: invalid backend '%s' (want PORT or HOST:PORT[,weight=W])",
+                              line, quote(q, sizeof q, s, n));
     return 1;
 }
 
@@ -245,12 +237,13 @@ int lb_admin_parse_file(const char *p, size_t n, lb_backend_spec *out, int max, 
 {
     const char *end = p + n;
     int count = 0, line = 0;
+    char q[72];
     if (err && errlen)
         err[0] = '\0';
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *e = nl ? nl : end;
-        lb_backend_spec spec;
+        lb_backend_spec spec = {{0}, 0, 0}; /* whole: out[] holds no stale bytes after a host */
         int r = parse_line(p, e, ++line, &spec, err, errlen);
         if (r < 0)
             return -1;
@@ -259,10 +252,11 @@ int lb_admin_parse_file(const char *p, size_t n, lb_backend_spec *out, int max, 
             continue;
         for (int i = 0; i < count; i++)
             if (out[i].port == spec.port && strcmp(out[i].host, spec.host) == 0)
-                return fail(err, errlen, "line %d: backend '%.260s:%d' named twice", line,
-                            spec.host, spec.port);
+                return lb_config_fail(err, errlen, "line %d: backend '%s:%d' named twice", line,
+                                      quote(q, sizeof q, spec.host, strlen(spec.host)), spec.port);
         if (count >= max)
-            return fail(err, errlen, "line %d: too many backends (at most %d)", line, max);
+            return lb_config_fail(err, errlen, "line %d: too many backends (at most %d)", line,
+                                  max);
         out[count++] = spec;
     }
     return count;

@@ -95,7 +95,7 @@ void lb_config_defaults(lb_config *out)
 /* Formats the reason into err. Messages quote the user's words, which may hold any byte:
  * control bytes become '?', so the message stays one printable line (the contract's "a
  * one-line message") whatever was typed. */
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int lb_config_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {
         va_list ap;
@@ -325,14 +325,14 @@ static int add_positional(const char *word, lb_config *cfg, char *err, size_t er
 {
     if (cfg->listen_port < 0) {
         if ((cfg->listen_port = parse_port(word, 1)) < 0)
-            return fail(err, errlen, "invalid port '%.64s'", word);
+            return lb_config_fail(err, errlen, "invalid port '%.64s'", word);
         return 0;
     }
     if (cfg->nbackends >= LB_MAX_BACKENDS)
-        return fail(err, errlen, "too many backends (at most %d)", LB_MAX_BACKENDS);
+        return lb_config_fail(err, errlen, "too many backends (at most %d)", LB_MAX_BACKENDS);
     if (lb_config_parse_backend(word, &cfg->backends[cfg->nbackends]) < 0)
-        return fail(err, errlen, "invalid backend '%.64s' (want PORT or HOST:PORT[,weight=W])",
-                    word);
+        return lb_config_fail(err, errlen,
+                              "invalid backend '%.64s' (want PORT or HOST:PORT[,weight=W])", word);
     cfg->nbackends++;
     return 0;
 }
@@ -358,16 +358,16 @@ static int take_option(int argc, char **argv, int *i, lb_config *cfg, char *err,
         return 1;
     const opt_def *o = find_option(name, namelen);
     if (!o || (word[1] == '-') != (namelen > 1))
-        return fail(err, errlen, "unknown option '%.64s'", word);
+        return lb_config_fail(err, errlen, "unknown option '%.64s'", word);
     if (!value && (o->kind == OPT_FLAG || o->kind == OPT_IGNORED))
         value = "1"; /* a flag takes no separate value word */
     if (!value) {
         if (*i + 1 >= argc)
-            return fail(err, errlen, "option '%.64s' needs a value", word);
+            return lb_config_fail(err, errlen, "option '%.64s' needs a value", word);
         value = argv[++*i];
     }
     if (set_option(o, value, cfg) < 0)
-        return fail(err, errlen, "invalid value '%.64s' for option '%.64s'", value, word);
+        return lb_config_fail(err, errlen, "invalid value '%.64s' for option '%.64s'", value, word);
     return 0;
 }
 
@@ -381,7 +381,7 @@ int lb_config_parse(int argc, char **argv, lb_config *out, char *err, size_t err
         const char *word = argv[i];
         int rc;
         if (!word)
-            return fail(err, errlen, "null argument");
+            return lb_config_fail(err, errlen, "null argument");
         if (!only_positionals && strcmp(word, "--") == 0) {
             only_positionals = 1;
             continue;
@@ -394,13 +394,13 @@ int lb_config_parse(int argc, char **argv, lb_config *out, char *err, size_t err
             return rc;
     }
     if (out->listen_port < 0)
-        return fail(err, errlen, "missing PORT and SERVER (try --help)");
+        return lb_config_fail(err, errlen, "missing PORT and SERVER (try --help)");
     out->ncmdline = out->nbackends;
     if (out->nbackends == 0 && !out->backends_file[0])
-        return fail(err, errlen, "no backend SERVER given");
+        return lb_config_fail(err, errlen, "no backend SERVER given");
     if (out->threads > 64)
-        return fail(err, errlen, "at most 64 threads");
+        return lb_config_fail(err, errlen, "at most 64 threads");
     if (out->stats_port > 0 && out->stats_port == out->listen_port)
-        return fail(err, errlen, "the stats port equals the listening port");
+        return lb_config_fail(err, errlen, "the stats port equals the listening port");
     return 0;
 }

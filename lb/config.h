@@ -82,6 +82,11 @@ int lb_config_parse_address(const char *s, size_t len, lb_backend_spec *spec);
 /* The name the backend table prints for spec: "host:port", or "[v6]:port". */
 void lb_config_backend_name(const lb_backend_spec *spec, char *out, size_t outlen);
 
+/* Formats a one-line reason into err (if err and errlen): control bytes of the quoted words
+ * become '?'. Returns -1, for `return lb_config_fail(...)`. */
+int lb_config_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* The usage text (several lines, ends with a newline). */
 const char *lb_config_usage(void);
 

@@ -182,12 +182,16 @@ static void agg_add_backend(stats_agg_backend *a, const lb_stats_backend_snap *b
         return;
     if (a->present && b->gen > a->s.gen)
         memset(a, 0, sizeof *a); /* the loops seen so far showed an older backend */
-    a->present = 1;
-    a->s.gen = b->gen;
-    a->draining |= b->slot == LB_SLOT_DRAINING || b->slot == LB_SLOT_REMOVING;
+    if (!a->present) {
+        /* What the admin sets is read from the first loop that has the backend: the live
+         * one, which applies every change first (the others' copies may be older). */
+        a->present = 1;
+        a->s.gen = b->gen;
+        a->s.weight = b->weight;
+        a->draining = b->slot == LB_SLOT_DRAINING || b->slot == LB_SLOT_REMOVING;
+    }
     if (!a->s.name || (b->checked && (!a->s.checked || b->last_check_ms > a->s.last_check_ms))) {
         a->s.name = a->s.name ? a->s.name : b->name;
-        a->s.weight = b->weight;
         a->s.checked = a->s.checked || b->checked;
         a->s.total = b->total;
         a->s.errors = b->errors;

@@ -38,7 +38,10 @@ typedef struct lb_stats_sources {
 
 /* One backend of one loop, copied. */
 typedef struct lb_stats_backend_snap {
-    const char *name; /* the table's own string: immutable after the table is built */
+    const char *name; /* the table's own string; rewritten only when its slot is reused by an
+                       * added backend (lb/admin.h), which the first loop (the reader) does
+                       * first, so an aggregate reads names from the first loop that has the
+                       * slot's newest backend */
     int up, checked, in_flight, pool_idle;
     int weight; /* the same in every loop (SERVER,weight=W) */
     int slot;   /* LB_SLOT_*: FREE slots are left out */

@@ -7,6 +7,7 @@ Waiting is always a bounded poll on something that tells the truth: /stats, a lo
 import http.client
 import json
 import socket
+import threading
 
 import pytest
 
@@ -112,6 +113,28 @@ class Rig:
         finally:
             c.close()
 
+    @property
+    def stats_port(self):
+        return int(self.lb.ready["stats"])
+
+    def admin(self, method, path, body=None, host="127.0.0.1"):
+        """One admin API call; body: a dict (sent as JSON), bytes/str (sent as is) or None.
+        Returns (status, decoded JSON answer, headers dict)."""
+        if isinstance(body, dict):
+            body = json.dumps(body)
+        c = http.client.HTTPConnection(host, self.stats_port, timeout=scaled(10))
+        try:
+            c.request(method, path, body=body)
+            r = c.getresponse()
+            data = r.read()
+            return r.status, json.loads(data) if data else None, dict(r.getheaders())
+        finally:
+            c.close()
+
+    def backend(self, name):
+        """The /stats object of the backend called name, or None."""
+        return next((b for b in self.stats()["backends"] if b["address"] == name), None)
+
     def forwarded(self):
         return [b["forwarded"] for b in self.stats()["backends"]]
 
@@ -146,3 +169,50 @@ def course_requests(logpath):
         elif line.startswith("FAIL: "):
             out.append(line)
     return out
+
+
+class Load:
+    """Keep-alive clients sending GET /f until stopped; records every outcome. Nothing may
+    be lost: `end()` asserts that every answer was a 200 with the file's bytes (an exception,
+    another status or another body is recorded as bad)."""
+
+    def __init__(self, port, clients=4, path="/f", body=b"hello\n"):
+        self.port, self.path, self.body = port, path, body
+        self.stop, self.lock = threading.Event(), threading.Lock()
+        self.ok, self.bad = 0, []
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(clients)]
+        for t in self.threads:
+            t.start()
+
+    def run(self):
+        conn = None
+        while not self.stop.is_set():
+            try:
+                conn = conn or http.client.HTTPConnection("127.0.0.1", self.port,
+                                                          timeout=scaled(20))
+                status, data, _ = request(self.port, path=self.path, conn=conn)
+                good = status == 200 and data == self.body
+            except (OSError, http.client.HTTPException) as exc:
+                status, good = repr(exc), False
+                conn.close()
+                conn = None
+            with self.lock:
+                if good:
+                    self.ok += 1
+                else:
+                    self.bad.append(status)
+        if conn:
+            conn.close()
+
+    def wait_more(self, n, what="requests answered"):
+        """Waits until n more requests were answered well than when called."""
+        start = self.ok
+        wait_for(lambda: self.ok >= start + n, what=f"{n} more {what}")
+
+    def end(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(scaled(30))
+        assert self.bad == [], self.bad
+        assert self.ok > 0
+        return self.ok

@@ -90,6 +90,10 @@ static const row rows[] = {
     {"0 ,weight=2", -1, 0, 0, 0, 0, NULL, 0},
     {"0 h,x:80", -1, 0, 0, 0, 0, NULL, 0},
     {"--threads 65 1 2", -1, 0, 0, 0, 0, NULL, 0},
+    {"--backends-file f 0", 0, 0, 4, 5, 0, "", 0},
+    {"--backends-file=f --admin-open 0 9", 0, 0, 4, 5, 1, "127.0.0.1", 9},
+    {"--backends-file= 0", -1, 0, 0, 0, 0, NULL, 0},
+    {"--admin-open 0", -1, 0, 0, 0, 0, NULL, 0},
 };
 
 /* Splits line into a fresh argv (argv[0] = "loadbalancer"). */
