@@ -62,9 +62,9 @@ class EchoBackend(Listener):
                         end = request_end(buf)
                     req, buf = Request(buf[:end]), buf[end:]
                     if req.header("upgrade") is not None and not self.decline:
-                        conn.sendall(SWITCHING)
-                        with self._lock:
+                        with self._lock:   # counted before the client can see the 101
                             self.tunnels += 1
+                        conn.sendall(SWITCHING)
                         self.echo(conn, buf)
                         return
                     conn.sendall(self.answer(req, upstream))

@@ -85,44 +85,59 @@ def test_slow_start_ramps_a_revived_backends_share(cluster, scenario):
                    + " -> ".join(f"{s:.0%}" for s in shares))
 
 
-def test_websocket_echo_beside_plain_http(cluster_factory, scenario):
-    """Two WebSocket-style tunnels echo through the balancer while clients do plain HTTP."""
-    cluster = cluster_factory(start=False, backends=3, lb_args=["-N", "8"])
-    cluster.start(balancer=False)
-    # Each fakeserver behind an EchoBackend that answers upgrades itself and relays
-    # everything else to it: files, course logs and health checks stay the fakeserver's.
-    fronts = [EchoBackend(relay=b.port) for b in cluster.backends]
-    try:
+@pytest.fixture
+def echo_cluster(cluster_factory):
+    """make(backends, lb_args) -> (cluster, fronts): each fakeserver behind an EchoBackend
+    that answers upgrades itself and relays everything else to it (files, course logs and
+    health checks stay the fakeserver's), the balancer in front of the EchoBackends."""
+    fronts = []
+
+    def make(backends=3, lb_args=()):
+        cluster = cluster_factory(start=False, backends=backends, lb_args=list(lb_args))
+        cluster.start(balancer=False)
+        fronts.extend(EchoBackend(relay=b.port) for b in cluster.backends)
         cluster.balancer.start([f.port for f in fronts])
         cluster.wait_for(lambda: all(e["state"] == "up" for e in cluster.stats()["backends"]),
                          what="every backend up")
-        t = cluster.traffic(clients=4).start()
-        assert t.wait_completed(50)
-        tunnels = [open_tunnel(cluster.port, early=b"early %d" % i) for i in range(2)]
-        big = bytes(range(256)) * 1024     # 256 KiB each way: backpressure both ways
-        for i, (s, rest) in enumerate(tunnels):
-            early = b"early %d" % i
-            assert rest + recv_exactly(s, len(early) - len(rest)) == early
-            for k in range(20):
-                msg = b"ping %d/%d" % (i, k)
-                s.sendall(msg)
-                assert recv_exactly(s, len(msg)) == msg
-            s.sendall(big)
-            assert recv_exactly(s, len(big)) == big
-        assert t.wait_completed(t.completed + 200)
-        res = t.stop()
-        scenario.verify(res, cluster=cluster, min_ok=250)
-        assert cluster.stats()["tunnels"] == 2
-        for s, _ in tunnels:
-            s.close()
-        cluster.wait_for(lambda: sum(f.closed_tunnels for f in fronts) == 2,
-                         what="both tunnels closed at the backend")
-        cluster.wait_for(lambda: cluster.stats()["in_flight"] == 0, what="nothing in flight")
-        stats = cluster.stats()
-        assert stats["aborted"] == 0 and stats["replies_500"] == 0, stats
-    finally:
-        for f in fronts:
-            f.close()
+        return cluster, fronts
+    yield make
+    for f in fronts:
+        f.close()
+
+
+def echo_round(sock, tag, big=b""):
+    """20 messages, then `big`, each echoed whole."""
+    for k in range(20):
+        msg = b"ping %s/%d" % (tag, k)
+        sock.sendall(msg)
+        assert recv_exactly(sock, len(msg)) == msg
+    if big:
+        sock.sendall(big)
+        assert recv_exactly(sock, len(big)) == big
+
+
+def test_websocket_echo_beside_plain_http(echo_cluster, scenario):
+    """Two WebSocket-style tunnels echo through the balancer while clients do plain HTTP."""
+    cluster, fronts = echo_cluster(lb_args=["-N", "8"])
+    t = cluster.traffic(clients=4).start()
+    assert t.wait_completed(50)
+    tunnels = [open_tunnel(cluster.port, early=b"early %d" % i) for i in range(2)]
+    big = bytes(range(256)) * 1024     # 256 KiB each way: backpressure both ways
+    for i, (s, rest) in enumerate(tunnels):
+        early = b"early %d" % i
+        assert rest + recv_exactly(s, len(early) - len(rest)) == early
+        echo_round(s, b"%d" % i, big)
+    assert t.wait_completed(t.completed + 200)
+    res = t.stop()
+    scenario.verify(res, cluster=cluster, min_ok=250)
+    assert cluster.stats()["tunnels"] == 2
+    for s, _ in tunnels:
+        s.close()
+    cluster.wait_for(lambda: sum(f.closed_tunnels for f in fronts) == 2,
+                     what="both tunnels closed at the backend")
+    cluster.wait_for(lambda: cluster.stats()["in_flight"] == 0, what="nothing in flight")
+    stats = cluster.stats()
+    assert stats["aborted"] == 0 and stats["replies_500"] == 0, stats
     scenario.prove(f"2 tunnels echoed 20 messages and 256 KiB each way while {res.sent} plain "
                    f"requests were answered correctly beside them ({res.summary()})")
 
@@ -233,6 +248,31 @@ def test_reload_by_sighup_under_load(cluster_factory, scenario):
     scenario.prove(f"SIGHUP under load: a backend added ({new.served()} served), one removed "
                    f"(none after), one re-weighted; a bad file counted in reload_errors and "
                    f"changed nothing; {res.sent} requests all answered correctly")
+
+
+def test_removing_a_backend_keeps_its_tunnel(echo_cluster, scenario):
+    """A backend removed under load while a tunnel runs on it: the tunnel goes on echoing,
+    the backend stays (draining) until the tunnel ends, plain clients lose nothing."""
+    cluster, fronts = echo_cluster(lb_args=["-N", "8"])
+    require_admin(cluster)
+    sock, _ = open_tunnel(cluster.port)
+    holder = next(f for f in fronts if f.tunnels)
+    name = f"127.0.0.1:{holder.port}"
+
+    def remove(t):
+        assert cluster.admin.remove(name)["state"] == "draining"
+        assert t.wait_completed(t.completed + 100)
+        entry = cluster.admin.backend(name)
+        assert entry is not None and entry["state"] == "draining", entry
+        echo_round(sock, b"after the DELETE")
+        sock.close()
+        cluster.admin.wait_gone(name)
+    res, _, _ = under_load(cluster, remove, clients=4, before=50, after=100)
+    scenario.verify(res, cluster=cluster)
+    cluster.wait_for(lambda: holder.closed_tunnels == 1, what="the tunnel closed at the backend")
+    scenario.prove(f"DELETE of the backend carrying a tunnel: it stayed (draining) while the "
+                   f"tunnel echoed on, left the table once it closed; {res.sent} plain "
+                   f"requests around it all answered correctly")
 
 
 @pytest.mark.cluster(backends=2, per_backend={0: ["-t", "100000"], 1: ["-t", "100000"]},
