@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# ci/test-cluster.sh BUILD_DIR [PYTEST_ARG...] - the failover scenarios (tests/cluster) against one build
+# ci/test-cluster.sh BUILD_DIR [PYTEST_ARG...] - the cluster scenarios (tests/cluster: failover,
+# weights, slow start, upgrades, backends changed under load) against one build
 # tree's binaries, then a table: scenario, what it proved, requests sent, answers by kind,
 # time, result. Exits non-zero when a scenario fails.
 #
