@@ -68,7 +68,7 @@ class Admin:
         return next((b for b in self.backends() if b.get("name") == name), None)
 
     def add(self, server, weight=None):
-        """POST: a new backend (down until its first health check, sent at once)."""
+        """POST: a new backend ("unknown" until its first health check, sent at once)."""
         body = {"server": str(server)}
         if weight is not None:
             body["weight"] = weight

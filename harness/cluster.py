@@ -874,7 +874,7 @@ class Cluster:
         return b
 
     def register(self, i, weight=None, wait_up=True):
-        """POST /backends: backend i joins the running balancer's table (down until its
+        """POST /backends: backend i joins the running balancer's table ("unknown" until its
         first health check, which is sent at once); with `wait_up`, returns once /stats
         shows it up. The answer to the POST is kept in the handle's `.admin_entry`."""
         b = self.backends[i]
