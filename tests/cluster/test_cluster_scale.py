@@ -1,8 +1,10 @@
 """Issue 17's features as cluster scenarios, each under the traffic invariant
 (harness/traffic.py: every request exactly one correct answer, PUTs landed once, nothing
 duplicated in the course logs): weights 1:2:3, slow start after a revival and for an added
-backend, a WebSocket-style echo beside plain HTTP, scale out and scale in through the admin
-API, and a reload of the backends file by SIGHUP, all while clients keep sending.
+backend, a WebSocket-style echo beside plain HTTP, scale out, scale in (one and two loops),
+a re-weight and the removal of a backend carrying a tunnel through the admin API, and a
+reload of the backends file by SIGHUP, all while clients keep sending; and the admin API
+refused from another host (network namespaces) unless --admin-open.
 
 Shares are read from the balancer's /stats "forwarded" and from the backends' own course
 logs; the tests/lb suite checks the same rules request by request with small rigs."""
