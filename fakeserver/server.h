@@ -17,6 +17,7 @@
 #include "config.h"
 #include "courselog.h"
 #include "faults.h"
+#include "filecache.h"
 #include "http.h"
 #include "loop.h"
 
@@ -47,6 +48,7 @@ typedef struct fs_worker {
     fs_faults faults;    /* this worker's copy of the faults ... */
     uint64_t faults_gen; /* ... as of this generation (UINT64_MAX: none yet) */
     void *mode_data;     /* the connection mode's per-worker state (cfg->mode) */
+    fs_fcache fcache;    /* the small files this worker served (filecache.h) */
 } fs_worker;
 
 /* Another kind of connection than conn.c's, for a binary that reuses the dispatcher, the

@@ -80,6 +80,7 @@ int fs_workers_start(fs_server *s)
         w->srv = s;
         w->index = i;
         w->faults_gen = UINT64_MAX; /* forces the first copy */
+        fs_fcache_init(&w->fcache);
         pthread_mutex_init(&w->lock, NULL);
         w->loop = lb_loop_create(0);
         if (!w->loop) {
@@ -108,6 +109,7 @@ static void worker_free_conns(fs_worker *w)
         w->dead = fs_conn_next(c);
         fs_conn_free(c);
     }
+    fs_fcache_clear(&w->fcache);
 }
 
 void fs_workers_stop(fs_server *s)
