@@ -14,7 +14,8 @@ TARGET_LABEL = {"nginx-direct": "nginx direct (no proxy)", "haproxy": "HAProxy",
                 "ours-bk": "ours --backend-keepalive"}
 PEERS = ("haproxy", "nginx-proxy")
 METRICS = ("rps", "p50_ms", "p99_ms", "cpu_pct", "cpu_us_per_req", "rss_kib", "other_pct",
-           "load_us_per_req", "loadavg", "client_cpu_pct", "backends_cpu_pct")
+           "load_us_per_req", "loadavg", "client_cpu_pct", "backends_cpu_pct", "p999_ms",
+           "late")
 RATIOS = {"rps": "rps", "cpu": "cpu_us_per_req", "p99": "p99_ms"}
 LAYOUT_TITLE = {"free": "free layout: nothing pinned, as a user runs things",
                 "tier": "tier layout: proxy + backends on CPU 0, client alone on CPU 1",
@@ -22,7 +23,7 @@ LAYOUT_TITLE = {"free": "free layout: nothing pinned, as a user runs things",
 MODE_TITLE = {"keepalive": "keep-alive clients (wrk)",
               "close": "one request per connection (wrk, Connection: close)",
               "light": "keep-alive clients, light client (build/bin/bench_load)",
-              "equal": "equal offered load (closed loop with think time)"}
+              "equal": "equal offered load (open loop at a fixed rate, build/bin/bench_load)"}
 MODE_SHORT = {"keepalive": "keep-alive", "close": "one request per connection",
               "light": "keep-alive, light client", "equal": "equal offered load"}
 
