@@ -40,7 +40,7 @@
 #define FS_DRAIN_MS 2000
 #define FS_RESET_WAIT_MS 2000
 
-enum { ST_HEAD, ST_PARKED, ST_BODY, ST_WAIT, ST_SEND, ST_HANG, ST_DRAIN, ST_RESET_WAIT };
+enum { ST_HEAD, ST_PARKED, ST_BODY, ST_WAIT, ST_READY, ST_SEND, ST_HANG, ST_DRAIN, ST_RESET_WAIT };
 enum { OP_NONE, OP_GET, OP_HEAD, OP_PUT, OP_HEALTH };
 
 struct fs_conn {
@@ -52,8 +52,10 @@ struct fs_conn {
     fs_conn *prev, *next;
     lb_buf in, out;
     lb_timer timer;
+    fs_conn *next_ready; /* on the worker's ready list (ST_READY) */
     /* the request */
     uint64_t seq;
+    uint64_t arrived; /* the worker's read count when the head was complete */
     int op;
     int status; /* decided by the course rules, 0 = serve */
     bool close_after;
@@ -429,6 +431,7 @@ static void start_request(fs_conn *c, const lb_http_request *r, size_t head_len)
 {
     lb_timer_stop(c->w->loop, &c->timer); /* a pipelining kick may still be pending */
     c->seq = atomic_fetch_add(&c->s->seq, 1) + 1;
+    c->arrived = c->w->reads;
     atomic_fetch_add(&c->s->counters.requests, 1);
     copy_line(c, lb_buf_head(&c->in), head_len);
     classify(c, r);
@@ -480,8 +483,10 @@ static void head_read(fs_conn *c)
         if (head_parse(c))
             return;
         ssize_t r = lb_buf_read_fd(&c->in, c->fd, 16384);
-        if (r > 0)
+        if (r > 0) {
+            c->w->reads++;
             continue;
+        }
         if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
             lb_buf_release(&c->in);
             return;
@@ -664,7 +669,7 @@ static bool body_inline(fs_conn *c, const fs_file_ref *f)
 static void answer_file(fs_conn *c)
 {
     fs_file_ref f;
-    int rc = fs_fcache_open(&c->w->fcache, c->s->dirfd, c->name, &f);
+    int rc = fs_fcache_open(&c->w->fcache, c->s->dirfd, c->name, c->arrived, c->w->reads, &f);
     if (rc != 200) {
         answer_error(c, rc);
         return;
@@ -737,8 +742,38 @@ static void answer_garbage(fs_conn *c)
     c->close_after = true;
 }
 
+/* A GET or HEAD of a cached file that would need a stat of its own waits for the end of
+ * the loop round (ST_READY), when one stat serves every request read in the round. */
+static bool wait_for_round(fs_conn *c)
+{
+    if (c->w->answering || c->act.garbage || c->act.status || c->status ||
+        (c->op != OP_GET && c->op != OP_HEAD) ||
+        !fs_fcache_needs_check(&c->w->fcache, c->name, c->arrived))
+        return false;
+    c->state = ST_READY;
+    c->next_ready = c->w->ready;
+    c->w->ready = c;
+    return true;
+}
+
+void fs_conn_answer_ready(fs_worker *w)
+{
+    fs_conn *list = w->ready;
+    w->ready = NULL;
+    w->answering = true;
+    while (list) {
+        fs_conn *c = list;
+        list = c->next_ready;
+        if (!c->dead) /* a closed one is freed after this, by the caller */
+            respond(c);
+    }
+    w->answering = false;
+}
+
 static void respond(fs_conn *c)
 {
+    if (wait_for_round(c))
+        return;
     if (c->act.garbage) {
         fs_put_abort(&c->put);
         answer_garbage(c);

@@ -1,9 +1,9 @@
 /* filecache.c - the per-worker cache of small files (see filecache.h for the rules).
  *
  * A handful of slots searched linearly (a worker serves few names at once; eight string
- * compares cost less than one system call). A hit costs one fstatat; a miss, or a stale
- * entry, goes through fs_file_open_stat exactly as an uncached read, and only its success
- * is remembered.
+ * compares cost less than one system call). A hit costs one fstatat, or nothing when the
+ * entry was checked after the request had arrived; a miss, or a stale entry, goes through
+ * fs_file_open_stat exactly as an uncached read, and only its success is remembered.
  */
 #include "filecache.h"
 
@@ -58,12 +58,18 @@ void fs_fcache_clear(fs_fcache *fc)
         slot_drop(&fc->slot[i]);
 }
 
-static fs_fcache_entry *slot_find(fs_fcache *fc, const char *name)
+static fs_fcache_entry *slot_find(const fs_fcache *fc, const char *name)
 {
     for (int i = 0; i < FS_FCACHE_SLOTS; i++)
         if (fc->slot[i].name[0] && !strcmp(fc->slot[i].name, name))
-            return &fc->slot[i];
+            return (fs_fcache_entry *)&fc->slot[i];
     return NULL;
+}
+
+bool fs_fcache_needs_check(const fs_fcache *fc, const char *name, uint64_t sent)
+{
+    const fs_fcache_entry *e = slot_find(fc, name);
+    return e && sent > e->checked;
 }
 
 /* A free slot, else the least recently used one (emptied). */
@@ -101,15 +107,22 @@ static void ref_from(fs_file_ref *ref, const fs_fcache_entry *e)
     ref->copy = e->copy;
 }
 
-int fs_fcache_open(fs_fcache *fc, int dirfd, const char *name, fs_file_ref *ref)
+int fs_fcache_open(fs_fcache *fc, int dirfd, const char *name, uint64_t sent, uint64_t reads,
+                   fs_file_ref *ref)
 {
     struct stat st;
-    int64_t t = wall_ns();
     fs_fcache_entry *e = slot_find(fc, name);
     fc->clock++;
+    if (e && sent <= e->checked) { /* checked after this request had arrived */
+        e->last_use = fc->clock;
+        ref_from(ref, e);
+        return 200;
+    }
+    int64_t t = wall_ns();
     if (e) {
         if (fstatat(dirfd, name, &st, 0) == 0 && same_file(&st, &e->st)) {
             e->last_use = fc->clock;
+            e->checked = reads;
             settle(e, t);
             ref_from(ref, e);
             return 200;
@@ -132,6 +145,7 @@ int fs_fcache_open(fs_fcache *fc, int dirfd, const char *name, fs_file_ref *ref)
     e->fd = fd;
     e->st = st;
     e->last_use = fc->clock;
+    e->checked = reads;
     settle(e, t);
     ref_from(ref, e);
     return 200;

@@ -1,14 +1,20 @@
 /* filecache.h - a worker's cache of the small files it serves, validated on every use.
  *
  * What it saves: a GET of a small file costs open, fstat, pread and close without it; with
- * it, one fstatat of the name (and a pread until the bytes may be kept, see below). This is
- * nginx's open_file_cache with the validity check made on every request instead of once a
- * minute, so what is served is what a fresh open would serve:
+ * it, at most one fstatat of the name (and a pread until the bytes may be kept, see below).
+ * This is nginx's open_file_cache with the validity check made for every request instead
+ * of once a minute, so what is served is what a fresh open would serve:
  * - an entry is used only when fstatat(name) reports the same device, inode, size, mode,
  *   owner, mtime and ctime as the fd it holds: a PUT (a new inode renamed over the name),
  *   an outside writer (rename, in-place write, truncate, chmod, chown, unlink) all change
  *   one of them, and a miss takes the ordinary path (fs_file_open_read), so every status
  *   (404, 403, 500) is decided exactly as without the cache;
+ * - one such stat serves every request that the worker had read in full before the stat
+ *   began: the client sent it before that, so whatever it (or anyone before it) changed
+ *   was done before the stat looked. The caller numbers its reads; a request carries the
+ *   number of reads done when its head was complete, an entry the number done when it was
+ *   last checked. A worker that answers a round's requests after reading them all
+ *   (conn.c) stats each file once per round instead of once per request;
  * - the bytes are read from the cached fd (pread: an in-place write is seen at once) until
  *   the file's ctime is FS_FCACHE_SETTLE_NS older than the clock read before the stat that
  *   validated them; from then on a copy in memory is served. Any later change sets the
@@ -42,6 +48,7 @@ typedef struct fs_fcache_entry {
     int fd;
     struct stat st;    /* of fd, when it was opened */
     char *copy;        /* st.st_size bytes, or NULL while they are read from fd */
+    uint64_t checked;  /* the caller's read count when st was last found current */
     uint64_t last_use; /* for the least-recently-used choice */
 } fs_fcache_entry;
 
@@ -61,9 +68,14 @@ typedef struct fs_file_ref {
 
 /* Sets up an empty cache. */
 void fs_fcache_init(fs_fcache *fc);
-/* Opens name (a valid name, see files.h) for reading through the cache. Returns 200 with
- * *ref set, else what fs_file_open_read returns (403/404/500). */
-int fs_fcache_open(fs_fcache *fc, int dirfd, const char *name, fs_file_ref *ref);
+/* Opens name (a valid name, see files.h) for reading through the cache, for a request
+ * complete after read number `sent` of the caller; `reads` is the caller's count of reads
+ * now. Returns 200 with *ref set, else what fs_file_open_read returns (403/404/500). */
+int fs_fcache_open(fs_fcache *fc, int dirfd, const char *name, uint64_t sent, uint64_t reads,
+                   fs_file_ref *ref);
+/* 1 when opening name for a request complete after read `sent` would take a stat of a
+ * cached entry (a caller may then gather such requests and stat once for all). Pure. */
+bool fs_fcache_needs_check(const fs_fcache *fc, const char *name, uint64_t sent);
 /* Closes every fd and frees every copy; the cache is empty and usable again. */
 void fs_fcache_clear(fs_fcache *fc);
 

@@ -49,6 +49,9 @@ typedef struct fs_worker {
     uint64_t faults_gen; /* ... as of this generation (UINT64_MAX: none yet) */
     void *mode_data;     /* the connection mode's per-worker state (cfg->mode) */
     fs_fcache fcache;    /* the small files this worker served (filecache.h) */
+    uint64_t reads;      /* socket reads of request heads that returned data */
+    fs_conn *ready;      /* answers waiting for the end of the loop round (conn.c) */
+    bool answering;      /* fs_conn_answer_ready is running */
 } fs_worker;
 
 /* Another kind of connection than conn.c's, for a binary that reuses the dispatcher, the
@@ -135,6 +138,9 @@ void fs_conn_shutdown(fs_conn *c);
 /* Retries a connection parked on the capacity limit. */
 void fs_conn_retry_parked(fs_conn *c);
 int fs_conn_parked(const fs_conn *c);
+/* Answers the GETs and HEADs of cached files that waited for the end of the loop round,
+ * checking each file once for all of them (filecache.h). Worker thread, before sleeping. */
+void fs_conn_answer_ready(fs_worker *w);
 fs_conn *fs_conn_next(const fs_conn *c);
 
 #endif

@@ -38,6 +38,8 @@ static void worker_before_sleep(lb_loop *loop, void *data)
     free(fds);
     if (mode)
         mode->before_sleep(w);
+    else
+        fs_conn_answer_ready(w);
     if (kick) {
         /* a retry may close its connection (moving it to the dead list): step first */
         fs_conn *next;
@@ -102,6 +104,7 @@ static void worker_free_conns(fs_worker *w)
     if (w->srv->cfg->mode)
         w->srv->cfg->mode->stop(w);
     /* Closing moves each connection to the dead list. */
+    w->ready = NULL;
     while (w->conns)
         fs_conn_shutdown(w->conns);
     while (w->dead) {
