@@ -95,7 +95,8 @@ def publish_backend_rows():
     path = os.path.join(ROOT, "README.md")
     with open(path) as f:
         text = f.read()
-    pattern = re.compile(r"\n\| the fakeserver as a backend[^\n]*(?:\n\|[^\n]*)*")
+    pattern = re.compile(r"\n(?:The fakeserver against nginx [^\n]*\n\n)?"
+                         r"\| the fakeserver as a backend[^\n]*(?:\n\|[^\n]*)*")
     text, n = pattern.subn(lambda m: "\n" + "\n".join(rows[1:]), text, count=1)
     if not n:
         print("publish: no fakeserver table in %s" % path, file=sys.stderr)

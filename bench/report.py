@@ -222,6 +222,14 @@ def backend_headline(backend):
     out = []
     if not backend.get("summary"):
         return out
+    loads = sorted(r["loadavg"] for by_name in backend.get("runs", {}).values()
+                   for rl in by_name.values() for r in rl if r.get("loadavg") is not None)
+    out.append("")
+    out.append("The fakeserver against nginx (`bench/backend.sh`, %d rounds of %d s, medians; "
+               "load average %s-%s during the runs):" % (
+                   backend.get("rounds", 0), backend.get("seconds", 0),
+                   _f(loads[0] if loads else None, "%.1f"),
+                   _f(loads[-1] if loads else None, "%.1f")))
     out.append("")
     out.append("| the fakeserver as a backend (1 KiB file, one worker, keep-alive) | nginx "
                "| fakeserver -N 1 | fakeserver vs nginx |")
