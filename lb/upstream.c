@@ -33,8 +33,10 @@ struct lb_upstream {
     lb_backend *be;
     int fd;
     int state;
-    int reused;  /* taken from the pool for this owner */
-    int watched; /* registered with the loop (lazily: see lb_upstream_want) */
+    int reused;    /* taken from the pool for this owner */
+    int watched;   /* registered with the loop (lazily: see lb_upstream_want) */
+    int nodelay;   /* TCP_NODELAY is on (lazily: see lb_upstream_send) */
+    int sent_lent; /* a byte went out since the connection was lent to its owner */
     lb_timer timer;
     int64_t last_io_ms; /* last progress with the backend (server timeout), or when it was
                          * pooled (pool idle limit), or when its connect began */
@@ -219,6 +221,7 @@ lb_upstream *lb_upstream_take(lb_upstreams *us, lb_backend *b, const lb_upstream
     up->state = UP_ACTIVE;
     up->reused = 1;
     up->idle_ms = 0;
+    up->sent_lent = 0;
     up->hooks = hooks;
     up->owner = owner;
     up->last_io_ms = lb_loop_now(us->loop);
@@ -256,7 +259,7 @@ lb_upstream *lb_upstream_open(lb_upstreams *us, lb_backend *b, const lb_upstream
         return NULL;
     up->us = us;
     up->be = b;
-    up->fd = lb_net_connect_nodelay(&b->addr, NULL, 0);
+    up->fd = lb_net_connect(&b->addr, NULL, 0);
     if (up->fd < 0) {
         free(up);
         return NULL;
@@ -311,9 +314,17 @@ void lb_upstream_want(lb_upstream *up, int mask)
         lb_loop_set_mask(loop, up->fd, mask);
 }
 
+/* TCP_NODELAY is set lazily, before the second send of one owner's use: the first send
+ * of a request never waits for Nagle (whatever the connection sent before was acknowledged
+ * by the answer it got), a later small piece could wait for the backend's delayed ACK. A
+ * request sent in one write (every GET) costs no socket option call. */
 ssize_t lb_upstream_send(lb_upstream *up, const char *p, size_t n)
 {
     ssize_t r;
+    if (up->sent_lent && !up->nodelay) {
+        up->nodelay = 1;
+        lb_net_set_nodelay(up->fd);
+    }
     do {
         r = send(up->fd, p, n, MSG_NOSIGNAL);
     } while (r < 0 && errno == EINTR);
@@ -321,6 +332,7 @@ ssize_t lb_upstream_send(lb_upstream *up, const char *p, size_t n)
         up_established(up); /* early bytes taken: the connect is done */
     else if (r > 0)
         up->last_io_ms = lb_loop_now(up->us->loop);
+    up->sent_lent |= r > 0;
     return r;
 }
 

@@ -49,7 +49,7 @@ void lb_upstreams_reap(lb_upstreams *us);
 
 /* A new connection to b, connecting (deadline --connect-timeout), lent to owner. Returns it,
  * or NULL when the connect failed at once (no fd, ENOMEM, an error connect(2) reports at
- * once). TCP_NODELAY is set before the connect. It is registered with the loop only at the
+ * once). It is registered with the loop only at the
  * owner's first lb_upstream_want, so a connection that takes its request at once (early
  * bytes, below) and then waits for the answer costs one epoll_ctl. */
 lb_upstream *lb_upstream_open(lb_upstreams *us, lb_backend *b, const lb_upstream_hooks *hooks,

@@ -142,13 +142,11 @@ int lb_net_accept(int listen_fd)
     return fd;
 }
 
-static int net_connect(const lb_addr *addr, int nodelay, char *err, size_t errlen)
+int lb_net_connect(const lb_addr *addr, char *err, size_t errlen)
 {
     int fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return net_fail(err, errlen, "socket: %s", strerror(errno));
-    if (nodelay)
-        lb_net_set_nodelay(fd); /* best effort, as after a connect */
     if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 && errno != EINPROGRESS) {
         int saved = errno;
         close(fd);
@@ -156,16 +154,6 @@ static int net_connect(const lb_addr *addr, int nodelay, char *err, size_t errle
         return net_fail(err, errlen, "connect: %s", strerror(saved));
     }
     return fd;
-}
-
-int lb_net_connect(const lb_addr *addr, char *err, size_t errlen)
-{
-    return net_connect(addr, 0, err, errlen);
-}
-
-int lb_net_connect_nodelay(const lb_addr *addr, char *err, size_t errlen)
-{
-    return net_connect(addr, 1, err, errlen);
 }
 
 int lb_net_connect_result(int fd)

@@ -39,9 +39,6 @@ int lb_net_accept(int listen_fd);
 /* Starts a non-blocking connect. Returns the fd (the connect may still be in progress:
  * wait for writability, then lb_net_connect_result) or -1. */
 int lb_net_connect(const lb_addr *addr, char *err, size_t errlen);
-/* The same with TCP_NODELAY set before the connect (one socket option call either way, but
- * none left for after the connect). */
-int lb_net_connect_nodelay(const lb_addr *addr, char *err, size_t errlen);
 /* After writability: 0 if the connect succeeded, else the errno it failed with. */
 int lb_net_connect_result(int fd);
 
