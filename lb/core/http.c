@@ -103,7 +103,12 @@ static int http_expect_sp(const char *b, size_t len, size_t *pos)
 static int http_parse_version(const char *b, size_t len, size_t *pos, int *major, int *minor)
 {
     static const char pattern[] = "HTTP/0.0";
-    for (size_t i = 0; i < 8; i++) {
+    const char *v = b + *pos;
+    /* The usual case, the whole version at hand, is one comparison and two digits; the
+     * loop tells INCOMPLETE from INVALID otherwise. */
+    int valid = *pos + 8 <= len && memcmp(v, "HTTP/", 5) == 0 && v[6] == '.' &&
+                http_is_digit((unsigned char)v[5]) && http_is_digit((unsigned char)v[7]);
+    for (size_t i = 0; !valid && i < 8; i++) {
         if (*pos + i >= len)
             return LB_HTTP_INCOMPLETE;
         unsigned char c = (unsigned char)b[*pos + i];
@@ -518,6 +523,11 @@ int lb_http_connection_options(const char *v, size_t n)
 {
     int mask = 0;
     size_t i = 0;
+    /* The usual values, a single option without whitespace, at the cost of one comparison. */
+    if (n == 10 && lb_http_case_eq(v, "keep-alive", 10))
+        return LB_CONN_KEEP_ALIVE;
+    if (n == 5 && lb_http_case_eq(v, "close", 5))
+        return LB_CONN_CLOSE;
     while (i < n) {
         i = http_skip_ows(v, n, i);
         size_t start = i;
