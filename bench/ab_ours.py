@@ -29,8 +29,8 @@ def main():
         print("usage: bench/ab_ours.py OLD_BUILD NEW_BUILD", file=sys.stderr)
         return 2
     old, new = (os.path.abspath(a) for a in sys.argv[1:])
-    seconds = bench_run.env_int("AB_TIME", 3)
-    rounds = bench_run.env_int("AB_ROUNDS", 5)
+    seconds = bc.env_int("AB_TIME", 3)
+    rounds = bc.env_int("AB_ROUNDS", 5)
     modes = os.environ.get("AB_MODES", "keepalive close").split()
     bc.raise_nofile()
     rundir = tempfile.mkdtemp(prefix="ab-", dir=os.path.join(bc.ROOT, "bench-out"))
