@@ -20,7 +20,11 @@
  * Cheap paths: a client is registered with epoll only once it has to wait (the first read
  * is tried right after accept); closing skips epoll_ctl(DEL) (lb_loop_close); a connection
  * whose last answer was sent with MSG_MORE (exchange.c) is shut down first, so answer and
- * FIN leave together.
+ * FIN leave together. Deadlines are lazy (client_deadline): a state stores its deadline in
+ * the client and the timer is only moved earlier, never later, so a keep-alive request
+ * (header deadline, none while ACTIVE, idle deadline again) costs no timer heap operation,
+ * and a connection whose request came with the accept and is answered at once never arms
+ * its timer at all.
  */
 #include "client.h"
 
@@ -45,9 +49,10 @@ struct lb_client {
     lb_clients *cs;
     int state;
     lb_buf in;
-    lb_exchange_peer peer; /* fd, &in and the socket's flags, lent to the exchange */
-    lb_exchange *x;        /* the request in progress (from its first byte), or NULL */
-    lb_timer timer;
+    lb_exchange_peer peer;  /* fd, &in and the socket's flags, lent to the exchange */
+    lb_exchange *x;         /* the request in progress (from its first byte), or NULL */
+    lb_timer timer;         /* fires at deadline or earlier (lazy: see client_deadline) */
+    int64_t deadline;       /* this state's deadline (lb_loop_now time); 0: none (ACTIVE) */
     lb_client *next, *prev; /* every client */
     lb_client *zombie_next;
     lb_queue_node qnode;
@@ -94,6 +99,17 @@ static void client_io(lb_loop *loop, int fd, int events, void *data);
 static void client_close(lb_client *c);
 static void client_reply(lb_client *c, const char *reply);
 static void client_try_head(lb_client *c);
+
+/* ---- deadlines ------------------------------------------------------------------- */
+
+/* The state's deadline is ms from now; the timer fires then or earlier (client_timeout arms
+ * it again for what is left), so moving a deadline later touches no heap. */
+static void client_deadline(lb_client *c, int ms)
+{
+    lb_loop *loop = c->cs->loop;
+    c->deadline = lb_loop_now(loop) + ms;
+    lb_timer_arm_by(loop, &c->timer, c->deadline);
+}
 
 /* ---- masks: which directions the client socket wants ------------------------------- */
 
@@ -155,12 +171,12 @@ static void x_done(void *client, int keep)
     }
     if (lb_buf_len(&c->in) == 0) {
         lb_blocks_put(cs->blocks, &c->in);
-        lb_timer_start(cs->loop, &c->timer, cs->cfg->idle_timeout_ms);
+        client_deadline(c, cs->cfg->idle_timeout_ms);
         client_masks(c);
         return;
     }
     c->head_seen = 1;
-    lb_timer_start(cs->loop, &c->timer, cs->cfg->header_timeout_ms);
+    client_deadline(c, cs->cfg->header_timeout_ms);
     client_masks(c);
     client_try_head(c);
 }
@@ -203,7 +219,7 @@ static void start_request(lb_client *c)
     c->in_slot = 1;
     c->cs->in_flight++;
     c->state = CL_ACTIVE;
-    lb_timer_stop(c->cs->loop, &c->timer);
+    c->deadline = 0; /* the backend connection's deadline runs now */
     lb_exchange_start(c->x);
 }
 
@@ -274,7 +290,7 @@ static void client_flush_reply(lb_client *c)
     }
     shutdown(c->peer.fd, SHUT_WR);
     c->state = CL_LINGER;
-    lb_timer_start(c->cs->loop, &c->timer, LB_LINGER_MS);
+    client_deadline(c, LB_LINGER_MS);
     client_masks(c);
 }
 
@@ -292,7 +308,7 @@ static void client_reply(lb_client *c, const char *reply)
     c->reply = reply;
     c->reply_len = strlen(reply);
     c->reply_off = 0;
-    lb_timer_start(cs->loop, &c->timer, cs->cfg->server_timeout_ms);
+    client_deadline(c, cs->cfg->server_timeout_ms);
     client_flush_reply(c);
     if (c->state == CL_REPLY)
         client_masks(c);
@@ -329,7 +345,7 @@ static void client_try_head(lb_client *c)
         return; /* more to read, or refused (the exchange has ended) */
     c->keep_alive = lb_exchange_keep_alive(c->x);
     c->head_seen = 0;
-    lb_timer_stop(cs->loop, &c->timer);
+    c->deadline = 0;
     if (cs->in_flight < cs->cfg->parallel && lb_queue_len(&cs->queue) == 0) {
         start_request(c);
         return;
@@ -341,7 +357,7 @@ static void client_try_head(lb_client *c)
     c->state = CL_QUEUED;
     cs->st.queued++;
     lb_queue_push(&cs->queue, &c->qnode);
-    lb_timer_start(cs->loop, &c->timer, cs->cfg->queue_timeout_ms);
+    client_deadline(c, cs->cfg->queue_timeout_ms);
     client_masks(c);
 }
 
@@ -357,13 +373,16 @@ static void client_read_head(lb_client *c)
         client_masks(c);
         return;
     }
-    if (!c->head_seen) {
-        c->head_seen = 1;
-        lb_timer_start(cs->loop, &c->timer, cs->cfg->header_timeout_ms);
-    }
+    /* The header deadline runs from the head's first byte; a head that is whole at once
+     * (the usual case) never needs it. */
+    int first = !c->head_seen;
+    c->head_seen = 1;
     client_try_head(c);
-    if (c->state == CL_IDLE)
-        client_masks(c);
+    if (c->state != CL_IDLE)
+        return;
+    if (first && c->head_seen)
+        client_deadline(c, cs->cfg->header_timeout_ms);
+    client_masks(c);
 }
 
 /* ACTIVE: body bytes for the exchange, or, once the request is whole, the read-ahead of a
@@ -432,6 +451,14 @@ static void client_io(lb_loop *loop, int fd, int events, void *data)
 static void client_timeout(lb_loop *loop, lb_timer *timer, void *data)
 {
     lb_client *c = data;
+    if (!c->deadline)
+        return; /* armed for an earlier state that had a deadline */
+    int64_t left = c->deadline - lb_loop_now(loop);
+    if (left > 0) {
+        lb_timer_start(loop, timer, left); /* the deadline moved later meanwhile */
+        return;
+    }
+    c->deadline = 0;
     if (c->state == CL_QUEUED)
         client_reply(c, reply_503);
     else if (c->state == CL_IDLE && c->head_seen)
@@ -489,8 +516,9 @@ void lb_clients_accept(lb_clients *cs, int fd)
     cs->clients = c;
     cs->st.clients_now++;
     cs->st.accepted++;
-    lb_timer_start(cs->loop, &c->timer, cs->cfg->header_timeout_ms);
     client_read_head(c); /* speculative: the request often came with the connection */
+    if (c->state == CL_IDLE && !c->deadline) /* nothing yet: the head has until then */
+        client_deadline(c, cs->cfg->header_timeout_ms);
 }
 
 int lb_clients_count(const lb_clients *cs)

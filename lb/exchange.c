@@ -354,19 +354,10 @@ static void set_method(lb_exchange *x, const lb_http_request *req)
     memcpy(x->method, req->method, n);
     x->method[n] = '\0';
     x->method_len = req->method_len < sizeof x->method ? n : 0;
-    x->idempotent =
-        x->method_len && (strcmp(x->method, "GET") == 0 || strcmp(x->method, "HEAD") == 0 ||
-                          strcmp(x->method, "OPTIONS") == 0);
-}
-
-/* Whether the request has an Upgrade field. Only requests relayed with their connection
- * fields as they are can ask (hop_request strips a Connection that names nothing else). */
-static int asks_upgrade(const lb_http_request *req)
-{
-    for (size_t i = 0; i < req->num_headers; i++)
-        if (lb_http_token_eq(req->headers[i].name, req->headers[i].name_len, "upgrade"))
-            return 1;
-    return 0;
+    /* Methods are case-sensitive: the length picks the one candidate. */
+    x->idempotent = (n == 3 && memcmp(x->method, "GET", 3) == 0) ||
+                    (n == 4 && memcmp(x->method, "HEAD", 4) == 0) ||
+                    (n == 7 && memcmp(x->method, "OPTIONS", 7) == 0);
 }
 
 /* Connection fields are hop-by-hop (RFC 9110 7.6.1, as in HAProxy and nginx) unless
@@ -379,13 +370,19 @@ static int asks_upgrade(const lb_http_request *req)
 static int hop_request(lb_exchange *x, const lb_http_request *req, int head_len)
 {
     x->http10 = req->major < 1 || (req->major == 1 && req->minor == 0);
-    x->hop = !x->xs->cfg->verbatim_connection && lb_hop_can_strip(req->headers, req->num_headers);
+    /* Only a request relayed with its connection fields as they are can ask to upgrade:
+     * a Connection that names nothing but close or keep-alive is stripped. */
+    x->hop =
+        !x->xs->cfg->verbatim_connection && (!(req->fields & LB_FIELD_BIT(LB_FIELD_CONNECTION)) ||
+                                             lb_hop_can_strip(req->headers, req->num_headers));
     if (!x->hop) {
-        x->upgrade = asks_upgrade(req);
+        x->upgrade = (req->fields & LB_FIELD_BIT(LB_FIELD_UPGRADE)) != 0;
         return head_len;
     }
     x->fwd_close = 0;
     const char *add = x->http10 ? LB_HOP_KEEP_ALIVE : NULL;
+    if (!add && !(req->fields & LB_FIELDS_HOP))
+        return head_len; /* nothing to cut, nothing to add */
     return (int)lb_hop_edit(x->peer->in, 0, (size_t)head_len, req->headers, req->num_headers, add,
                             add ? sizeof LB_HOP_KEEP_ALIVE - 1 : 0);
 }
@@ -534,19 +531,33 @@ static void x_pick(lb_exchange *x)
         if (lb_upstream_ready(up))
             x_connected(x);
         else
-            x_masks(x);
+            x_push_request(x); /* early: the connect has often finished already */
         return;
     }
 }
 
+/* The request reached a connected backend connection: counted for the backend's stats and
+ * the checker (every R-th forwarded request starts a round). */
+static void x_note_checker(lb_exchange *x)
+{
+    /* Callers call it last: a round may start here, and a probe judged at once may move
+     * requests. */
+    if (x->xs->checker)
+        lb_checker_note_forwarded(x->xs->checker);
+}
+
+static void x_count_forwarded(lb_exchange *x)
+{
+    lb_backend_note_forwarded(x->be);
+    x_note_checker(x);
+}
+
+/* A pooled connection, or a new one whose connect finished. */
 static void x_connected(lb_exchange *x)
 {
-    lb_checker *checker = x->xs->checker;
     lb_backend_note_forwarded(x->be);
     x_push_request(x);
-    /* Last: a round may start here, and a probe judged at once may move requests. */
-    if (checker)
-        lb_checker_note_forwarded(checker);
+    x_note_checker(x);
 }
 
 /* ---- the request out -------------------------------------------------------------- */
@@ -578,11 +589,17 @@ static void x_tunnel_push(lb_exchange *x)
     x_masks(x);
 }
 
+/* Sends what the request has ready. On a connection still connecting (from x_pick) the first
+ * bytes are tried at once (lb_upstream_send's early bytes): taken, they prove the connect
+ * done and the request counts as forwarded here, as x_connected counts the others; EAGAIN
+ * waits for the connect (the connected hook, then x_connected); an error is a connect
+ * failure, with nothing sent. */
 static void x_push_request(lb_exchange *x)
 {
     lb_buf *in = x->peer->in;
-    if (!x->up || !lb_upstream_ready(x->up))
+    if (!x->up)
         return;
+    int connecting = !lb_upstream_ready(x->up);
     if (x->tunnel) {
         x_tunnel_push(x);
         return;
@@ -602,7 +619,7 @@ static void x_push_request(lb_exchange *x)
         if (n < 0) {
             if (errno == EAGAIN)
                 break;
-            x_fail(x, X_RESET);
+            x_fail(x, lb_upstream_ready(x->up) ? X_RESET : X_CONNECT_FAILED);
             return;
         }
         x->kept += (size_t)n;
@@ -616,6 +633,8 @@ static void x_push_request(lb_exchange *x)
     if (x->retain && !x->req_done && lb_buf_len(in) >= LB_WINDOW)
         x_drop_retention(x);
     x_masks(x);
+    if (connecting && lb_upstream_ready(x->up))
+        x_count_forwarded(x); /* last: see x_connected */
 }
 
 void lb_exchange_client_input(lb_exchange *x)

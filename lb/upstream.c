@@ -1,13 +1,17 @@
 /* upstream.c - backend connections: non-blocking connect, the idle keep-alive pool, close.
  *
- * States: CONNECTING (deadline --connect-timeout) -> ACTIVE (lent to one owner; deadline
+ * States: CONNECTING (deadline --connect-timeout; the owner may try its first bytes at once,
+ * see lb_upstream_send) -> ACTIVE (lent to one owner; deadline
  * --server-timeout of inactivity) -> IDLE in its backend's pool (deadline LB_POOL_IDLE_MS,
  * watched for reading: any byte or EOF from an idle backend connection means it is no
  * longer usable and it is closed) -> CLOSED (freed by lb_upstreams_reap, so a pointer held
  * during a callback stays valid until the callback returns).
  * The pool is LIFO: the most recently used connection is the likeliest to be alive and
- * warm. The server timeout is lazy: I/O only stamps last_io_ms and the timer, when it
- * fires, restarts for what is left, so relaying a byte never touches the timer heap.
+ * warm. Every deadline is lazy: I/O, a take from the pool and a release into it only stamp
+ * last_io_ms (the loop's time of the round, no clock read) and the timer, armed no later
+ * than the state's deadline (up_deadline), restarts for what is left when it fires early.
+ * So relaying a byte, taking a pooled connection and pooling it again never touch the
+ * timer heap: the timer fires about once per --server-timeout per connection instead.
  * Calls run one way: this module reports to a connection's owner through its hooks only.
  */
 #include "upstream.h"
@@ -29,9 +33,13 @@ struct lb_upstream {
     lb_backend *be;
     int fd;
     int state;
-    int reused; /* taken from the pool for this owner */
+    int reused;    /* taken from the pool for this owner */
+    int watched;   /* registered with the loop (lazily: see lb_upstream_want) */
+    int nodelay;   /* TCP_NODELAY is on (lazily: see lb_upstream_send) */
+    int sent_lent; /* a byte went out since the connection was lent to its owner */
     lb_timer timer;
-    int64_t last_io_ms; /* last progress with the backend (server timeout) */
+    int64_t last_io_ms; /* last progress with the backend (server timeout), or when it was
+                         * pooled (pool idle limit), or when its connect began */
     int idle_ms;        /* inactivity limit of a tunnel (0: --server-timeout) */
     const lb_upstream_hooks *hooks;
     void *owner;
@@ -54,6 +62,35 @@ struct lb_upstreams {
 
 static void up_close(lb_upstream *up);
 
+/* When the current state ends by the clock: the connect timeout, the server (or tunnel)
+ * inactivity limit, the pool's idle limit. */
+static int64_t up_deadline(const lb_upstream *up)
+{
+    const lb_config *cfg = up->us->cfg;
+    switch (up->state) {
+    case UP_CONNECTING:
+        return up->last_io_ms + cfg->connect_timeout_ms;
+    case UP_IDLE:
+        return up->last_io_ms + LB_POOL_IDLE_MS;
+    default:
+        return up->last_io_ms + (up->idle_ms ? up->idle_ms : cfg->server_timeout_ms);
+    }
+}
+
+/* A new state, or a new limit: the timer must fire no later than its deadline. */
+static void up_arm(lb_upstream *up)
+{
+    lb_timer_arm_by(up->us->loop, &up->timer, up_deadline(up));
+}
+
+/* The connect finished (EPOLLOUT and SO_ERROR said so, or the kernel took early bytes). */
+static void up_established(lb_upstream *up)
+{
+    up->state = UP_ACTIVE;
+    up->last_io_ms = lb_loop_now(up->us->loop);
+    up_arm(up);
+}
+
 static void up_io(lb_loop *loop, int fd, int events, void *data)
 {
     lb_upstream *up = data;
@@ -69,10 +106,7 @@ static void up_io(lb_loop *loop, int fd, int events, void *data)
             up->hooks->failed(owner, LB_UP_CONNECT_FAILED);
             return;
         }
-        up->state = UP_ACTIVE;
-        lb_net_set_nodelay(fd);
-        up->last_io_ms = lb_now_ms();
-        lb_timer_start(loop, &up->timer, up->us->cfg->server_timeout_ms);
+        up_established(up);
         up->hooks->connected(owner);
         return;
     }
@@ -86,17 +120,14 @@ static void up_io(lb_loop *loop, int fd, int events, void *data)
 static void up_timeout(lb_loop *loop, lb_timer *timer, void *data)
 {
     lb_upstream *up = data;
+    int64_t left = up_deadline(up) - lb_loop_now(loop);
+    if (left > 0) { /* moved later since the timer was armed */
+        lb_timer_start(loop, &up->timer, left);
+        return;
+    }
     if (up->state == UP_IDLE || !up->owner) {
         up_close(up);
         return;
-    }
-    if (up->state == UP_ACTIVE) {
-        int limit = up->idle_ms ? up->idle_ms : up->us->cfg->server_timeout_ms;
-        int64_t left = up->last_io_ms + limit - lb_now_ms();
-        if (left > 0) {
-            lb_timer_start(loop, &up->timer, left);
-            return;
-        }
     }
     up->hooks->failed(up->owner, up->state == UP_CONNECTING ? LB_UP_CONNECT_FAILED : LB_UP_TIMEOUT);
 }
@@ -176,7 +207,8 @@ static void pool_push(lb_upstream *up)
     p->head = up;
     lb_backend_note_pooled(up->be, 1);
     lb_upstream_want(up, LB_EV_READ);
-    lb_timer_start(up->us->loop, &up->timer, LB_POOL_IDLE_MS);
+    up->last_io_ms = lb_loop_now(up->us->loop);
+    up_arm(up);
 }
 
 lb_upstream *lb_upstream_take(lb_upstreams *us, lb_backend *b, const lb_upstream_hooks *hooks,
@@ -189,10 +221,11 @@ lb_upstream *lb_upstream_take(lb_upstreams *us, lb_backend *b, const lb_upstream
     up->state = UP_ACTIVE;
     up->reused = 1;
     up->idle_ms = 0;
+    up->sent_lent = 0;
     up->hooks = hooks;
     up->owner = owner;
-    up->last_io_ms = lb_now_ms();
-    lb_timer_start(us->loop, &up->timer, us->cfg->server_timeout_ms);
+    up->last_io_ms = lb_loop_now(us->loop);
+    up_arm(up);
     return up;
 }
 
@@ -212,7 +245,8 @@ void lb_upstream_release(lb_upstream *up, int reusable)
 void lb_upstream_tunnel(lb_upstream *up, int idle_ms)
 {
     up->idle_ms = idle_ms;
-    up->last_io_ms = lb_now_ms();
+    up->last_io_ms = lb_loop_now(up->us->loop);
+    up_arm(up);
 }
 
 /* ---- one connection --------------------------------------------------------------- */
@@ -230,16 +264,12 @@ lb_upstream *lb_upstream_open(lb_upstreams *us, lb_backend *b, const lb_upstream
         free(up);
         return NULL;
     }
-    if (lb_loop_watch(us->loop, up->fd, LB_EV_WRITE, up_io, up) < 0) {
-        close(up->fd);
-        free(up);
-        return NULL;
-    }
     up->state = UP_CONNECTING;
     up->hooks = hooks;
     up->owner = owner;
+    up->last_io_ms = lb_loop_now(us->loop);
     lb_timer_init(&up->timer, up_timeout, up);
-    lb_timer_start(us->loop, &up->timer, us->cfg->connect_timeout_ms);
+    up_arm(up);
     return up;
 }
 
@@ -271,18 +301,38 @@ int lb_upstream_reused(const lb_upstream *up)
 
 void lb_upstream_want(lb_upstream *up, int mask)
 {
-    if (up->state != UP_CLOSED && lb_loop_mask(up->us->loop, up->fd) != mask)
-        lb_loop_set_mask(up->us->loop, up->fd, mask);
+    lb_loop *loop = up->us->loop;
+    if (up->state == UP_CLOSED)
+        return;
+    if (!up->watched) {
+        /* The first wait of a new connection registers it (one epoll_ctl, with the mask it
+         * needs). Should that fail, the connection's deadline still ends the wait. */
+        up->watched = lb_loop_watch(loop, up->fd, mask, up_io, up) == 0;
+        return;
+    }
+    if (lb_loop_mask(loop, up->fd) != mask)
+        lb_loop_set_mask(loop, up->fd, mask);
 }
 
+/* TCP_NODELAY is set lazily, before the second send of one owner's use: the first send
+ * of a request never waits for Nagle (whatever the connection sent before was acknowledged
+ * by the answer it got), a later small piece could wait for the backend's delayed ACK. A
+ * request sent in one write (every GET) costs no socket option call. */
 ssize_t lb_upstream_send(lb_upstream *up, const char *p, size_t n)
 {
     ssize_t r;
+    if (up->sent_lent && !up->nodelay) {
+        up->nodelay = 1;
+        lb_net_set_nodelay(up->fd);
+    }
     do {
         r = send(up->fd, p, n, MSG_NOSIGNAL);
     } while (r < 0 && errno == EINTR);
-    if (r > 0)
-        up->last_io_ms = lb_now_ms();
+    if (r > 0 && up->state == UP_CONNECTING)
+        up_established(up); /* early bytes taken: the connect is done */
+    else if (r > 0)
+        up->last_io_ms = lb_loop_now(up->us->loop);
+    up->sent_lent |= r > 0;
     return r;
 }
 
@@ -290,7 +340,7 @@ ssize_t lb_upstream_read(lb_upstream *up, lb_blocks *bl, lb_buf *b, size_t limit
 {
     ssize_t r = lb_blocks_read(bl, b, up->fd, limit);
     if (r > 0)
-        up->last_io_ms = lb_now_ms();
+        up->last_io_ms = lb_loop_now(up->us->loop);
     return r;
 }
 
@@ -298,7 +348,7 @@ ssize_t lb_upstream_splice(lb_upstream *up, int pipe_wr, size_t n)
 {
     ssize_t r = splice(up->fd, NULL, pipe_wr, NULL, n, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (r > 0)
-        up->last_io_ms = lb_now_ms();
+        up->last_io_ms = lb_loop_now(up->us->loop);
     return r;
 }
 

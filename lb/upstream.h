@@ -48,7 +48,10 @@ void lb_upstreams_drain(lb_upstreams *us);
 void lb_upstreams_reap(lb_upstreams *us);
 
 /* A new connection to b, connecting (deadline --connect-timeout), lent to owner. Returns it,
- * or NULL when the connect failed at once (refused, no fd, ENOMEM). */
+ * or NULL when the connect failed at once (no fd, ENOMEM, an error connect(2) reports at
+ * once). It is registered with the loop only at the
+ * owner's first lb_upstream_want, so a connection that takes its request at once (early
+ * bytes, below) and then waits for the answer costs one epoll_ctl. */
 lb_upstream *lb_upstream_open(lb_upstreams *us, lb_backend *b, const lb_upstream_hooks *hooks,
                               void *owner);
 /* An idle connection to b from the pool (the most recently used), connected and lent to
@@ -72,7 +75,11 @@ void lb_upstream_want(lb_upstream *up, int mask);
 void lb_upstream_tunnel(lb_upstream *up, int idle_ms);
 
 /* I/O on a connected connection; each byte of progress moves the server timeout. */
-/* send(2) of p[0, n): returns bytes sent or -1 with errno (EAGAIN included). */
+/* send(2) of p[0, n): returns bytes sent or -1 with errno (EAGAIN included). Also allowed
+ * while connecting (early bytes): on loopback the handshake is usually over when connect(2)
+ * returns, so the bytes go at once and the connection is ready from then on (no wait for
+ * EPOLLOUT, no SO_ERROR); -1/EAGAIN means the connect goes on (the connected hook follows,
+ * or failed); another error is the connect's failure, and no byte was sent. */
 ssize_t lb_upstream_send(lb_upstream *up, const char *p, size_t n);
 /* Reads into b as lb_blocks_read does: bytes read, 0 at EOF, -1 with errno. */
 ssize_t lb_upstream_read(lb_upstream *up, lb_blocks *bl, lb_buf *b, size_t limit);

@@ -55,7 +55,7 @@ static void check_head(const uint8_t *data, int rc, const lb_http_request *req)
     FUZZ_CHECK(req->major >= 0 && req->major <= 9 && req->minor >= 0 && req->minor <= 9);
     FUZZ_CHECK(req->num_headers <= FIELDS);
     FUZZ_CHECK(rc >= 4 && memcmp(buf + rc - 4, "\r\n\r\n", 4) == 0);
-    fuzz_check_fields(req->headers, req->num_headers, data, rc);
+    fuzz_check_fields(req->headers, req->num_headers, req->fields, data, rc);
     check_framing(req);
 }
 

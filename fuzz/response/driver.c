@@ -53,7 +53,7 @@ static void check_head(const uint8_t *data, int rc, const lb_http_response *res)
     FUZZ_CHECK(res->reason[res->reason_len] == '\r');
     FUZZ_CHECK(res->num_headers <= FIELDS);
     FUZZ_CHECK(rc >= 4 && memcmp(data + rc - 4, "\r\n\r\n", 4) == 0);
-    fuzz_check_fields(res->headers, res->num_headers, data, rc);
+    fuzz_check_fields(res->headers, res->num_headers, res->fields, data, rc);
     check_framing(res);
 }
 

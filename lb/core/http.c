@@ -25,14 +25,23 @@
 
 /* ---- character classes ------------------------------------------------------------- */
 
-/* tchar (RFC 9110 5.6.2) as two 64-bit masks: bit c of the pair is set for a token byte. */
+/* tchar (RFC 9110 5.6.2): ! # $ % & ' * + - . 0-9 A-Z ^ _ ` a-z | ~. A table: one load per
+ * byte of every method and field name (bytes from 0x80 on, not listed, are never token
+ * bytes). */
+static const unsigned char http_tchar[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0, /* 0x20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, /* 0x30 */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, /* 0x50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, /* 0x70 */
+};
+
 static int http_is_tchar(unsigned char c)
 {
-    static const uint64_t low = 0x03ff6cfa00000000ull;  /* ! # $ % & ' * + - . 0-9 */
-    static const uint64_t high = 0x57ffffffc7fffffeull; /* A-Z ^ _ ` a-z | ~ */
-    if (c < 64)
-        return (int)((low >> c) & 1);
-    return c < 128 && ((high >> (c - 64)) & 1);
+    return http_tchar[c];
 }
 
 static int http_is_digit(unsigned char c)
@@ -94,7 +103,12 @@ static int http_expect_sp(const char *b, size_t len, size_t *pos)
 static int http_parse_version(const char *b, size_t len, size_t *pos, int *major, int *minor)
 {
     static const char pattern[] = "HTTP/0.0";
-    for (size_t i = 0; i < 8; i++) {
+    const char *v = b + *pos;
+    /* The usual case, the whole version at hand, is one comparison and two digits; the
+     * loop tells INCOMPLETE from INVALID otherwise. */
+    int valid = *pos + 8 <= len && memcmp(v, "HTTP/", 5) == 0 && v[6] == '.' &&
+                http_is_digit((unsigned char)v[5]) && http_is_digit((unsigned char)v[7]);
+    for (size_t i = 0; !valid && i < 8; i++) {
         if (*pos + i >= len)
             return LB_HTTP_INCOMPLETE;
         unsigned char c = (unsigned char)b[*pos + i];
@@ -108,24 +122,49 @@ static int http_parse_version(const char *b, size_t len, size_t *pos, int *major
     return 0;
 }
 
+/* Whether any of the 8 bytes at p is below 0x20 or is 0x7f (a control byte, or HTAB):
+ * the classic "has a byte less than n" word test, exact as a yes/no answer. */
+static int http_word_has_ctl(const char *p)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t w, del;
+    memcpy(&w, p, sizeof w);
+    del = w ^ (ones * 0x7f);
+    return (((w - ones * 0x20) & ~w) | ((del - ones) & ~del)) & highs ? 1 : 0;
+}
+
+/* The end of the run of field bytes (http_is_field_char) starting at p: the first other
+ * byte, or len. Eight bytes at a time while no control byte is among them (a value is
+ * mostly plain text; picohttpparser's findchar_fast idea without SIMD), then byte by byte
+ * through the word that has one (a HTAB is a field byte: the scan goes on after it). */
+static size_t http_scan_field_chars(const char *b, size_t len, size_t p)
+{
+    for (;;) {
+        while (p + 8 <= len && !http_word_has_ctl(b + p))
+            p += 8;
+        size_t stop = p + 8 < len ? p + 8 : len;
+        while (p < stop && http_is_field_char((unsigned char)b[p]))
+            p++;
+        if (p < stop || p >= len)
+            return p;
+    }
+}
+
 /* Parses one field value starting right after the colon, through its CRLF. */
 static int http_parse_value(const char *b, size_t len, size_t *pos, lb_http_header *h)
 {
     size_t p = *pos;
     while (p < len && http_is_ows((unsigned char)b[p]))
         p++;
-    size_t start = p, end = p;
-    for (;; p++) {
-        if (p >= len)
-            return LB_HTTP_INCOMPLETE;
-        unsigned char c = (unsigned char)b[p];
-        if (c == '\r')
-            break;
-        if (!http_is_field_char(c))
-            return LB_HTTP_INVALID;
-        if (!http_is_ows(c))
-            end = p + 1;
-    }
+    size_t start = p;
+    p = http_scan_field_chars(b, len, p);
+    if (p >= len)
+        return LB_HTTP_INCOMPLETE;
+    if (b[p] != '\r')
+        return LB_HTTP_INVALID; /* a control byte (CR is not a field byte: it ends the run) */
+    size_t end = p;
+    while (end > start && http_is_ows((unsigned char)b[end - 1]))
+        end--;
     int rc = http_expect_crlf(b, len, &p);
     if (rc != 0)
         return rc;
@@ -147,6 +186,7 @@ static int http_parse_field(const char *b, size_t len, size_t *pos, lb_http_head
         return LB_HTTP_INVALID; /* empty name, space before colon, obs-fold, bad byte */
     h->name = b + *pos;
     h->name_len = p - *pos;
+    h->kind = lb_http_field_kind(h->name, h->name_len);
     p++;
     int rc = http_parse_value(b, len, &p, h);
     if (rc == 0)
@@ -156,9 +196,10 @@ static int http_parse_field(const char *b, size_t len, size_t *pos, lb_http_head
 
 /* Parses field lines and the empty line ending the head. Returns the head length. */
 static int http_parse_fields(const char *b, size_t len, size_t pos, lb_http_header *headers,
-                             size_t max_headers, size_t *num_headers)
+                             size_t max_headers, size_t *num_headers, unsigned *fields)
 {
     size_t n = 0;
+    unsigned seen = 0;
     for (;;) {
         if (pos >= len)
             return LB_HTTP_INCOMPLETE;
@@ -167,6 +208,7 @@ static int http_parse_fields(const char *b, size_t len, size_t pos, lb_http_head
             if (rc != 0)
                 return rc;
             *num_headers = n;
+            *fields = seen & ~LB_FIELD_BIT(LB_FIELD_OTHER);
             return (int)pos;
         }
         if (n == max_headers)
@@ -174,6 +216,7 @@ static int http_parse_fields(const char *b, size_t len, size_t pos, lb_http_head
         int rc = http_parse_field(b, len, &pos, &headers[n]);
         if (rc != 0)
             return rc;
+        seen |= LB_FIELD_BIT(headers[n].kind);
         n++;
     }
 }
@@ -208,6 +251,7 @@ int lb_http_parse_request(const char *buf, size_t len, lb_http_request *req,
     }
     req->headers = headers;
     req->num_headers = 0;
+    req->fields = 0;
     if ((rc = http_parse_word(buf, len, &pos, http_is_tchar, &req->method, &req->method_len)))
         return rc;
     if ((rc = http_parse_word(buf, len, &pos, http_is_target_char, &req->target, &req->target_len)))
@@ -216,7 +260,7 @@ int lb_http_parse_request(const char *buf, size_t len, lb_http_request *req,
         return rc;
     if ((rc = http_expect_crlf(buf, len, &pos)) != 0)
         return rc;
-    rc = http_parse_fields(buf, len, pos, headers, max_headers, &req->num_headers);
+    rc = http_parse_fields(buf, len, pos, headers, max_headers, &req->num_headers, &req->fields);
     if (rc == LB_HTTP_INCOMPLETE && len == INT_MAX)
         return LB_HTTP_INVALID;
     return rc;
@@ -232,10 +276,7 @@ size_t lb_http_field_line(const char *buf, size_t len, const lb_http_header *h, 
 
 int lb_http_is_connection_field(const char *name, size_t len)
 {
-    if (len == 10) /* most fields are rejected on their length alone */
-        return lb_http_token_eq(name, len, "connection") ||
-               lb_http_token_eq(name, len, "keep-alive");
-    return len == 16 && lb_http_token_eq(name, len, "proxy-connection");
+    return (LB_FIELD_BIT(lb_http_field_kind(name, len)) & LB_FIELDS_HOP) != 0;
 }
 
 int lb_http_head_may_progress(const char *buf, size_t prev_len, size_t len)
@@ -284,11 +325,12 @@ int lb_http_parse_response(const char *buf, size_t len, lb_http_response *res,
     int rc;
     res->headers = headers;
     res->num_headers = 0;
+    res->fields = 0;
     if ((rc = http_parse_version(buf, len, &pos, &res->major, &res->minor)) != 0)
         return rc;
     if ((rc = http_parse_status(buf, len, &pos, res)) != 0)
         return rc;
-    rc = http_parse_fields(buf, len, pos, headers, max_headers, &res->num_headers);
+    rc = http_parse_fields(buf, len, pos, headers, max_headers, &res->num_headers, &res->fields);
     if (rc == LB_HTTP_INCOMPLETE && len == INT_MAX)
         return LB_HTTP_INVALID;
     return rc;
@@ -296,14 +338,51 @@ int lb_http_parse_response(const char *buf, size_t len, lb_http_response *res,
 
 /* ---- lookups ----------------------------------------------------------------------- */
 
-int lb_http_token_eq(const char *s, size_t len, const char *lit)
+int lb_http_case_eq(const char *a, const char *b, size_t n)
 {
-    size_t i = 0;
-    for (; i < len; i++) {
-        if (lit[i] == '\0' || http_lower((unsigned char)s[i]) != http_lower((unsigned char)lit[i]))
+    for (size_t i = 0; i < n; i++)
+        if (http_lower((unsigned char)a[i]) != http_lower((unsigned char)b[i]))
+            return 0;
+    return 1;
+}
+
+/* name[0, n) against lit, lower-case letters and '-', ignoring case: OR-ing 0x20 maps
+ * exactly the two cases of a letter onto the lower one; '-' is compared as it is. Half the
+ * work of lb_http_case_eq, for the names classified per field. */
+static int http_name_eq(const char *name, const char *lit, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i], l = (unsigned char)lit[i];
+        if (l == '-' ? c != l : (c | 0x20) != l)
             return 0;
     }
-    return lit[i] == '\0';
+    return 1;
+}
+
+int lb_http_field_kind(const char *name, size_t len)
+{
+    /* Most names are rejected on their length alone; each length has one candidate, but
+     * 10 (told apart by the first byte). */
+    switch (len) {
+    case 6:
+        return http_name_eq(name, "expect", 6) ? LB_FIELD_EXPECT : LB_FIELD_OTHER;
+    case 7:
+        return http_name_eq(name, "upgrade", 7) ? LB_FIELD_UPGRADE : LB_FIELD_OTHER;
+    case 10:
+        if ((name[0] | 0x20) == 'c')
+            return http_name_eq(name, "connection", 10) ? LB_FIELD_CONNECTION : LB_FIELD_OTHER;
+        return http_name_eq(name, "keep-alive", 10) ? LB_FIELD_KEEP_ALIVE : LB_FIELD_OTHER;
+    case 14:
+        return http_name_eq(name, "content-length", 14) ? LB_FIELD_CONTENT_LENGTH : LB_FIELD_OTHER;
+    case 16:
+        return http_name_eq(name, "proxy-connection", 16) ? LB_FIELD_PROXY_CONNECTION
+                                                          : LB_FIELD_OTHER;
+    case 17:
+        return http_name_eq(name, "transfer-encoding", 17) ? LB_FIELD_TRANSFER_ENCODING
+                                                           : LB_FIELD_OTHER;
+    default:
+        return LB_FIELD_OTHER;
+    }
 }
 
 const lb_http_header *lb_http_find_header(const lb_http_header *headers, size_t num,
@@ -444,6 +523,11 @@ int lb_http_connection_options(const char *v, size_t n)
 {
     int mask = 0;
     size_t i = 0;
+    /* The usual values, a single option without whitespace, at the cost of one comparison. */
+    if (n == 10 && lb_http_case_eq(v, "keep-alive", 10))
+        return LB_CONN_KEEP_ALIVE;
+    if (n == 5 && lb_http_case_eq(v, "close", 5))
+        return LB_CONN_CLOSE;
     while (i < n) {
         i = http_skip_ows(v, n, i);
         size_t start = i;
@@ -463,26 +547,42 @@ int lb_http_connection_options(const char *v, size_t n)
     return mask;
 }
 
-static void http_gather_fields(const lb_http_header *h, size_t num, http_fields *f)
+/* What framing needs from the fields the parser classified; a head with none of them (a
+ * plain GET) costs no pass at all. */
+#define HTTP_FRAMING_FIELDS                                                                        \
+    (LB_FIELD_BIT(LB_FIELD_CONTENT_LENGTH) | LB_FIELD_BIT(LB_FIELD_TRANSFER_ENCODING) |            \
+     LB_FIELD_BIT(LB_FIELD_CONNECTION) | LB_FIELD_BIT(LB_FIELD_EXPECT))
+
+static void http_gather_fields(const lb_http_header *h, size_t num, unsigned seen, http_fields *f)
 {
     memset(f, 0, sizeof(*f));
     f->te_valid = 1;
+    if (!(seen & HTTP_FRAMING_FIELDS))
+        return;
     for (size_t i = 0; i < num; i++, h++) {
-        if (lb_http_token_eq(h->name, h->name_len, "content-length")) {
+        switch (h->kind) {
+        case LB_FIELD_CONTENT_LENGTH:
             f->cl_count++;
             f->cl_valid = http_parse_content_length(h->value, h->value_len, &f->cl) == 0;
-        } else if (lb_http_token_eq(h->name, h->name_len, "transfer-encoding")) {
+            break;
+        case LB_FIELD_TRANSFER_ENCODING:
             f->te_count++;
             http_scan_te(h->value, h->value_len, f);
-        } else if (lb_http_token_eq(h->name, h->name_len, "connection")) {
+            break;
+        case LB_FIELD_CONNECTION: {
             int opts = lb_http_connection_options(h->value, h->value_len);
             f->conn_close |= (opts & LB_CONN_CLOSE) != 0;
             f->conn_keep_alive |= (opts & LB_CONN_KEEP_ALIVE) != 0;
-        } else if (lb_http_token_eq(h->name, h->name_len, "expect")) {
+            break;
+        }
+        case LB_FIELD_EXPECT:
             if (lb_http_token_eq(h->value, h->value_len, "100-continue"))
                 f->expect_continue = 1;
             else
                 f->expect_other = 1;
+            break;
+        default:
+            break;
         }
     }
 }
@@ -504,7 +604,7 @@ int lb_http_request_framing(const lb_http_request *req, lb_http_framing *out)
 {
     http_fields f;
     int is_11 = http_is_11(req->major, req->minor);
-    http_gather_fields(req->headers, req->num_headers, &f);
+    http_gather_fields(req->headers, req->num_headers, req->fields, &f);
     memset(out, 0, sizeof(*out));
     if (f.cl_count > 0 && f.te_count > 0)
         return LB_HTTP_INVALID;
@@ -532,7 +632,7 @@ int lb_http_response_framing(const lb_http_response *res, const char *method, si
     int is_11 = http_is_11(res->major, res->minor);
     int is_head = method && lb_http_token_eq(method, method_len, "HEAD");
     int is_connect = method && lb_http_token_eq(method, method_len, "CONNECT");
-    http_gather_fields(res->headers, res->num_headers, &f);
+    http_gather_fields(res->headers, res->num_headers, res->fields, &f);
     memset(out, 0, sizeof(*out));
     if (f.cl_count > 0 && f.te_count > 0)
         return LB_HTTP_INVALID;

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 /* Return conventions: a positive value is the number of bytes consumed. */
@@ -21,11 +22,31 @@ enum {
     LB_HTTP_TOO_MANY = -3,   /* more header fields than the caller's array holds */
 };
 
+/* The field names the parsers recognise (lb_http_field_kind): each name is classified once,
+ * while it is parsed (a switch on its length, then one comparison), and framing, the
+ * connection-field edits and the balancer read the kind instead of comparing names. */
+enum {
+    LB_FIELD_OTHER,
+    LB_FIELD_CONTENT_LENGTH,
+    LB_FIELD_TRANSFER_ENCODING,
+    LB_FIELD_CONNECTION,
+    LB_FIELD_KEEP_ALIVE,
+    LB_FIELD_PROXY_CONNECTION,
+    LB_FIELD_EXPECT,
+    LB_FIELD_UPGRADE,
+};
+#define LB_FIELD_BIT(kind) (1u << (kind))
+/* The connection-management fields (RFC 9110 7.6.1, see lb/core/hop.h) as a mask of bits. */
+#define LB_FIELDS_HOP                                                                              \
+    (LB_FIELD_BIT(LB_FIELD_CONNECTION) | LB_FIELD_BIT(LB_FIELD_KEEP_ALIVE) |                       \
+     LB_FIELD_BIT(LB_FIELD_PROXY_CONNECTION))
+
 typedef struct lb_http_header {
     const char *name;
     size_t name_len;
     const char *value; /* without leading or trailing whitespace */
     size_t value_len;
+    int kind; /* LB_FIELD_*, set by the parsers */
 } lb_http_header;
 
 typedef struct lb_http_request {
@@ -36,6 +57,7 @@ typedef struct lb_http_request {
     int major, minor;        /* HTTP/major.minor */
     lb_http_header *headers; /* caller's array */
     size_t num_headers;      /* out: the number of fields parsed */
+    unsigned fields;         /* out: LB_FIELD_BIT of every kind among them but OTHER */
 } lb_http_request;
 
 typedef struct lb_http_response {
@@ -45,6 +67,7 @@ typedef struct lb_http_response {
     size_t reason_len;
     lb_http_header *headers;
     size_t num_headers;
+    unsigned fields; /* as in lb_http_request */
 } lb_http_response;
 
 /* Parses a request head (request line, fields, empty line) from buf[0, len). Empty lines
@@ -87,6 +110,9 @@ typedef struct lb_http_framing {
     int expect_continue;
 } lb_http_framing;
 
+/* Framing reads the kinds and the fields mask the parsers set: a request or response whose
+ * header array was filled otherwise must set them (lb_http_field_kind). */
+
 /* Frames a parsed request (RFC 9112 section 6). Returns 0, or LB_HTTP_INVALID for what cannot
  * be framed safely: Content-Length with Transfer-Encoding, more than one Content-Length field
  * or value, a Content-Length that is not plain digits or overflows, a Transfer-Encoding whose
@@ -113,8 +139,16 @@ int lb_http_response_framing(const lb_http_response *res, const char *method, si
 /* Finds a header by case-insensitive name. Returns it or NULL. */
 const lb_http_header *lb_http_find_header(const lb_http_header *headers, size_t num,
                                           const char *name);
-/* Case-insensitive comparison of s[0, len) with the NUL-terminated lit. */
-int lb_http_token_eq(const char *s, size_t len, const char *lit);
+/* Case-insensitive comparison of a[0, n) with b[0, n). */
+int lb_http_case_eq(const char *a, const char *b, size_t n);
+/* Case-insensitive comparison of s[0, len) with the NUL-terminated lit. Lengths first: with
+ * a literal, strlen is a constant and most names are rejected without reading a byte. */
+static inline int lb_http_token_eq(const char *s, size_t len, const char *lit)
+{
+    return strlen(lit) == len && lb_http_case_eq(s, lit, len);
+}
+/* The LB_FIELD_* kind of a field name (LB_FIELD_OTHER for any name not listed there). */
+int lb_http_field_kind(const char *name, size_t len);
 
 /* Where the whole line of field h (name through its CRLF) stands in buf[0, len), from which
  * h was parsed: its offset goes to *from, its length is returned. */

@@ -12,6 +12,12 @@
  * Timer callbacks whose deadline has passed run after the fd events of a round; a callback
  * may restart its own timer.
  *
+ * The clock is read once per round, after epoll_wait (lb_loop_now): timers, deadlines and
+ * I/O stamps of the round all use that time, so a keep-alive request costs no clock read
+ * of its own. The sleep is computed from the same time, so a timer may fire late by the
+ * work of the round before the sleep (microseconds to a few milliseconds); none fires
+ * early with respect to the events that armed it, which happened before the clock read.
+ *
  * lb_loop_wake writes to an eventfd, the only cross-thread entry point.
  */
 #include "loop.h"
@@ -38,6 +44,8 @@ struct lb_loop {
     int wakefd;
     int max_fds;
     int stopped;
+    int running;    /* inside lb_loop_run: now_ms is the round's time */
+    int64_t now_ms; /* lb_loop_now(): the clock as read after the last epoll_wait */
     loop_slot *slots;
     lb_timer **heap;
     size_t heap_len, heap_cap;
@@ -51,6 +59,11 @@ int64_t lb_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t lb_loop_now(const lb_loop *loop)
+{
+    return loop->running ? loop->now_ms : lb_now_ms();
 }
 
 lb_loop *lb_loop_create(int max_fds)
@@ -68,6 +81,7 @@ lb_loop *lb_loop_create(int max_fds)
         return NULL;
     loop->epfd = loop->wakefd = -1;
     loop->max_fds = max_fds;
+    loop->now_ms = lb_now_ms();
     loop->slots = calloc((size_t)max_fds, sizeof(loop_slot));
     if (!loop->slots)
         goto error;
@@ -236,14 +250,22 @@ void lb_timer_start(lb_loop *loop, lb_timer *timer, int64_t ms)
         loop->heap = heap;
         loop->heap_cap = cap;
     }
-    timer->when_ms = lb_now_ms() + (ms > 0 ? ms : 0);
+    if (!loop->running)
+        loop->now_ms = lb_now_ms(); /* armed before the loop runs: no round time yet */
+    timer->when_ms = loop->now_ms + (ms > 0 ? ms : 0);
     heap_place(loop, loop->heap_len++, timer);
     heap_up(loop, loop->heap_len - 1);
 }
 
+void lb_timer_arm_by(lb_loop *loop, lb_timer *timer, int64_t deadline)
+{
+    if (timer->heap_index < 0 || timer->when_ms > deadline)
+        lb_timer_start(loop, timer, deadline - lb_loop_now(loop));
+}
+
 static void loop_run_timers(lb_loop *loop)
 {
-    int64_t now = lb_now_ms();
+    int64_t now = loop->now_ms;
     /* Timers started during this pass with a zero delay wait for the next round, so a
      * timer that keeps re-arming itself cannot starve file events. */
     size_t budget = loop->heap_len;
@@ -260,7 +282,7 @@ static int loop_wait_ms(const lb_loop *loop)
         return 0;
     if (loop->heap_len == 0)
         return -1;
-    int64_t delta = loop->heap[0]->when_ms - lb_now_ms();
+    int64_t delta = loop->heap[0]->when_ms - loop->now_ms;
     if (delta <= 0)
         return 0;
     return delta > 60000 ? 60000 : (int)delta;
@@ -304,15 +326,19 @@ static void loop_dispatch(lb_loop *loop, int n)
 int lb_loop_run(lb_loop *loop)
 {
     loop->stopped = 0;
+    loop->running = 1;
+    loop->now_ms = lb_now_ms();
     while (!loop->stopped) {
         if (loop->before_sleep)
             loop->before_sleep(loop, loop->before_sleep_data);
         if (loop->stopped)
             break;
         int n = epoll_wait(loop->epfd, loop->events, LOOP_MAX_EVENTS, loop_wait_ms(loop));
+        loop->now_ms = lb_now_ms();
         if (n < 0) {
             if (errno == EINTR)
                 continue;
+            loop->running = 0;
             return -1;
         }
         loop_dispatch(loop, n);
@@ -320,6 +346,7 @@ int lb_loop_run(lb_loop *loop)
     }
     if (loop->before_sleep)
         loop->before_sleep(loop, loop->before_sleep_data);
+    loop->running = 0;
     return 0;
 }
 

@@ -38,6 +38,11 @@ struct lb_timer {
 
 /* Milliseconds on the monotonic clock. Never goes backwards. */
 int64_t lb_now_ms(void);
+/* The loop's clock: lb_now_ms() as read once per round, right after epoll_wait returned
+ * (and when the loop was created or started running). Every handler of a round sees the
+ * same time, so stamping an event or arming a timer costs no clock read. It is never
+ * ahead of the real clock and lags it by the round's work so far. */
+int64_t lb_loop_now(const lb_loop *loop);
 
 /* Creates a loop able to watch fds below max_fds (0: the RLIMIT_NOFILE soft limit).
  * Returns NULL with errno set on failure. */
@@ -60,8 +65,14 @@ void lb_loop_unwatch(lb_loop *loop, int fd);
 void lb_loop_close(lb_loop *loop, int fd);
 
 void lb_timer_init(lb_timer *timer, lb_timer_fn *fn, void *data);
-/* (Re)arms the timer to fire after ms milliseconds (0: on the next round). */
+/* (Re)arms the timer to fire after ms milliseconds (0: on the next round), counted from
+ * lb_loop_now(). */
 void lb_timer_start(lb_loop *loop, lb_timer *timer, int64_t ms);
+/* Lazy deadlines: makes sure the timer fires at deadline (lb_loop_now() time) or earlier,
+ * touching the heap only when it is inactive or armed for later. An owner that keeps its
+ * deadline in its own object moves it freely (to later: no heap operation at all) and, when
+ * the timer fires early, arms it again for what is left. */
+void lb_timer_arm_by(lb_loop *loop, lb_timer *timer, int64_t deadline);
 /* Disarms the timer; safe on an inactive timer. */
 void lb_timer_stop(lb_loop *loop, lb_timer *timer);
 static inline int lb_timer_active(const lb_timer *timer)

@@ -84,7 +84,8 @@ static void test_scope_header(void)
     fs_faults f;
     char err[128];
     fs_faults_default(&f);
-    lb_http_header hs[2] = {{"Host", 4, "x", 1}, {"x-chaos", 7, "yes", 3}};
+    lb_http_header hs[2] = {{"Host", 4, "x", 1, LB_FIELD_OTHER},
+                            {"x-chaos", 7, "yes", 3, LB_FIELD_OTHER}};
     fs_request_info r = {.seq = 1,
                          .method = "GET",
                          .method_len = 3,
