@@ -252,3 +252,30 @@ def test_a_script_past_its_time_fails(tmp_path):
     with pytest.raises(pytest.fail.Exception) as failed:
         run_script(write_script(tmp_path, PROBE + "sleep 30\n"), tmp_path, timeout=1)
     assert "still ran after" in str(failed.value)
+
+
+FAKE_VALGRIND = """#!/bin/sh
+# Stands in for valgrind: a report with one error in --log-file (%p: its PID), then the
+# program, as valgrind would run it.
+log=$(printf '%s' "${1#--log-file=}" | sed "s/%p/$$/")
+shift
+printf '==%s== Memcheck\\n==%s== ERROR SUMMARY: 1 errors from 1 contexts\\n' $$ $$ > "$log"
+exec "$@"
+"""
+
+
+def test_a_wrapped_binary_with_valgrind_errors_fails(tmp_path, monkeypatch):
+    """LBTEST_WRAP reaches the binaries a script starts by name (through lib.sh's shims,
+    the output unchanged), and a valgrind report with errors fails the script's test."""
+    fake = tmp_path / "valgrind"
+    fake.write_text(FAKE_VALGRIND)
+    fake.chmod(0o755)
+    monkeypatch.setenv("LBTEST_WRAP", str(fake))
+    for name in BINARIES:
+        monkeypatch.delenv(f"LBTEST_WRAP_{name.upper()}", raising=False)
+    with pytest.raises(pytest.fail.Exception) as failed:
+        run_script(write_script(tmp_path, PROBE + "stop $pid\n"), tmp_path, timeout=20)
+    assert "valgrind reports" in str(failed.value)
+    assert "ERROR SUMMARY: 1 errors" in str(failed.value)
+    assert (tmp_path / "probe.got").read_bytes() == \
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nhi\n"
