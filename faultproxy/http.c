@@ -153,14 +153,13 @@ static void conn_free(fp_conn *c)
 
 static int http_adopt(fs_worker *w, int fd)
 {
-    if (!w->mode_data && !(w->mode_data = calloc(1, sizeof(fp_lists))))
-        return -1;
-    fp_conn *c = calloc(1, sizeof(*c));
+    fp_lists *l = fp_lists_of(w);
+    fp_conn *c = l ? calloc(1, sizeof(*c)) : NULL;
     if (!c)
         return -1;
     c->w = w;
     c->s = w->srv;
-    c->list = list_of(w);
+    c->list = l;
     c->fd = fd;
     c->up_fd = -1;
     lb_timer_init(&c->timer, on_timer, c);

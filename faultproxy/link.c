@@ -1,7 +1,16 @@
 /* link.c - the live and dead connection lists both modes of the fault proxy keep per
  * worker (proxy.h). Doubly linked on the live list so a close is O(1) wherever the
  * connection stands; singly used on the dead list, which is only drained. */
+#include <stdlib.h>
+
 #include "proxy.h"
+
+fp_lists *fp_lists_of(fs_worker *w)
+{
+    if (!w->mode_data)
+        w->mode_data = calloc(1, sizeof(fp_lists));
+    return w->mode_data;
+}
 
 void fp_link_add(fp_lists *l, fp_link *k)
 {

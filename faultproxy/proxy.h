@@ -30,6 +30,8 @@ typedef struct fp_lists {
 
 #define FP_CONN_OF(link, type, member) ((type *)(void *)((char *)(link)-offsetof(type, member)))
 
+/* The worker's lists (its mode_data), made on first use; NULL when out of memory. */
+fp_lists *fp_lists_of(fs_worker *w);
 /* Puts a new connection's link at the head of the live list. */
 void fp_link_add(fp_lists *l, fp_link *k);
 /* Moves a live link to the dead list. Returns false (and does nothing) when it is dead

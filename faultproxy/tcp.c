@@ -77,14 +77,13 @@ static void tcp_close(tcp_conn *c, bool reset)
 
 static int tcp_adopt(fs_worker *w, int fd)
 {
-    if (!w->mode_data && !(w->mode_data = calloc(1, sizeof(fp_lists))))
-        return -1;
-    tcp_conn *c = calloc(1, sizeof(*c));
+    fp_lists *l = fp_lists_of(w);
+    tcp_conn *c = l ? calloc(1, sizeof(*c)) : NULL;
     if (!c)
         return -1;
     char err[128];
     c->w = w;
-    c->list = w->mode_data;
+    c->list = l;
     c->fd[0] = fd;
     c->fd[1] = lb_net_connect(&fp_upstream, err, sizeof(err));
     if (c->fd[1] < 0) {
