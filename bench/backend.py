@@ -12,11 +12,8 @@ servers; medians, and ratios to nginx as the median of per-round ratios. Writes
 bench-out/backend.{json,md,svg} and prints the table.
 Environment: BENCH_TIME (5), BENCH_ROUNDS (3), BENCH_CONNS (64), BENCH_LAYOUT, BENCH_KEEP.
 """
-import json
 import os
-import shutil
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as bc  # noqa: E402
@@ -27,13 +24,6 @@ LAYOUTS = {"free": {"server": None, "client": None},
 BASES = ("nginx", "nginx open_file_cache")
 METRICS = ("rps", "p50_ms", "p99_ms", "cpu_pct", "cpu_us_per_req", "rss_kib", "loadavg",
            "other_pct")
-
-
-def env_int(name, default):
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
 
 
 def layouts_wanted():
@@ -135,11 +125,9 @@ def main():
     build_dir = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
     layouts = layouts_wanted()
     bc.raise_nofile()
-    outdir = os.path.join(bc.ROOT, "bench-out")
-    os.makedirs(outdir, exist_ok=True)
-    rundir = tempfile.mkdtemp(prefix="backend-", dir=outdir)
-    seconds, rounds = env_int("BENCH_TIME", 5), env_int("BENCH_ROUNDS", 3)
-    conns = env_int("BENCH_CONNS", 64)
+    outdir, rundir = bc.run_dir("backend-")
+    seconds, nrounds = bc.env_int("BENCH_TIME", 5), bc.env_int("BENCH_ROUNDS", 3)
+    conns = bc.env_int("BENCH_CONNS", 64)
     loadavg_before = open("/proc/loadavg").read().split()[:3]
     procs = bc.Procs(rundir)
     runs = {lay: {} for lay in layouts}
@@ -155,37 +143,24 @@ def main():
         names = list(servers)
         for lay in layouts:
             runs[lay] = {n: [] for n in names}
-        for r in range(rounds):
-            for lay in (layouts if r % 2 == 0 else layouts[::-1]):
-                for proc in servers.values():
-                    bc.set_affinity(proc.pid, LAYOUTS[lay]["server"])
-                for name in names[r % len(names):] + names[:r % len(names)]:
-                    res = bc.run_wrk(servers[name].port, seconds, conns,
-                                     cpus=LAYOUTS[lay]["client"],
-                                     watch_pids=[servers[name].pid])
-                    res["round"] = r
-                    runs[lay][name].append(res)
-                    print("bench-backend: round %d %-4s %-22s %9.0f req/s p99 %.3f ms cpu %s%% "
-                          "other %s%% load %.1f" % (r, lay, name, res["rps"],
-                                                    res["p99_ms"] or -1, res["cpu_pct"],
-                                                    res["other_pct"], res["loadavg"]),
-                          file=sys.stderr)
+        for r, lay, order in bc.rounds(nrounds, layouts, names):
+            for proc in servers.values():
+                bc.set_affinity(proc.pid, LAYOUTS[lay]["server"])
+            for name in order:
+                res = bc.run_wrk(servers[name].port, seconds, conns,
+                                 cpus=LAYOUTS[lay]["client"], watch_pids=[servers[name].pid])
+                res["round"] = r
+                runs[lay][name].append(res)
+                print("bench-backend: round %d %-4s %-22s %9.0f req/s p99 %.3f ms cpu %s%% "
+                      "other %s%% load %.1f" % (r, lay, name, res["rps"], res["p99_ms"] or -1,
+                                                res["cpu_pct"], res["other_pct"],
+                                                res["loadavg"]), file=sys.stderr)
     finally:
         procs.stop_all()
-    data = build({"machine": bc.machine_info(), "seconds": seconds, "rounds": rounds,
+    data = build({"machine": bc.machine_info(), "seconds": seconds, "rounds": nrounds,
                   "conns": conns, "loadavg_before": loadavg_before,
                   "loadavg_after": open("/proc/loadavg").read().split()[:3], "runs": runs})
-    with open(os.path.join(outdir, "backend.json"), "w") as f:
-        json.dump(data, f, indent=1)
-    with open(os.path.join(outdir, "backend.svg"), "w") as f:
-        f.write(svg(data))
-    text = table(data)
-    with open(os.path.join(outdir, "backend.md"), "w") as f:
-        f.write(text + "\n")
-    print(text)
-    if not os.environ.get("BENCH_KEEP"):
-        shutil.rmtree(rundir, ignore_errors=True)
-    print("\nwrote %s/backend.json, backend.md and backend.svg" % outdir)
+    bc.write_results(outdir, "backend", data, svg(data), table(data), rundir)
     return 0
 
 

@@ -332,19 +332,14 @@ def _measured(argv, seconds, parse, watch_pids=(), load_pids=()):
     return res
 
 
-def run_wrk(port, seconds, conns, cpus=None, close=False, script=None, script_args=(),
-            timeout_s=None, **measure):
+def run_wrk(port, seconds, conns, cpus=None, close=False, timeout_s=None, **measure):
     """Runs wrk -t1 against 127.0.0.1:port/file1k (on the CPU set cpus, None: unpinned),
     measured by _measured (watch_pids, load_pids)."""
     argv = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency",
             "--timeout", "%ds" % (timeout_s or 5)]
     if close:
         argv += ["-H", "Connection: close"]
-    if script:
-        argv += ["-s", script]
     argv.append("http://127.0.0.1:%d/%s" % (port, FILE_NAME))
-    if script_args:
-        argv += ["--"] + [str(a) for a in script_args]
     argv = pin_prefix(cpus) + priority_prefix() + argv
     return _measured(argv, seconds, parse_wrk, **measure)
 
@@ -362,17 +357,68 @@ def light_client(build_dir):
 def _parse_light(out):
     f = out.split()
     d = dict(zip(f[::2], f[1::2])) if len(f) % 2 == 0 else {}
-    return {"requests": int(d.get("requests", 0)), "rps": float(d.get("rps", 0)),
-            "errors": int(d.get("errors", 0)), "non2xx": 0,
-            "p50_ms": int(d["p50_us"]) / 1000.0 if "p50_us" in d else None,
-            "p99_ms": int(d["p99_us"]) / 1000.0 if "p99_us" in d else None}
+    res = {"requests": int(d.get("requests", 0)), "rps": float(d.get("rps", 0)),
+           "errors": int(d.get("errors", 0)), "non2xx": 0}
+    for pct in ("p50", "p99", "p999"):
+        res[pct + "_ms"] = int(d[pct + "_us"]) / 1000.0 if pct + "_us" in d else None
+    for key in ("late", "offered"):
+        if key in d:
+            res[key] = int(d[key])
+    return res
 
 
-def run_light(exe, port, seconds, conns, cpus=None, **measure):
-    """Like run_wrk, with bench/load.c (build/bin/bench_load) as the client (keep-alive only)."""
+def run_light(exe, port, seconds, conns, cpus=None, rate=None, **measure):
+    """Like run_wrk, with bench/load.c (build/bin/bench_load) as the client (keep-alive
+    only): a closed loop, or with rate an open loop offering that many requests/s."""
     argv = pin_prefix(cpus) + priority_prefix() + [exe, str(port), "/" + FILE_NAME, str(conns),
                                                    str(seconds)]
+    if rate:
+        argv.append(str(rate))
     return _measured(argv, seconds, _parse_light, **measure)
+
+
+def env_int(name, default):
+    """An integer from the environment; the default when unset or not a number."""
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def rounds(count, layouts, names):
+    """The measured-run order both benchmarks share: yields (round, layout, names) for
+    `count` rounds; within a round every layout comes once, in an order that alternates
+    from round to round, and the names are rotated by one each round, so that a drift of
+    the machine over the run affects every layout and every target alike."""
+    for r in range(count):
+        order = names[r % len(names):] + names[:r % len(names)] if names else []
+        for layout in (layouts if r % 2 == 0 else layouts[::-1]):
+            yield r, layout, order
+
+
+def run_dir(prefix):
+    """bench-out/ (created) and a fresh run directory inside it for configs and logs."""
+    import tempfile
+    outdir = os.path.join(ROOT, "bench-out")
+    os.makedirs(outdir, exist_ok=True)
+    return outdir, tempfile.mkdtemp(prefix=prefix, dir=outdir)
+
+
+def write_results(outdir, stem, data, svg_text, table_text, rundir):
+    """Writes bench-out/STEM.{json,svg,md}, prints the table, and removes the run directory
+    unless BENCH_KEEP is set."""
+    import json
+    import shutil
+    with open(os.path.join(outdir, stem + ".json"), "w") as f:
+        json.dump(data, f, indent=1)
+    with open(os.path.join(outdir, stem + ".svg"), "w") as f:
+        f.write(svg_text)
+    with open(os.path.join(outdir, stem + ".md"), "w") as f:
+        f.write(table_text + "\n")
+    print(table_text)
+    if not os.environ.get("BENCH_KEEP"):
+        shutil.rmtree(rundir, ignore_errors=True)
+    print("\nwrote %s/%s.json, %s.md and %s.svg" % (outdir, stem, stem, stem))
 
 
 def median(values):

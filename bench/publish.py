@@ -9,6 +9,9 @@ not committed, the page shows these copies). In README.md, replaces the block be
 `<!-- bench:headline:begin -->` and `<!-- bench:headline:end -->` with the short table
 (report.headline) built from bench-out/bench.json and bench-out/backend.json. Run it
 after a benchmark you mean to publish.
+
+`publish.py backend` publishes bench/backend.sh's results alone: the backend block and SVG
+of bench/README.md, and in README.md only the fakeserver's table inside the headline block.
 """
 import datetime
 import json
@@ -39,11 +42,11 @@ def replace_block(text, name, body, path):
     return text
 
 
-def publish_page():
+def publish_page(names=("bench", "backend")):
     path = os.path.join(ROOT, "bench", "README.md")
     with open(path) as f:
         text = f.read()
-    for name in ("bench", "backend"):
+    for name in names:
         src = os.path.join(OUT, name + ".md")
         if not os.path.exists(src):
             print("publish: %s missing, left as it was" % src, file=sys.stderr)
@@ -81,7 +84,34 @@ def publish_headline():
         f.write(replace_block(text, "headline", body, path))
 
 
+def publish_backend_rows():
+    """Replaces the fakeserver's table in README.md's headline block (the rest stays)."""
+    src = os.path.join(OUT, "backend.json")
+    if not os.path.exists(src):
+        print("publish: %s missing, README.md left as it was" % src, file=sys.stderr)
+        return
+    with open(src) as f:
+        rows = report.backend_headline(json.load(f))
+    path = os.path.join(ROOT, "README.md")
+    with open(path) as f:
+        text = f.read()
+    pattern = re.compile(r"\n(?:The fakeserver against nginx [^\n]*\n\n)?"
+                         r"\| the fakeserver as a backend[^\n]*(?:\n\|[^\n]*)*")
+    text, n = pattern.subn(lambda m: "\n" + "\n".join(rows[1:]), text, count=1)
+    if not n:
+        print("publish: no fakeserver table in %s" % path, file=sys.stderr)
+    with open(path, "w") as f:
+        f.write(text)
+
+
 def main():
+    if sys.argv[1:] == ["backend"]:
+        publish_page(("backend",))
+        publish_backend_rows()
+        return 0
+    if sys.argv[1:]:
+        print("usage: bench/publish.py [backend]", file=sys.stderr)
+        return 2
     publish_page()
     publish_headline()
     return 0

@@ -14,7 +14,8 @@ TARGET_LABEL = {"nginx-direct": "nginx direct (no proxy)", "haproxy": "HAProxy",
                 "ours-bk": "ours --backend-keepalive"}
 PEERS = ("haproxy", "nginx-proxy")
 METRICS = ("rps", "p50_ms", "p99_ms", "cpu_pct", "cpu_us_per_req", "rss_kib", "other_pct",
-           "load_us_per_req", "loadavg", "client_cpu_pct", "backends_cpu_pct")
+           "load_us_per_req", "loadavg", "client_cpu_pct", "backends_cpu_pct", "p999_ms",
+           "late")
 RATIOS = {"rps": "rps", "cpu": "cpu_us_per_req", "p99": "p99_ms"}
 LAYOUT_TITLE = {"free": "free layout: nothing pinned, as a user runs things",
                 "tier": "tier layout: proxy + backends on CPU 0, client alone on CPU 1",
@@ -22,7 +23,7 @@ LAYOUT_TITLE = {"free": "free layout: nothing pinned, as a user runs things",
 MODE_TITLE = {"keepalive": "keep-alive clients (wrk)",
               "close": "one request per connection (wrk, Connection: close)",
               "light": "keep-alive clients, light client (build/bin/bench_load)",
-              "equal": "equal offered load (closed loop with think time)"}
+              "equal": "equal offered load (open loop at a fixed rate, build/bin/bench_load)"}
 MODE_SHORT = {"keepalive": "keep-alive", "close": "one request per connection",
               "light": "keep-alive, light client", "equal": "equal offered load"}
 
@@ -221,6 +222,14 @@ def backend_headline(backend):
     out = []
     if not backend.get("summary"):
         return out
+    loads = sorted(r["loadavg"] for by_name in backend.get("runs", {}).values()
+                   for rl in by_name.values() for r in rl if r.get("loadavg") is not None)
+    out.append("")
+    out.append("The fakeserver against nginx (`bench/backend.sh`, %d rounds of %d s, medians; "
+               "load average %s-%s during the runs):" % (
+                   backend.get("rounds", 0), backend.get("seconds", 0),
+                   _f(loads[0] if loads else None, "%.1f"),
+                   _f(loads[-1] if loads else None, "%.1f")))
     out.append("")
     out.append("| the fakeserver as a backend (1 KiB file, one worker, keep-alive) | nginx "
                "| fakeserver -N 1 | fakeserver vs nginx |")

@@ -27,8 +27,10 @@ Phases:
     round to round), every target is measured once per mode, the order of targets
     rotated per round: keep-alive clients (wrk -t1 -c BENCH_CONNS), one request per
     connection (wrk with `Connection: close`), keep-alive with the light client
-    (build/bin/bench_load), and equal offered load (BENCH_EQ_CONNS connections, each
-    waiting a random 5..15 ms between answers: well under every proxy's capacity, so p99
+    (build/bin/bench_load), and equal offered load (build/bin/bench_load in its open loop:
+    BENCH_EQ_RATE (5000) requests/s fall due at fixed intervals over BENCH_EQ_CONNS (100)
+    connections whatever the answers do, latency counted from when each was due, so a
+    stall counts for every request it delays; well under every proxy's capacity, so p99
     latencies compare like for like; wrk2 is not in Debian). BENCH_TIME (5) s per run.
     Each run reads the proxy's CPU time before and after (common._measured).
 Medians over the rounds, and ratios against HAProxy and nginx as medians of the
@@ -36,11 +38,8 @@ per-round ratios (each round's runs are close in time), are in bench-out/bench.j
 bench-out/bench.md (printed) and bench-out/bench.svg. Every process is started here and
 stopped here by PID (process group).
 """
-import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -59,24 +58,6 @@ MODES = ("keepalive", "close", "light", "equal")
 # The connection-field variants change nothing for keep-alive clients (their backend
 # connection is pooled either way), so they are measured where they matter only.
 MODE_ONLY = {"ours-bk": ("close",), "ours-verbatim": ("close",)}
-DELAY_LUA = """
-local lo, hi = 5, 15
-function init(args)
-  if args[1] then lo = tonumber(args[1]) end
-  if args[2] then hi = tonumber(args[2]) end
-  math.randomseed(os.time())
-end
-function delay() return math.random(lo, hi) end
-"""
-
-
-def env_int(name, default):
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
-
-
 def layouts_wanted():
     names = os.environ.get("BENCH_LAYOUT", "free tier").replace(",", " ").split()
     bad = [n for n in names if n not in LAYOUTS]
@@ -185,28 +166,28 @@ def idle_phase(procs, rundir, docroot, build_dir, backends, count):
     return results
 
 
-def measure_once(proc, layout, mode, cfg, light, script):
+def measure_once(proc, layout, mode, cfg, loader):
     """One measured run of a target in a layout and mode."""
     cpus = LAYOUTS[layout]["client"]
     kw = {"watch_pids": [proc.pid], "load_pids": BACKEND_PIDS}
     if mode == "light":
-        return bc.run_light(light, proc.port, cfg["seconds"], cfg["conns"], cpus=cpus, **kw)
+        return bc.run_light(loader, proc.port, cfg["seconds"], cfg["conns"], cpus=cpus, **kw)
     if mode == "equal":
-        return bc.run_wrk(proc.port, cfg["seconds"], cfg["eq_conns"], cpus=cpus,
-                          script=script, script_args=(5, 15), **kw)
+        return bc.run_light(loader, proc.port, cfg["seconds"], cfg["eq_conns"], cpus=cpus,
+                            rate=cfg["eq_rate"], **kw)
     return bc.run_wrk(proc.port, cfg["seconds"], cfg["conns"], cpus=cpus,
                       close=(mode == "close"), **kw)
 
 
-def quiet_run(proc, layout, mode, cfg, light, script):
+def quiet_run(proc, layout, mode, cfg, loader):
     """One run; repeated (at most BENCH_RETRIES times, 1) while other processes of the
     machine took more than BENCH_NOISE (25) percent of a core, keeping the quietest. Not for the equal
     load, where the proxies leave most of the machine idle and neighbours fill it."""
-    limit = env_int("BENCH_NOISE", 25)
-    retries = 0 if mode == "equal" else env_int("BENCH_RETRIES", 1)
+    limit = bc.env_int("BENCH_NOISE", 25)
+    retries = 0 if mode == "equal" else bc.env_int("BENCH_RETRIES", 1)
     best = None
     for attempt in range(retries + 1):
-        res = measure_once(proc, layout, mode, cfg, light, script)
+        res = measure_once(proc, layout, mode, cfg, loader)
         res["attempts"] = attempt + 1
         if best is None or res.get("other_pct", 0) < best.get("other_pct", 0):
             best = res
@@ -215,35 +196,35 @@ def quiet_run(proc, layout, mode, cfg, light, script):
     return best
 
 
-def modes_wanted(light):
-    modes = [m for m in MODES if m != "light" or light]
+def modes_wanted(loader):
+    """The modes to run: BENCH_MODES, less light (BENCH_LIGHT=0) and those needing the
+    light client when it is not built."""
+    light = os.environ.get("BENCH_LIGHT", "1") != "0"
+    modes = [m for m in MODES if (m != "light" or light) and (loader or m not in ("light",
+                                                                                  "equal"))]
     only = os.environ.get("BENCH_MODES", "").replace(",", " ").split()
     return [m for m in modes if not only or m in only]
 
 
-def rounds_phase(targets, layouts, cfg, light, script):
+def rounds_phase(targets, layouts, cfg, loader):
     """runs[layout][mode][target] = [one result per round]."""
-    modes = modes_wanted(light)
+    modes = modes_wanted(loader)
     runs = {lay: {m: {n: [] for n in targets if mode_has(n, m)} for m in modes}
             for lay in layouts}
-    names = list(targets)
-    for r in range(cfg["rounds"]):
-        order = names[r % len(names):] + names[:r % len(names)]
-        lays = layouts if r % 2 == 0 else layouts[::-1]
-        for layout in lays:
-            apply_layout(layout, targets)
-            for mode in modes:
-                for name in order:
-                    if not mode_has(name, mode):
-                        continue
-                    res = quiet_run(targets[name], layout, mode, cfg, light, script)
-                    res["round"] = r
-                    runs[layout][mode][name].append(res)
-                    print("bench: round %d %-5s %-9s %-12s %8.0f req/s  cpu %5s us/req  "
-                          "p99 %7.3f ms  other %5s%%  load %.1f (x%d)"
-                          % (r, layout, mode, name, res["rps"], res.get("cpu_us_per_req"),
-                             res["p99_ms"] or -1, res.get("other_pct"), res["loadavg"],
-                             res["attempts"]), file=sys.stderr)
+    for r, layout, order in bc.rounds(cfg["rounds"], layouts, list(targets)):
+        apply_layout(layout, targets)
+        for mode in modes:
+            for name in order:
+                if not mode_has(name, mode):
+                    continue
+                res = quiet_run(targets[name], layout, mode, cfg, loader)
+                res["round"] = r
+                runs[layout][mode][name].append(res)
+                print("bench: round %d %-5s %-9s %-12s %8.0f req/s  cpu %5s us/req  "
+                      "p99 %7.3f ms  other %5s%%  load %.1f (x%d)"
+                      % (r, layout, mode, name, res["rps"], res.get("cpu_us_per_req"),
+                         res["p99_ms"] or -1, res.get("other_pct"), res["loadavg"],
+                         res["attempts"]), file=sys.stderr)
     return runs
 
 
@@ -258,12 +239,12 @@ def main():
     build_dir = os.path.abspath(sys.argv[1])
     layouts = layouts_wanted()
     bc.raise_nofile()
-    outdir = os.path.join(bc.ROOT, "bench-out")
-    os.makedirs(outdir, exist_ok=True)
-    rundir = tempfile.mkdtemp(prefix="run-", dir=outdir)
-    cfg = {"seconds": env_int("BENCH_TIME", 5), "rounds": env_int("BENCH_ROUNDS", 3),
-           "conns": env_int("BENCH_CONNS", 64), "idle": env_int("BENCH_IDLE", default_idle()),
-           "eq_conns": env_int("BENCH_EQ_CONNS", 100), "eq_delay_ms": "5..15 (mean 10)",
+    outdir, rundir = bc.run_dir("run-")
+    cfg = {"seconds": bc.env_int("BENCH_TIME", 5), "rounds": bc.env_int("BENCH_ROUNDS", 3),
+           "conns": bc.env_int("BENCH_CONNS", 64),
+           "idle": bc.env_int("BENCH_IDLE", default_idle()),
+           "eq_conns": bc.env_int("BENCH_EQ_CONNS", 100),
+           "eq_rate": bc.env_int("BENCH_EQ_RATE", 5000),
            "layouts": layouts, "layout_cpus": {k: {r: sorted(v) if v else None
                                                    for r, v in LAYOUTS[k].items()}
                                                for k in layouts},
@@ -280,28 +261,14 @@ def main():
         idle = idle_phase(procs, rundir, docroot, build_dir, backends, cfg["idle"]) \
             if cfg["idle"] > 0 else {}
         targets = start_targets(procs, rundir, docroot, build_dir, backends)
-        light = bc.light_client(build_dir) if os.environ.get("BENCH_LIGHT", "1") != "0" \
-            else None
-        script = os.path.join(rundir, "delay.lua")
-        with open(script, "w") as f:
-            f.write(DELAY_LUA)
-        runs = rounds_phase(targets, layouts, cfg, light, script)
+        runs = rounds_phase(targets, layouts, cfg, bc.light_client(build_dir))
     finally:
         procs.stop_all()
     cfg["elapsed_s"] = round(time.monotonic() - t0, 1)
     cfg["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
     data = bench_report.build(bc.machine_info(), cfg, runs, idle)
-    with open(os.path.join(outdir, "bench.json"), "w") as f:
-        json.dump(data, f, indent=1)
-    with open(os.path.join(outdir, "bench.svg"), "w") as f:
-        f.write(bench_report.svg(data))
-    text = bench_report.table(data)
-    with open(os.path.join(outdir, "bench.md"), "w") as f:
-        f.write(text + "\n")
-    print(text)
-    if not os.environ.get("BENCH_KEEP"):
-        shutil.rmtree(rundir, ignore_errors=True)
-    print("\nwrote %s/bench.json, bench.md and bench.svg" % outdir)
+    bc.write_results(outdir, "bench", data, bench_report.svg(data), bench_report.table(data),
+                     rundir)
     return 0
 
 

@@ -13,6 +13,7 @@
  * Limits: a request head over FS_HEAD_MAX bytes is a 400; chunked request bodies are a 400.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/sockios.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "filecache.h"
 #include "files.h"
 #include "http.h"
 #include "net.h"
@@ -33,12 +35,12 @@
 #define FS_MAX_HEADERS 64
 #define FS_READ_CHUNK 65536
 #define FS_LINE_MAX 4096
-#define FS_SMALL_FILE 16384
+#define FS_SMALL_FILE FS_FCACHE_MAX_FILE /* answers that leave in one send() */
 #define FS_KEEP_BUF 65536 /* buffers up to this size stay with a keep-alive connection */
 #define FS_DRAIN_MS 2000
 #define FS_RESET_WAIT_MS 2000
 
-enum { ST_HEAD, ST_PARKED, ST_BODY, ST_WAIT, ST_SEND, ST_HANG, ST_DRAIN, ST_RESET_WAIT };
+enum { ST_HEAD, ST_PARKED, ST_BODY, ST_WAIT, ST_READY, ST_SEND, ST_HANG, ST_DRAIN, ST_RESET_WAIT };
 enum { OP_NONE, OP_GET, OP_HEAD, OP_PUT, OP_HEALTH };
 
 struct fs_conn {
@@ -50,8 +52,10 @@ struct fs_conn {
     fs_conn *prev, *next;
     lb_buf in, out;
     lb_timer timer;
+    fs_conn *next_ready; /* on the worker's ready list (ST_READY) */
     /* the request */
     uint64_t seq;
+    uint64_t arrived; /* the worker's read count when the head was complete */
     int op;
     int status; /* decided by the course rules, 0 = serve */
     bool close_after;
@@ -276,9 +280,13 @@ static void copy_line(fs_conn *c, const char *buf, size_t len)
     size_t i = 0;
     while (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n')
         i += 2;
-    size_t n = 0;
-    while (i + n < len && buf[i + n] != '\r' && buf[i + n] != '\n' && n < FS_LINE_MAX)
-        n++;
+    size_t n = len - i < FS_LINE_MAX ? len - i : FS_LINE_MAX;
+    const char *lf = memchr(buf + i, '\n', n);
+    if (lf)
+        n = (size_t)(lf - (buf + i));
+    const char *cr = memchr(buf + i, '\r', n);
+    if (cr)
+        n = (size_t)(cr - (buf + i));
     memcpy(c->line, buf + i, n);
     c->line_len = n;
 }
@@ -295,8 +303,9 @@ static void classify(fs_conn *c, const lb_http_request *r)
              : method_is(r, "HEAD") ? OP_HEAD
              : method_is(r, "PUT")  ? OP_PUT
                                     : OP_NONE;
-    snprintf(c->method, sizeof(c->method), "%.*s", (int)(r->method_len < 7 ? r->method_len : 7),
-             r->method);
+    size_t ml = r->method_len < sizeof(c->method) - 1 ? r->method_len : sizeof(c->method) - 1;
+    memcpy(c->method, r->method, ml);
+    c->method[ml] = '\0';
     c->op = op;
     c->status = 0;
     if (op == OP_NONE || r->major != 1 || r->minor != 1 ||
@@ -304,7 +313,8 @@ static void classify(fs_conn *c, const lb_http_request *r)
         c->status = 400;
         return;
     }
-    snprintf(c->name, sizeof(c->name), "%.*s", (int)r->target_len - 1, r->target + 1);
+    memcpy(c->name, r->target + 1, r->target_len - 1); /* valid: at most FS_NAME_MAX */
+    c->name[r->target_len - 1] = '\0';
     if (!strcmp(c->name, "healthcheck")) {
         if (op == OP_GET)
             c->op = OP_HEALTH;
@@ -421,6 +431,7 @@ static void start_request(fs_conn *c, const lb_http_request *r, size_t head_len)
 {
     lb_timer_stop(c->w->loop, &c->timer); /* a pipelining kick may still be pending */
     c->seq = atomic_fetch_add(&c->s->seq, 1) + 1;
+    c->arrived = c->w->reads;
     atomic_fetch_add(&c->s->counters.requests, 1);
     copy_line(c, lb_buf_head(&c->in), head_len);
     classify(c, r);
@@ -472,8 +483,10 @@ static void head_read(fs_conn *c)
         if (head_parse(c))
             return;
         ssize_t r = lb_buf_read_fd(&c->in, c->fd, 16384);
-        if (r > 0)
+        if (r > 0) {
+            c->w->reads++;
             continue;
+        }
         if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
             lb_buf_release(&c->in);
             return;
@@ -553,11 +566,48 @@ static void body_pump(fs_conn *c)
 
 /* ---- the answer ------------------------------------------------------------------ */
 
+/* Writes the decimal digits of v at p; returns the end. */
+static char *put_digits(char *p, uint64_t v)
+{
+    char tmp[20];
+    int k = 0;
+    do
+        tmp[k++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (k)
+        *p++ = tmp[--k];
+    return p;
+}
+
+static char *put_text(char *p, const char *text)
+{
+    size_t n = strlen(text);
+    memcpy(p, text, n);
+    return p + n;
+}
+
+/* The head every answer has, "HTTP/1.1 CODE REASON" and Content-Length, built without
+ * printf: it is half the user-space work of a keep-alive GET otherwise. */
+static int status_and_length(char *head, int status, uint64_t length)
+{
+    char *p = put_text(head, "HTTP/1.1 ");
+    if (status < 0) {
+        *p++ = '-';
+        p = put_digits(p, (uint64_t)0 - (uint64_t)status);
+    } else {
+        p = put_digits(p, (uint64_t)status);
+    }
+    *p++ = ' ';
+    p = put_text(p, lb_http_reason(status));
+    p = put_text(p, "\r\nContent-Length: ");
+    p = put_digits(p, length);
+    return (int)(put_text(p, "\r\n") - head);
+}
+
 static void put_head(fs_conn *c, int status, uint64_t length)
 {
     char head[512];
-    int n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Length: %llu\r\n", status,
-                     lb_http_reason(status), (unsigned long long)length);
+    int n = status_and_length(head, status, length);
     if (c->faults.fault_header)
         n += snprintf(head + n, sizeof(head) - (size_t)n, "X-Seq: %llu\r\n",
                       (unsigned long long)c->seq);
@@ -574,7 +624,8 @@ static void put_head(fs_conn *c, int status, uint64_t length)
     if (c->s->cfg->identify)
         n += snprintf(head + n, sizeof(head) - (size_t)n, "X-Server: %.100s\r\n",
                       c->s->cfg->identify);
-    n += snprintf(head + n, sizeof(head) - (size_t)n, "\r\n");
+    memcpy(head + n, "\r\n", 2);
+    n += 2;
     lb_buf_append(&c->out, head, (size_t)n);
     c->head_len = n;
     c->answer_status = status;
@@ -601,28 +652,38 @@ static void answer_error(fs_conn *c, int status)
     put_error(c, status);
 }
 
+/* The body of a small file goes into the output buffer after its head, so both leave in
+ * one send(); a borrowed fd (the cache's) is never kept past this call. Returns false when
+ * the bytes could not all be read (the file shrank under us). */
+static bool body_inline(fs_conn *c, const fs_file_ref *f)
+{
+    if (f->copy)
+        return lb_buf_append(&c->out, f->copy, f->size) == 0;
+    if (lb_buf_reserve(&c->out, f->size) < 0 ||
+        pread(f->fd, lb_buf_tail(&c->out), f->size, 0) != (ssize_t)f->size)
+        return false;
+    lb_buf_commit(&c->out, f->size);
+    return true;
+}
+
 static void answer_file(fs_conn *c)
 {
-    uint64_t size;
-    int rc = fs_file_open_read(c->s->dirfd, c->name, &c->file_fd, &size);
+    fs_file_ref f;
+    int rc = fs_fcache_open(&c->w->fcache, c->s->dirfd, c->name, c->arrived, c->w->reads, &f);
     if (rc != 200) {
         answer_error(c, rc);
         return;
     }
-    fs_log_ok(&c->s->log, c->method, c->name, size, c->file_fd, NULL, c->op == OP_GET);
-    put_head(c, 200, size);
-    if (c->op == OP_GET && size <= FS_SMALL_FILE && lb_buf_reserve(&c->out, size) == 0 &&
-        pread(c->file_fd, lb_buf_tail(&c->out), size, 0) == (ssize_t)size) {
-        /* small files leave with their head in one send() */
-        lb_buf_commit(&c->out, size);
-        close(c->file_fd);
-        c->file_fd = -1;
-    } else if (c->op == OP_GET) {
-        c->file_left = size;
+    fs_log_ok(&c->s->log, c->method, c->name, f.size, f.copy ? -1 : f.fd, f.copy, c->op == OP_GET);
+    put_head(c, 200, f.size);
+    if (c->op == OP_GET && (f.size > FS_SMALL_FILE || !body_inline(c, &f))) {
+        /* streamed by sendfile from a fd of our own */
+        c->file_fd = f.owned ? f.fd : fcntl(f.fd, F_DUPFD_CLOEXEC, 0);
+        c->file_left = c->file_fd >= 0 ? f.size : 0;
         c->file_off = 0;
-    } else {
-        close(c->file_fd);
-        c->file_fd = -1;
+        c->close_after |= c->file_fd < 0; /* the answer cannot complete */
+    } else if (f.owned) {
+        close(f.fd);
     }
 }
 
@@ -681,8 +742,38 @@ static void answer_garbage(fs_conn *c)
     c->close_after = true;
 }
 
+/* A GET or HEAD of a cached file that would need a stat of its own waits for the end of
+ * the loop round (ST_READY), when one stat serves every request read in the round. */
+static bool wait_for_round(fs_conn *c)
+{
+    if (c->w->answering || c->act.garbage || c->act.status || c->status ||
+        (c->op != OP_GET && c->op != OP_HEAD) ||
+        !fs_fcache_needs_check(&c->w->fcache, c->name, c->arrived))
+        return false;
+    c->state = ST_READY;
+    c->next_ready = c->w->ready;
+    c->w->ready = c;
+    return true;
+}
+
+void fs_conn_answer_ready(fs_worker *w)
+{
+    fs_conn *list = w->ready;
+    w->ready = NULL;
+    w->answering = true;
+    while (list) {
+        fs_conn *c = list;
+        list = c->next_ready;
+        if (!c->dead) /* a closed one is freed after this, by the caller */
+            respond(c);
+    }
+    w->answering = false;
+}
+
 static void respond(fs_conn *c)
 {
+    if (wait_for_round(c))
+        return;
     if (c->act.garbage) {
         fs_put_abort(&c->put);
         answer_garbage(c);

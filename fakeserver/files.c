@@ -30,22 +30,29 @@ bool fs_name_valid(const char *target, size_t len)
     return true;
 }
 
-int fs_file_open_read(int dirfd, const char *name, int *fd, uint64_t *size)
+int fs_file_open_stat(int dirfd, const char *name, int *fd, struct stat *st)
 {
-    struct stat st;
     *fd = -1;
     /* open first, then judge the open inode: root opens anything, so the owner's bits are
      * checked on fstat; a directory opens read-only and is refused as non-regular */
     int f = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (f < 0)
         return errno == ENOENT || errno == ENOTDIR ? 404 : errno == EACCES ? 403 : 500;
-    if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & S_IRUSR)) {
+    if (fstat(f, st) < 0 || !S_ISREG(st->st_mode) || !(st->st_mode & S_IRUSR)) {
         close(f);
         return 403;
     }
     *fd = f;
-    *size = (uint64_t)st.st_size;
     return 200;
+}
+
+int fs_file_open_read(int dirfd, const char *name, int *fd, uint64_t *size)
+{
+    struct stat st;
+    int rc = fs_file_open_stat(dirfd, name, fd, &st);
+    if (rc == 200)
+        *size = (uint64_t)st.st_size;
+    return rc;
 }
 
 int fs_put_begin(fs_put *p, int dirfd, const char *name)

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #define FS_NAME_MAX 27
 
@@ -22,6 +23,8 @@ bool fs_name_valid(const char *target, size_t len);
 
 /* Opens name for reading. Returns 200 with *fd and *size set, else 403/404/500. */
 int fs_file_open_read(int dirfd, const char *name, int *fd, uint64_t *size);
+/* The same, giving the open fd's whole stat in *st. */
+int fs_file_open_stat(int dirfd, const char *name, int *fd, struct stat *st);
 
 typedef struct fs_put {
     int dirfd;

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "courselog.h"
 #include "faults.h"
+#include "filecache.h"
 #include "http.h"
 #include "loop.h"
 
@@ -47,6 +48,10 @@ typedef struct fs_worker {
     fs_faults faults;    /* this worker's copy of the faults ... */
     uint64_t faults_gen; /* ... as of this generation (UINT64_MAX: none yet) */
     void *mode_data;     /* the connection mode's per-worker state (cfg->mode) */
+    fs_fcache fcache;    /* the small files this worker served (filecache.h) */
+    uint64_t reads;      /* socket reads of request heads that returned data */
+    fs_conn *ready;      /* answers waiting for the end of the loop round (conn.c) */
+    bool answering;      /* fs_conn_answer_ready is running */
 } fs_worker;
 
 /* Another kind of connection than conn.c's, for a binary that reuses the dispatcher, the
@@ -133,6 +138,9 @@ void fs_conn_shutdown(fs_conn *c);
 /* Retries a connection parked on the capacity limit. */
 void fs_conn_retry_parked(fs_conn *c);
 int fs_conn_parked(const fs_conn *c);
+/* Answers the GETs and HEADs of cached files that waited for the end of the loop round,
+ * checking each file once for all of them (filecache.h). Worker thread, before sleeping. */
+void fs_conn_answer_ready(fs_worker *w);
 fs_conn *fs_conn_next(const fs_conn *c);
 
 #endif

@@ -38,6 +38,8 @@ static void worker_before_sleep(lb_loop *loop, void *data)
     free(fds);
     if (mode)
         mode->before_sleep(w);
+    else
+        fs_conn_answer_ready(w);
     if (kick) {
         /* a retry may close its connection (moving it to the dead list): step first */
         fs_conn *next;
@@ -80,6 +82,7 @@ int fs_workers_start(fs_server *s)
         w->srv = s;
         w->index = i;
         w->faults_gen = UINT64_MAX; /* forces the first copy */
+        fs_fcache_init(&w->fcache);
         pthread_mutex_init(&w->lock, NULL);
         w->loop = lb_loop_create(0);
         if (!w->loop) {
@@ -101,6 +104,7 @@ static void worker_free_conns(fs_worker *w)
     if (w->srv->cfg->mode)
         w->srv->cfg->mode->stop(w);
     /* Closing moves each connection to the dead list. */
+    w->ready = NULL;
     while (w->conns)
         fs_conn_shutdown(w->conns);
     while (w->dead) {
@@ -108,6 +112,7 @@ static void worker_free_conns(fs_worker *w)
         w->dead = fs_conn_next(c);
         fs_conn_free(c);
     }
+    fs_fcache_clear(&w->fcache);
 }
 
 void fs_workers_stop(fs_server *s)
