@@ -4,9 +4,12 @@
 #
 # How: the harness prefixes each project binary with $LBTEST_WRAP (harness/process.py), so
 # this script sets it to a memcheck line and runs the pytest suites that start clusters:
-# tests/cluster, tests/lb, tests/security, tests/reliability. Valgrind writes to each
-# process's stderr, which the harness keeps in the test's log directory under
-# BUILD_DIR/memcheck/tmp (pytest --basetemp). The harness already fails a test whose log
+# tests/cluster, tests/lb, tests/security, tests/reliability, and the course scripts of
+# tests/course (which run the binaries by name: tests/course/scripts/lib.sh puts shims that
+# exec them through the wrapper first in PATH). Valgrind writes to each process's stderr,
+# which the harness keeps in the test's log directory under BUILD_DIR/memcheck/tmp (pytest
+# --basetemp); for a course script, whose binaries' stderr is part of the output it
+# compares, to a --log-file NAME.PID.valgrind.log in the same place. The harness already fails a test whose log
 # shows errors or definite leaks; afterwards this script reads every log again and reports,
 # per process that ran under Valgrind:
 #   errors          "ERROR SUMMARY: N errors" must be 0
@@ -19,7 +22,7 @@
 #
 # MEMCHECK_REPORT_ONLY=1 judges the logs of the last run again without rerunning them.
 # Environment: LBTEST_TIMEOUT_SCALE (default 10: READY lines and test deadlines under
-# Valgrind), MEMCHECK_SUITES (default the four above), MEMCHECK_PYTEST_ARGS (extra args,
+# Valgrind), MEMCHECK_SUITES (default the five above), MEMCHECK_PYTEST_ARGS (extra args,
 # e.g. "-k smuggling"), SOAK_SHORT_REQUESTS (default 600 here).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -119,7 +122,7 @@ export LBTEST_TIMEOUT_SCALE=${LBTEST_TIMEOUT_SCALE:-10}
 export SOAK_SHORT_REQUESTS=${SOAK_SHORT_REQUESTS:-600}
 
 suites=()
-for s in ${MEMCHECK_SUITES:-tests/cluster tests/lb tests/security tests/reliability}; do
+for s in ${MEMCHECK_SUITES:-tests/cluster tests/lb tests/security tests/reliability tests/course}; do
   [ -d "$s" ] && suites+=("$s")
 done
 echo "memcheck: ${suites[*]} under: $LBTEST_WRAP (timeout scale $LBTEST_TIMEOUT_SCALE)"

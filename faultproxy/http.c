@@ -52,16 +52,11 @@ enum { HS_HEAD, HS_PARKED, HS_FORWARD, HS_LOCAL, HS_HANG, HS_DRAIN, HS_RESET_WAI
 
 typedef struct fp_conn fp_conn;
 
-typedef struct fp_list {
-    fp_conn *live, *dead;
-} fp_list;
-
 struct fp_conn {
+    fp_link link; /* in list: live, or dead (closed, freed before the worker sleeps) */
     fs_worker *w;
     fs_server *s;
-    fp_list *list;
-    fp_conn *prev, *next;
-    bool dead;
+    fp_lists *list;
     int fd, up_fd;
     bool up_connecting, up_reused, client_eof;
     bool blocked;       /* the client's socket was full: wait for writability */
@@ -104,7 +99,7 @@ static void on_upstream(lb_loop *loop, int fd, int events, void *data);
 static void on_timer(lb_loop *loop, lb_timer *t, void *data);
 static void pump(fp_conn *c);
 
-static fp_list *list_of(fs_worker *w)
+static fp_lists *list_of(fs_worker *w)
 {
     return w->mode_data;
 }
@@ -131,7 +126,7 @@ static void slot_release(fp_conn *c)
 
 static void conn_close(fp_conn *c)
 {
-    if (c->dead)
+    if (!fp_link_kill(c->list, &c->link))
         return;
     if (c->state == HS_PARKED)
         atomic_fetch_sub(&c->s->parked, 1);
@@ -145,16 +140,6 @@ static void conn_close(fp_conn *c)
         c->fd = -1;
     }
     lb_timer_stop(c->w->loop, &c->timer);
-    c->dead = true;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        c->list->live = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->next = c->list->dead;
-    c->prev = NULL;
-    c->list->dead = c;
 }
 
 static void conn_free(fp_conn *c)
@@ -168,14 +153,13 @@ static void conn_free(fp_conn *c)
 
 static int http_adopt(fs_worker *w, int fd)
 {
-    if (!w->mode_data && !(w->mode_data = calloc(1, sizeof(fp_list))))
-        return -1;
-    fp_conn *c = calloc(1, sizeof(*c));
+    fp_lists *l = fp_lists_of(w);
+    fp_conn *c = l ? calloc(1, sizeof(*c)) : NULL;
     if (!c)
         return -1;
     c->w = w;
     c->s = w->srv;
-    c->list = list_of(w);
+    c->list = l;
     c->fd = fd;
     c->up_fd = -1;
     lb_timer_init(&c->timer, on_timer, c);
@@ -183,10 +167,7 @@ static int http_adopt(fs_worker *w, int fd)
         free(c);
         return -1;
     }
-    c->next = c->list->live;
-    if (c->next)
-        c->next->prev = c;
-    c->list->live = c;
+    fp_link_add(c->list, &c->link);
     atomic_fetch_add(&c->s->counters.connections, 1);
     return 0;
 }
@@ -196,13 +177,14 @@ static bool slot_try(fs_server *s, int64_t cap);
 
 /* Retries requests parked on the capacity fault with the capacity in force now, so a freed
  * slot, a raised capacity or a lifted one admits them (every worker is woken then). */
-static void retry_parked(fs_worker *w, fp_list *l)
+static void retry_parked(fs_worker *w, fp_lists *l)
 {
     fs_faults now;
-    fp_conn *next;
+    fp_link *next;
     fs_server_faults(w->srv, &now, NULL);
-    for (fp_conn *c = l->live; c; c = next) {
-        next = c->next;
+    for (fp_link *k = l->live; k; k = next) {
+        fp_conn *c = FP_CONN_OF(k, fp_conn, link);
+        next = k->next;
         if (c->state != HS_PARKED)
             continue;
         if (now.capacity > 0 && !slot_try(w->srv, now.capacity))
@@ -216,24 +198,22 @@ static void retry_parked(fs_worker *w, fp_list *l)
 
 static void http_before_sleep(fs_worker *w)
 {
-    fp_list *l = list_of(w);
+    fp_lists *l = list_of(w);
     if (l && atomic_load(&w->srv->parked) > 0)
         retry_parked(w, l);
-    while (l && l->dead) {
-        fp_conn *c = l->dead;
-        l->dead = c->next;
-        conn_free(c);
-    }
+    for (fp_link *k; l && (k = fp_link_reap(l));)
+        conn_free(FP_CONN_OF(k, fp_conn, link));
 }
 
 static void http_stop(fs_worker *w)
 {
-    fp_list *l = list_of(w);
+    fp_lists *l = list_of(w);
     if (!l)
         return;
     while (l->live) {
-        l->live->act.crash_after = false;
-        conn_close(l->live);
+        fp_conn *c = FP_CONN_OF(l->live, fp_conn, link);
+        c->act.crash_after = false;
+        conn_close(c);
     }
     http_before_sleep(w);
     free(l);
@@ -792,7 +772,7 @@ static int64_t next_wake(fp_conn *c)
 
 static void set_masks(fp_conn *c)
 {
-    if (c->dead)
+    if (c->link.dead)
         return;
     /* Reading goes on while an answer is prepared (pipelined heads wait in `in`), so the
      * mask changes only at a window's edge, not twice per request. Writability is watched
@@ -822,7 +802,7 @@ static void set_masks(fp_conn *c)
 /* Runs every step that can progress, until none can. */
 static void pump(fp_conn *c)
 {
-    for (int round = 0; round < 64 && !c->dead; round++) {
+    for (int round = 0; round < 64 && !c->link.dead; round++) {
         int state = c->state;
         size_t in_len = lb_buf_len(&c->in), out_len = lb_buf_len(&c->out);
         int64_t sent = c->sent;
@@ -860,9 +840,9 @@ static void pump(fp_conn *c)
             if (c->rewrite_health && c->head_seen && !c->answer_ready)
                 rewrite_health(c);
         }
-        if (send_step(c) && !c->dead)
+        if (send_step(c) && !c->link.dead)
             answer_done(c);
-        if (c->dead)
+        if (c->link.dead)
             return;
         if (state == c->state && in_len == lb_buf_len(&c->in) && out_len == lb_buf_len(&c->out) &&
             sent == c->sent)

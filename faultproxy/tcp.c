@@ -43,15 +43,12 @@ typedef struct fp_dir {
 } fp_dir;
 
 typedef struct tcp_conn tcp_conn;
-typedef struct tcp_list {
-    tcp_conn *live, *dead;
-} tcp_list;
 
 struct tcp_conn {
+    fp_link link; /* in list: live, or dead (closed, freed before the worker sleeps) */
     fs_worker *w;
-    tcp_list *list;
-    tcp_conn *prev, *next;
-    bool dead, connecting, affected;
+    fp_lists *list;
+    bool connecting, affected;
     int fd[2];     /* 0: client, 1: upstream */
     fp_dir dir[2]; /* 0: up (client -> upstream), 1: down */
     uint64_t seq;
@@ -64,7 +61,7 @@ static void tcp_on_timer(lb_loop *loop, lb_timer *t, void *data);
 
 static void tcp_close(tcp_conn *c, bool reset)
 {
-    if (c->dead)
+    if (!fp_link_kill(c->list, &c->link))
         return;
     for (int i = 0; i < 2; i++)
         if (c->fd[i] >= 0) {
@@ -76,28 +73,17 @@ static void tcp_close(tcp_conn *c, bool reset)
             c->fd[i] = -1;
         }
     lb_timer_stop(c->w->loop, &c->timer);
-    c->dead = true;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        c->list->live = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->next = c->list->dead;
-    c->prev = NULL;
-    c->list->dead = c;
 }
 
 static int tcp_adopt(fs_worker *w, int fd)
 {
-    if (!w->mode_data && !(w->mode_data = calloc(1, sizeof(tcp_list))))
-        return -1;
-    tcp_conn *c = calloc(1, sizeof(*c));
+    fp_lists *l = fp_lists_of(w);
+    tcp_conn *c = l ? calloc(1, sizeof(*c)) : NULL;
     if (!c)
         return -1;
     char err[128];
     c->w = w;
-    c->list = w->mode_data;
+    c->list = l;
     c->fd[0] = fd;
     c->fd[1] = lb_net_connect(&fp_upstream, err, sizeof(err));
     if (c->fd[1] < 0) {
@@ -122,19 +108,15 @@ static int tcp_adopt(fs_worker *w, int fd)
         free(c);
         return -1;
     }
-    c->next = c->list->live;
-    if (c->next)
-        c->next->prev = c;
-    c->list->live = c;
+    fp_link_add(c->list, &c->link);
     return 0;
 }
 
 static void tcp_before_sleep(fs_worker *w)
 {
-    tcp_list *l = w->mode_data;
-    while (l && l->dead) {
-        tcp_conn *c = l->dead;
-        l->dead = c->next;
+    fp_lists *l = w->mode_data;
+    for (fp_link *k; l && (k = fp_link_reap(l));) {
+        tcp_conn *c = FP_CONN_OF(k, tcp_conn, link);
         lb_buf_free(&c->dir[0].buf);
         lb_buf_free(&c->dir[1].buf);
         free(c);
@@ -143,11 +125,11 @@ static void tcp_before_sleep(fs_worker *w)
 
 static void tcp_stop(fs_worker *w)
 {
-    tcp_list *l = w->mode_data;
+    fp_lists *l = w->mode_data;
     if (!l)
         return;
     while (l->live)
-        tcp_close(l->live, false);
+        tcp_close(FP_CONN_OF(l->live, tcp_conn, link), false);
     tcp_before_sleep(w);
     free(l);
     w->mode_data = NULL;

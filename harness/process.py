@@ -369,12 +369,18 @@ class Process:
 
     def check_log(self):
         """Returns a list of sanitizer/Valgrind problems found in the log."""
-        problems = []
-        for line in self.log().splitlines():
-            if "ERROR SUMMARY: " in line and "ERROR SUMMARY: 0 errors" not in line:
-                problems.append(line)
-            elif "definitely lost:" in line and " 0 bytes in 0 blocks" not in line:
-                problems.append(line)
-            elif any(m in line for m in SANITIZER_MARKERS[:3]):
-                problems.append(line)
-        return problems
+        return log_problems(self.log())
+
+
+def log_problems(text):
+    """The lines of a process's log (stderr, or a Valgrind --log-file) that report a
+    sanitizer finding, Valgrind errors or a definite leak."""
+    problems = []
+    for line in text.splitlines():
+        if "ERROR SUMMARY: " in line and "ERROR SUMMARY: 0 errors" not in line:
+            problems.append(line)
+        elif "definitely lost:" in line and " 0 bytes in 0 blocks" not in line:
+            problems.append(line)
+        elif any(m in line for m in SANITIZER_MARKERS[:3]):
+            problems.append(line)
+    return problems

@@ -84,6 +84,12 @@ class AnswerReader:
         self.on_data = on_data
         self._answer = bytearray()   # bytes of the answer being read, as they arrived
 
+    @property
+    def pending(self):
+        """The bytes of the answer being read that arrived so far (what a test shows when
+        the deadline passed before the answer was whole)."""
+        return bytes(self._answer)
+
     def read(self, method="GET", deadline=None):
         """Reads one answer to a request of `method`. deadline: a time.monotonic() value
         (None: each recv waits as long as the socket's own timeout). Raises Cut, ValueError

@@ -73,13 +73,23 @@ class Outcome:
         return d
 
 
+_HANDED = set()               # every port free_port() gave out in this process
+_HANDED_LOCK = threading.Lock()
+
+
 def free_port():
     """A port nobody listens on now (the balancer gets a fixed port, as in a course script).
     Not harness.ports.free_port: the port it returns sits in TIME_WAIT, which only a server
-    setting SO_REUSEADDR can bind, and a student's balancer may not set it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    setting SO_REUSEADDR can bind, and a student's balancer may not set it. Never the same
+    port twice in one process, so cells run side by side (--jobs) never share one."""
+    with _HANDED_LOCK:
+        while True:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            if port not in _HANDED:
+                _HANDED.add(port)
+                return port
 
 
 class LogTail:

@@ -20,7 +20,7 @@ examples:
   python3 -m harness.lbtest --lb ./loadbalancer
   python3 -m harness.lbtest --lb ./theirs --lb haproxy --lb nginx --lb ours --html report.html
   python3 -m harness.lbtest --lb ours --only all-down,frozen --json out.json
-  python3 -m harness.lbtest --grade submissions/ --csv scores.csv
+  python3 -m harness.lbtest --grade submissions/ --csv scores.csv --jobs 2
   python3 -m harness.lbtest --show-config haproxy -N 2 8080 8081 8082
 
 Exit status: 0 only when every cell passed; 2 for a bad command line.
@@ -44,6 +44,9 @@ def parse(argv):
     p.add_argument("--reruns", type=int, default=None,
                    help="reruns of a cell that did not pass (default 0; 2 with --grade)")
     p.add_argument("--repeat", type=int, default=1, help="run every cell this many times")
+    p.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                   help="run N balancers at once, each on its own ports and directories "
+                        "(default 1; a balancer's cells always run one after the other)")
     p.add_argument("--junit", metavar="FILE", help="JUnit XML, one testsuite per balancer")
     p.add_argument("--json", metavar="FILE", help="every cell as JSON (timelines included)")
     p.add_argument("--html", metavar="FILE", help="a self-contained HTML report")
@@ -110,6 +113,9 @@ def main(argv=None):
     if len(set(names)) != len(names):
         print("lbtest: the same balancer is named twice", file=sys.stderr)
         return 2
+    if args.jobs < 1:
+        print("lbtest: --jobs takes a number of at least 1", file=sys.stderr)
+        return 2
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="lbtest-"))
     started = time.monotonic()
     print(f"lbtest: {len(entries)} entries x {len(subjects)} balancer(s), cells in {workdir}",
@@ -117,7 +123,7 @@ def main(argv=None):
     try:
         results = matrix.run_matrix(subjects, entries, workdir, seed_offset=args.seed,
                                     reruns=reruns, repeat=max(1, args.repeat), keep=args.keep,
-                                    progress=matrix.print_progress)
+                                    progress=matrix.print_progress, jobs=args.jobs)
     finally:
         if not args.workdir and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

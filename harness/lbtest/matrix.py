@@ -10,6 +10,7 @@ import re
 import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .cell import Cell
@@ -53,20 +54,39 @@ def run_cell(entry, subject, workdir, seed_offset=0, reruns=0, repeat=1, keep=Fa
     return first_bad
 
 
+def run_row(subject, entries, workdir, seed_offset=0, reruns=0, repeat=1, keep=False,
+            progress=None):
+    """{entry name: Outcome} of one balancer, its cells one after the other."""
+    row = {}
+    for entry in entries:
+        t = time.monotonic()
+        out = run_cell(entry, subject, workdir, seed_offset, reruns, repeat, keep)
+        out.wall = round(time.monotonic() - t, 1)
+        row[entry.name] = out
+        if progress:
+            progress(out)
+    return row
+
+
 def run_matrix(subjects, entries, workdir, seed_offset=0, reruns=0, repeat=1, keep=False,
-               progress=None):
-    """{subject name: {entry name: Outcome}}, in order; `progress(outcome)` after each cell."""
-    results = {}
-    for subject in subjects:
-        row = results.setdefault(subject.name, {})
-        for entry in entries:
-            t = time.monotonic()
-            out = run_cell(entry, subject, workdir, seed_offset, reruns, repeat, keep)
-            out.wall = round(time.monotonic() - t, 1)
-            row[entry.name] = out
-            if progress:
-                progress(out)
-    return results
+               progress=None, jobs=1):
+    """{subject name: {entry name: Outcome}}, in subjects' order; `progress(outcome)` after
+    each cell. jobs > 1 runs that many balancers' rows at once, each on a thread of its own:
+    a balancer's cells still run one after the other (its servers, ports and directory are
+    its cell's own; cell.free_port never hands a port out twice), so the rows only share
+    the machine's CPUs. The timing rules the entries judge were set for one cell at a time:
+    on a small machine, more jobs than cores can turn a slow-but-correct cell into a fail."""
+    rows = {}
+    args = (entries, workdir, seed_offset, reruns, repeat, keep, progress)
+    if jobs <= 1:
+        for subject in subjects:
+            rows[subject.name] = run_row(subject, *args)
+    else:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="lbtest-row") as pool:
+            futures = {s.name: pool.submit(run_row, s, *args) for s in subjects}
+            for name, future in futures.items():
+                rows[name] = future.result()
+    return {s.name: rows[s.name] for s in subjects}
 
 
 def print_progress(out, stream=None):

@@ -18,8 +18,14 @@ from cluster_helpers import wait_first_checks
 pytestmark = pytest.mark.cluster
 
 CONNECT_S, SERVER_S = 0.5, 1.0
-NET_LB = ["--connect-timeout", "500ms", "--server-timeout", "1000ms",
-          "--health-interval", "1s", "--health-timeout", "500ms", "-R", "1000"]
+
+
+def net_lb(health_timeout="500ms"):
+    return ["--connect-timeout", "500ms", "--server-timeout", "1000ms",
+            "--health-interval", "1s", "--health-timeout", health_timeout, "-R", "1000"]
+
+
+NET_LB = net_lb()
 # fs0 closes after every answer: with no pooled connection to it, each request meets the
 # fault at connect time (a pooled connection would meet it as a lost request instead).
 SHAPE = dict(hosts=True, backends=2, lb_args=NET_LB,
@@ -51,6 +57,26 @@ def probe_connect(backend, timeout=0.3):
         return type(e).__name__
 
 
+def failed_over(cluster, scenario):
+    """One GET while fs0 is hurt: answered by fs1 (the invariant holds), fs0 marked down."""
+    res = one(cluster, "GET")
+    scenario.verify(res, cluster=cluster)
+    assert cluster.backends[1].served() == 1
+    assert cluster.backend_stats(0)["state"] != "up"
+    return res
+
+
+def heal(cluster, scenario=None):
+    """heal() on fs0, and waits until /stats has it up again; with scenario, the next GET
+    must be answered, by fs0 (its second request)."""
+    fs0 = cluster.backends[0]
+    fs0.heal()
+    cluster.wait_backend_state(0, up=True)
+    if scenario:
+        scenario.verify(one(cluster, "GET"), cluster=cluster)
+        assert fs0.served() == 2
+
+
 def ready(cluster):
     wait_first_checks(cluster)
     cluster.wait_backend_state(0, up=True)
@@ -64,25 +90,18 @@ def ready(cluster):
 def test_net_blackhole_connect_timeout(cluster, scenario):
     """A host that vanished (every packet to it dropped): the connect times out, the request
     fails over and is answered; the backend is marked down and comes back after heal()."""
-    fs0, fs1 = cluster.backends
+    fs0 = cluster.backends[0]
     scenario.add(ready(cluster))
     fs0.blackhole()
     assert probe_connect(fs0) == "hangs", "a connect to the blackholed host did not hang"
-    res = one(cluster, "GET")
-    scenario.verify(res, cluster=cluster)
-    first = took(res)
+    first = took(failed_over(cluster, scenario))
     assert scaled(CONNECT_S) * 0.9 <= first < scaled(CONNECT_S + SERVER_S), \
         f"the failover took {first:.3f}s: not one connect timeout"
-    assert fs1.served() == 1 and fs0.served() == 1
-    assert cluster.backend_stats(0)["state"] != "up"
+    assert fs0.served() == 1
     res2 = one(cluster, "GET")
     scenario.verify(res2, cluster=cluster)
     assert took(res2) < scaled(CONNECT_S), "a backend marked down was tried again at once"
-    fs0.heal()
-    cluster.wait_backend_state(0, up=True)
-    res3 = one(cluster, "GET")
-    scenario.verify(res3, cluster=cluster)
-    assert fs0.served() == 2
+    heal(cluster, scenario)
     scenario.prove(f"SYNs dropped: the connect hung, the request waited one connect timeout "
                    f"({first:.2f}s for 0.5 s) then went to fs1 and was answered; the next "
                    f"took {took(res2) * 1000:.0f} ms (fs0 marked down); after heal() fs0 was "
@@ -92,19 +111,13 @@ def test_net_blackhole_connect_timeout(cluster, scenario):
 @pytest.mark.cluster(**SHAPE)
 def test_net_reject_fails_over_at_once(cluster, scenario):
     """A host that resets every connection: the connect fails at once, no timeout is spent."""
-    fs0, fs1 = cluster.backends
+    fs0 = cluster.backends[0]
     scenario.add(ready(cluster))
     fs0.reject()
     assert probe_connect(fs0) == "refused", "the rejecting host did not refuse"
-    res = one(cluster, "GET")
-    scenario.verify(res, cluster=cluster)
+    res = failed_over(cluster, scenario)
     assert took(res) < scaled(CONNECT_S) * 0.8, f"a reset cost {took(res):.3f}s"
-    assert fs1.served() == 1
-    assert cluster.backend_stats(0)["state"] != "up"
-    fs0.heal()
-    cluster.wait_backend_state(0, up=True)
-    scenario.verify(one(cluster, "GET"), cluster=cluster)
-    assert fs0.served() == 2
+    heal(cluster, scenario)
     scenario.prove(f"RST to every SYN: the request failed over to fs1 in "
                    f"{took(res) * 1000:.0f} ms (no connect timeout spent), fs0 marked down, "
                    f"up again after heal()")
@@ -114,19 +127,13 @@ def test_net_reject_fails_over_at_once(cluster, scenario):
 def test_net_link_down_then_heal(cluster, scenario):
     """The backend's link goes down: the connect gets no answer, the request fails over;
     the link back up, the backend is checked up and serves again."""
-    fs0, fs1 = cluster.backends
+    fs0 = cluster.backends[0]
     scenario.add(ready(cluster))
     fs0.link_down()
     probed = probe_connect(fs0)
     assert probed != "ok", "a connect through a link that is down succeeded"
-    res = one(cluster, "GET")
-    scenario.verify(res, cluster=cluster)
-    assert fs1.served() == 1
-    assert cluster.backend_stats(0)["state"] != "up"
-    fs0.heal()
-    cluster.wait_backend_state(0, up=True)
-    scenario.verify(one(cluster, "GET"), cluster=cluster)
-    assert fs0.served() == 2
+    res = failed_over(cluster, scenario)
+    heal(cluster, scenario)
     scenario.prove(f"link down (a direct connect: {probed}): the request failed over to fs1 "
                    f"in {took(res):.2f}s, fs0 marked down; link up, fs0 checked up and served "
                    f"again")
@@ -156,15 +163,22 @@ def test_net_partition_freezes_answer(cluster, scenario):
     after = one(cluster, "GET")
     scenario.verify(after, cluster=cluster)
     assert fs1.served() == 1
-    fs0.heal()
-    cluster.wait_backend_state(0, up=True)
+    heal(cluster)
     scenario.prove(f"partitioned after {r.received} of {len(cluster.files['large'])} answer "
                    f"bytes: the client's connection was closed {frozen_for:.2f}s later (one "
                    f"server timeout), never patched; the next request went to fs1; fs0 up "
                    f"again after heal()")
 
 
-@pytest.mark.cluster(**SHAPE)
+# Dropped answers drop the health probes' answers too. A probe that timed out before the GET's
+# server timeout would mark fs0 down and move the GET to fs1 at once (the documented rule),
+# so which came first depended on how soon after a health round the GET was sent: a loaded
+# machine made it flaky. A health deadline beyond the server timeout decides it: the GET's
+# server timeout always comes first.
+DROP_LB = net_lb(health_timeout="1500ms")
+
+
+@pytest.mark.cluster(**dict(SHAPE, lb_args=DROP_LB))
 def test_net_drop_answers_costs_one_server_timeout(cluster, scenario):
     """Requests arrive, answers are lost: after one server timeout the client gets the exact
     500, for a PUT and for a GET alike, and neither is resent (the request may have been
@@ -183,8 +197,7 @@ def test_net_drop_answers_costs_one_server_timeout(cluster, scenario):
             f"the {method} did not reach fs0: {fs0.requests()}"
         assert fs1.requests()[(method, r.name)] == 0, f"the {method} was resent to fs1"
         runs.append(took(res))
-        fs0.heal()
-        cluster.wait_backend_state(0, up=True)
+        heal(cluster)
     scenario.prove(f"answers dropped one way: the PUT and the GET each reached fs0 (its log "
                    f"shows them), got the exact 500 after one server timeout ({runs[0]:.2f}s, "
                    f"{runs[1]:.2f}s for 1 s) and were not resent to fs1")
@@ -208,8 +221,7 @@ def test_net_reset_pooled_retries_idempotent_only(cluster, scenario):
         assert fs1.requests()[(method, r.name)] == 1, f"the {method} did not reach fs1"
         assert fs0.served() == before0 and fs1.served() == before1 + 1
         assert took(res) < scaled(CONNECT_S) * 0.8, r.line()
-        fs0.heal()
-        cluster.wait_backend_state(0, up=True)
+        heal(cluster)
     stats = cluster.stats()
     pooled, retries = stats.get("pool_reuses", "?"), stats.get("retries")
     assert retries is None or retries >= 1, f"/stats counts no resend: {stats}"

@@ -7,9 +7,16 @@ chosen free here and passed in as P, P2, P3, P4. Each script runs in its own ses
 a time bound; it must exit 0 and leave no process behind (its trap kills what it started,
 by PID; anything still alive in its session afterwards fails the test and is killed here,
 by PID). The two restart scripts run while this module keeps both CPUs busy.
+
+Under a wrapper (LBTEST_WRAP, LBTEST_WRAP_<NAME>: `make memcheck` sets a valgrind line) the
+scripts run each binary through it (lib.sh puts shims first in PATH). A valgrind wrapper
+gets a --log-file in the test's directory, so its report stays out of the output compared
+(and ci/memcheck.sh judges it with the others); a script whose binaries' reports show
+errors or a definite leak fails here.
 """
 import difflib
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -19,12 +26,14 @@ from pathlib import Path
 import pytest
 
 from harness.ports import free_port
-from harness.process import bin_path, scaled
+from harness.process import bin_path, log_problems, scaled, wrapper
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = HERE / "scripts"
 EXPECTED = HERE / "expected"
 HELPERS = {"lib.sh", "requests.sh"}  # sourced by the scripts, not run on their own
+BINARIES = ("fakeserver", "loadbalancer")
+VALGRIND_LOG = ".valgrind.log"  # ci/memcheck.sh reads every *.log under the test dirs
 
 # script -> expected output (the request battery's: requests.out straight to a fakeserver,
 # requests_lb.out through the balancer, where the one difference is hop-by-hop Connection)
@@ -73,17 +82,36 @@ def session_members(sid):
     return found
 
 
+def wrappers(log_dir):
+    """LBTEST_WRAP_<NAME> for lib.sh, one per binary: the harness's wrapper for it, a
+    valgrind one with a --log-file per process in log_dir (VALGRIND_LOG names them)."""
+    env = {}
+    for name in BINARIES:
+        wrap = wrapper(name)
+        if any(Path(word).name == "valgrind" for word in wrap):
+            wrap = wrap + [f"--log-file={log_dir}/{name}.%p{VALGRIND_LOG}"]
+        env[f"LBTEST_WRAP_{name.upper()}"] = shlex.join(wrap)
+    return env
+
+
+def wrapped_problems(log_dir):
+    """What the valgrind reports of a script's binaries found: errors, definite leaks."""
+    return [f"{log.name}: {line}" for log in sorted(Path(log_dir).glob(f"*{VALGRIND_LOG}"))
+            for line in log_problems(log.read_text(errors="replace"))]
+
+
 def run_script(path, tmp_path, timeout=60.0, env=None):
     """Runs `bash path > out 2>&1` in its own session; returns (exit status, output bytes).
     Fails the test on a timeout or when a process of the script outlives it; either way,
-    whatever is left of it is killed by PID first."""
+    whatever is left of it is killed by PID first. Then fails it when a wrapper's valgrind
+    reports show errors or definite leaks."""
     out_path = tmp_path / f"{Path(path).stem}.got"
     ports = free_ports(4)
-    bins = {str(Path(bin_path(name)).parent) for name in ("fakeserver", "loadbalancer")}
+    bins = {str(Path(bin_path(name)).parent) for name in BINARIES}
     assert len(bins) == 1, f"fakeserver and loadbalancer come from different places: {bins}"
     full_env = dict(os.environ, BIN=bins.pop(), WORK=str(tmp_path / "work"),
                     P=str(ports[0]), P2=str(ports[1]), P3=str(ports[2]), P4=str(ports[3]),
-                    **(env or {}))
+                    **wrappers(tmp_path), **(env or {}))
     with open(out_path, "wb") as out:
         proc = subprocess.Popen(["bash", str(path)], stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, cwd=tmp_path, env=full_env,
@@ -119,6 +147,9 @@ def run_script(path, tmp_path, timeout=60.0, env=None):
                     f"({out_path}):\n{show(output)}", pytrace=False)
     if left:
         pytest.fail(f"{path.name} left processes behind (killed now): {left}", pytrace=False)
+    problems = wrapped_problems(tmp_path)
+    if problems:
+        pytest.fail(f"{path.name}: valgrind reports:\n" + "\n".join(problems), pytrace=False)
     return rc, output
 
 
@@ -161,9 +192,10 @@ def test_course_script(name, tmp_path):
 
 @pytest.fixture
 def cpu_load():
-    """Two busy loops, one per CPU, for at most 150 s (more than a script may take); killed
-    by PID at the end."""
-    code = "import time\nend = time.monotonic() + 150\nwhile time.monotonic() < end:\n    pass\n"
+    """Two busy loops, one per CPU, for at most 150 s (more than a script may take; scaled,
+    as the scripts' deadline is); killed by PID at the end."""
+    code = (f"import time\nend = time.monotonic() + {scaled(150)}\n"
+            "while time.monotonic() < end:\n    pass\n")
     hogs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(2)]
     yield hogs
     for hog in hogs:
@@ -220,3 +252,30 @@ def test_a_script_past_its_time_fails(tmp_path):
     with pytest.raises(pytest.fail.Exception) as failed:
         run_script(write_script(tmp_path, PROBE + "sleep 30\n"), tmp_path, timeout=1)
     assert "still ran after" in str(failed.value)
+
+
+FAKE_VALGRIND = """#!/bin/sh
+# Stands in for valgrind: a report with one error in --log-file (%p: its PID), then the
+# program, as valgrind would run it.
+log=$(printf '%s' "${1#--log-file=}" | sed "s/%p/$$/")
+shift
+printf '==%s== Memcheck\\n==%s== ERROR SUMMARY: 1 errors from 1 contexts\\n' $$ $$ > "$log"
+exec "$@"
+"""
+
+
+def test_a_wrapped_binary_with_valgrind_errors_fails(tmp_path, monkeypatch):
+    """LBTEST_WRAP reaches the binaries a script starts by name (through lib.sh's shims,
+    the output unchanged), and a valgrind report with errors fails the script's test."""
+    fake = tmp_path / "valgrind"
+    fake.write_text(FAKE_VALGRIND)
+    fake.chmod(0o755)
+    monkeypatch.setenv("LBTEST_WRAP", str(fake))
+    for name in BINARIES:
+        monkeypatch.delenv(f"LBTEST_WRAP_{name.upper()}", raising=False)
+    with pytest.raises(pytest.fail.Exception) as failed:
+        run_script(write_script(tmp_path, PROBE + "stop $pid\n"), tmp_path, timeout=20)
+    assert "valgrind reports" in str(failed.value)
+    assert "ERROR SUMMARY: 1 errors" in str(failed.value)
+    assert (tmp_path / "probe.got").read_bytes() == \
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nhi\n"

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from harness.listener import Listener
+from harness.wire import AnswerReader, Cut
 
 from .conftest import scaled, wait_for
 from .test_relay import RssWatch, cpu_seconds, rss_kib
@@ -36,35 +37,15 @@ def sha(data):
     return hashlib.sha256(data).hexdigest()
 
 
-def read_answer(sock, buf=b""):
-    """Reads one Content-Length answer from a raw socket. Returns (head, body, rest, closed):
-    body may be short when the peer closed."""
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return buf, b"", b"", True
-        buf += chunk
-    head, buf = buf.split(b"\r\n\r\n", 1)
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    if head.startswith(b"HTTP/1.1 304") or head.startswith(b"HTTP/1.1 204"):
-        length = 0
-    parts, have = [buf], len(buf)
-    while have < length:
-        try:
-            chunk = sock.recv(1 << 20)
-        except ConnectionResetError:
-            chunk = b""
-        if not chunk:
-            body = b"".join(parts)
-            return head, body, b"", True
-        parts.append(chunk)
-        have += len(chunk)
-    data = b"".join(parts)
-    return head, data[:length], data[length:], False
+def read_answer(sock):
+    """One answer with harness.wire's reader: (head, body, closed). An answer cut by a close
+    or a reset (never patched) gives the bytes that arrived and closed=True."""
+    try:
+        answer = AnswerReader(sock).read("GET")
+    except Cut as cut:
+        head, _, body = cut.data.partition(b"\r\n\r\n")
+        return head, body, True
+    return answer.head, answer.body, False
 
 
 def read_to_close(sock):
@@ -298,7 +279,7 @@ def test_backend_dying_mid_body_closes_the_client_and_nothing_else(rig, script):
     for path in ("/die", "/reset"):
         s = socket.create_connection(("127.0.0.1", rig.port), timeout=scaled(10))
         s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
-        head, body, _, closed = read_answer(s)
+        head, body, closed = read_answer(s)
         s.close()
         assert head.startswith(b"HTTP/1.1 200") and closed, path
         assert 0 < len(body) < size and body == full[len(full) - size:][: len(body)], path
@@ -506,7 +487,7 @@ def test_server_timeout_applies_while_splicing_and_progress_restarts_it(rig, scr
     s = socket.create_connection(("127.0.0.1", rig.port), timeout=scaled(10))
     s.sendall(b"GET /stall HTTP/1.1\r\nHost: x\r\n\r\n")
     t0 = time.monotonic()
-    head, body, _, closed = read_answer(s)
+    head, body, closed = read_answer(s)
     took = time.monotonic() - t0
     s.close()
     assert head.startswith(b"HTTP/1.1 200") and closed and len(body) == 400 * KIB

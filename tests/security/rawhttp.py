@@ -8,6 +8,7 @@ import socket
 import time
 
 from harness import scaled  # noqa: F401 (the suite's tests import it here)
+from harness.wire import AnswerReader, Cut
 
 STATUS_RE = re.compile(rb"\AHTTP/1\.[01] (\d{3}) [^\r\n]*\r\n")
 
@@ -77,30 +78,16 @@ def exchange(port, pieces, timeout=None, pause=0.0):
 
 
 def read_one_response(sock, timeout, head_only=False):
-    """Reads exactly one Content-Length-framed response (enough for the controls); with
-    head_only (an answer to HEAD) the head alone. Returns (answer, bytes read beyond it)."""
-    data = bytearray()
-    deadline = time.monotonic() + timeout
-    while True:
-        end = _response_end(bytes(data), head_only)
-        if end is not None:
-            return bytes(data[:end]), bytes(data[end:])
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"no complete response within {timeout}s: {bytes(data)!r}")
-        sock.settimeout(left)
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise AssertionError(f"closed before a complete response: {bytes(data)!r}")
-        data += chunk
-
-
-def _response_end(data, head_only=False):
-    head_end = data.find(b"\r\n\r\n")
-    if head_end < 0:
-        return None
-    if head_only:
-        return head_end + 4
-    m = re.search(rb"\r\ncontent-length:[ \t]*(\d+)", data[:head_end].lower())
-    n = int(m.group(1)) if m else 0
-    return head_end + 4 + n if len(data) >= head_end + 4 + n else None
+    """Reads exactly one answer with harness.wire's reader (Content-Length, chunked, to the
+    close; with head_only, an answer to HEAD: the head alone). Returns (the answer's bytes,
+    bytes read beyond it). A close or a deadline before the answer is whole fails the test,
+    showing what arrived."""
+    reader = AnswerReader(sock)
+    try:
+        answer = reader.read("HEAD" if head_only else "GET", time.monotonic() + timeout)
+    except Cut as cut:
+        raise AssertionError(f"closed before a complete response: {cut.data!r}") from None
+    except socket.timeout:
+        raise AssertionError(f"no complete response within {timeout}s: "
+                             f"{reader.pending!r}") from None
+    return answer.raw, reader.buf

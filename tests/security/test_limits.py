@@ -8,6 +8,7 @@ from harness.lbopts import MAX_BODY, MAX_HEAD, MAX_HEADERS, opt
 HEAD_LIMIT = 2048
 FIELD_LIMIT = 20
 BODY_LIMIT = 1000
+LIMIT_BYTES = 24 << 20   # the address space of the memory-exhaustion test
 
 
 def _head_of(size):
@@ -165,6 +166,41 @@ def test_fd_exhaustion_is_survived(procs):
         backend.close()
 
 
+def _flood(port, count, payload, deadline):
+    """Opens `count` connections to port at once and sends payload on each as soon as it
+    is established; returns the sockets (the caller closes them). Non-blocking on purpose:
+    once the balancer's accept queue is full, each handshake waits for a SYN retransmission
+    (1 s, then 3 s...), which a connect-then-the-next loop pays one connection after the
+    other (minutes on a loaded machine); here they are paid side by side. Stops at the
+    deadline, or at the first socket this process cannot open."""
+    import errno
+    import selectors
+    import socket
+    import time
+    sel = selectors.DefaultSelector()
+    socks = []
+    for _ in range(count):
+        try:
+            s = socket.socket()
+        except OSError:
+            break
+        s.setblocking(False)
+        socks.append(s)
+        if s.connect_ex(("127.0.0.1", port)) not in (0, errno.EINPROGRESS):
+            continue   # refused at once: that is survival too
+        sel.register(s, selectors.EVENT_WRITE)
+    while sel.get_map() and time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=0.1):
+            sel.unregister(key.fileobj)
+            if key.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                try:
+                    key.fileobj.send(payload)
+                except OSError:
+                    pass   # reset by the balancer: survival too
+    sel.close()
+    return socks
+
+
 @pytest.mark.plain_build
 def test_memory_exhaustion_is_survived(procs):
     """ENOMEM: the balancer runs in a 24 MiB address space and gets 3000 connections each
@@ -173,9 +209,11 @@ def test_memory_exhaustion_is_survived(procs):
     (which reserves terabytes of address space) and without a valgrind wrapper."""
     import resource
     import shutil
+    import time
     import pytest
     from harness.process import bin_path, under_valgrind
     from harness.recorder import OK_ANSWER, RecordingBackend
+    from harness.timing import wait_for
     from .rawhttp import connect, read_one_response, scaled
     lb_bin = bin_path("loadbalancer")
     with open(lb_bin, "rb") as f:
@@ -191,26 +229,32 @@ def test_memory_exhaustion_is_survived(procs):
     backend = RecordingBackend()
     flood = []
     try:
-        lb = procs.start([shutil.which("prlimit"), f"--as={24 << 20}", "--nofile=8192:8192",
+        lb = procs.start([shutil.which("prlimit"), f"--as={LIMIT_BYTES}", "--nofile=8192:8192",
                           lb_bin, "0", str(backend.port)], name="lb-enomem", timeout=scaled(20))
-        try:
-            for _ in range(3000):
-                s = connect(lb.port)
-                s.sendall(b"GET /x HTTP/1.1\r\nX: " + b"a" * 12000)
-                flood.append(s)
-        except OSError:
-            pass  # the balancer may refuse or reset some: that is survival too
+        flood = _flood(lb.port, 3000, b"GET /x HTTP/1.1\r\nX: " + b"a" * 12000,
+                       time.monotonic() + scaled(30))
+
+        def peak_kib():   # prlimit execs the balancer: the PID is the balancer's
+            status = open(f"/proc/{lb.pid}/status").read()
+            return int(status.split("VmPeak:")[1].split()[0])
+        # The flood is what it claims: the balancer's address space reached the limit.
+        wait_for(lambda: peak_kib() >= 0.9 * (LIMIT_BYTES >> 10), 30,
+                 "the balancer's address space to reach its 24 MiB limit")
         assert lb.alive(), "balancer died of memory exhaustion"
         for s in flood:
             s.close()
         flood = []
-        sock = connect(lb.port)
-        try:
-            sock.sendall(b"GET /after HTTP/1.1\r\nHost: lb\r\n\r\n")
-            assert read_one_response(sock, scaled(10))[0] == OK_ANSWER
-        finally:
-            sock.close()
-        assert lb.stop() == 0
+
+        def served():
+            sock = connect(lb.port)
+            try:
+                sock.sendall(b"GET /after HTTP/1.1\r\nHost: lb\r\n\r\n")
+                return read_one_response(sock, scaled(10))[0] == OK_ANSWER
+            finally:
+                sock.close()
+        # The balancer first works through the closes of the flood; then it serves.
+        wait_for(served, 60, "a request served after the flood")
+        assert lb.alive() and lb.stop() == 0
     finally:
         for s in flood:
             s.close()

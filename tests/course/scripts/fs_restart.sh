@@ -6,22 +6,4 @@
 . "$(dirname "$0")/lib.sh"
 
 printf 'hello, course\n' > text
-: > err
-old=
-for i in $(seq 20); do
-    fakeserver $P -N 3 2>>err &
-    pid=$!
-    # the previous one was killed a moment ago; once it is gone, the port is this one's
-    if [ -n "$old" ]; then
-        wait $old || echo "run $((i - 1)) exited with status $?"
-    fi
-    wait_port $P $pid
-    echo "$i: $(curl -s http://127.0.0.1:$P/text)"
-    kill $pid
-    old=$pid
-done
-wait $old || echo "run 20 exited with status $?"
-if [ -s err ]; then
-    echo 'stderr was not empty:'
-    cat err
-fi
+restart_twenty fakeserver $P -N 3

@@ -9,12 +9,7 @@
 
 printf 'hello, course\n' > text
 url=http://127.0.0.1:$P
-fakeserver $P2 -l log1 &
-s1=$!
-fakeserver $P3 -l log2 &
-s2=$!
-wait_port $P2 $s1
-wait_port $P3 $s2
+start_logged_servers 2
 
 for args in '-N 3 -R 2 PORT S1 S2' 'PORT S1 S2 -N 3 -R 2' '-N 3 PORT S1 -R 2 S2' \
             'PORT -R 2 S1 -N 3 S2' '-R 2 PORT -N 3 S1 S2'; do

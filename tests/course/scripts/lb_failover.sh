@@ -7,15 +7,7 @@
 
 printf 'hello, course\n' > text
 url=http://127.0.0.1:$P
-fakeserver $P2 -l log1 &
-s1=$!
-fakeserver $P3 -l log2 &
-s2=$!
-fakeserver $P4 -l log3 &
-s3=$!
-wait_port $P2 $s1
-wait_port $P3 $s2
-wait_port $P4 $s3
+start_logged_servers 3
 loadbalancer $P $P2 $P3 $P4 &
 lb=$!
 wait_port $P $lb

@@ -9,22 +9,5 @@ printf 'hello, course\n' > text
 fakeserver $P2 &
 s1=$!
 wait_port $P2 $s1
-: > err
-old=
-for i in $(seq 20); do
-    loadbalancer $P $P2 2>>err &
-    pid=$!
-    if [ -n "$old" ]; then
-        wait $old || echo "run $((i - 1)) exited with status $?"
-    fi
-    wait_port $P $pid
-    echo "$i: $(curl -s http://127.0.0.1:$P/text)"
-    kill $pid
-    old=$pid
-done
-wait $old || echo "run 20 exited with status $?"
+restart_twenty loadbalancer $P $P2
 stop $s1
-if [ -s err ]; then
-    echo 'stderr was not empty:'
-    cat err
-fi

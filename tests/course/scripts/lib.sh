@@ -9,17 +9,39 @@
 #                  at the end), so its files and the servers' files stay out of your way
 #   trap EXIT      every binary the script started in the background (`jobs -p`) is
 #                  killed by its PID when the script ends, also when it fails half-way
+#   a wrapper      as in the harness (harness/process.py): LBTEST_WRAP_FAKESERVER,
+#                  LBTEST_WRAP_LOADBALANCER (set but empty: none), else LBTEST_WRAP, is
+#                  a command prefix for that binary, e.g. a valgrind line (`make memcheck`;
+#                  give valgrind a --log-file there, or its report on stderr lands in the
+#                  output the suite compares). A shim of the binary's name that execs
+#                  WRAPPER BIN/NAME comes first in PATH, so a script's PID is the binary's.
 #
 # Helpers: wait_port PORT [PID] (the course slept 0.25 s; this polls, bounded),
 # stop PID (SIGTERM, wait, say so if the exit status was not 0), hc_count LOG and
-# wait_hc LOG N (health checks a fakeserver's -l log has recorded).
+# wait_hc LOG N (health checks a fakeserver's -l log has recorded),
+# start_logged_servers N (fakeservers with -l logs behind a balancer) and
+# restart_twenty COMMAND... (kill and restart on one port, 20 times).
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${P:=8080}"
 : "${P2:=$((P + 1))}"
 : "${P3:=$((P + 2))}"
 : "${P4:=$((P + 3))}"
-PATH="${BIN:-$here/../../../build/bin}:$PATH"
+BIN=${BIN:-$here/../../../build/bin}
+PATH="$BIN:$PATH"
+
+# The shims of the wrapped binaries, in a directory of their own (not $WORK, whose files
+# the fakeservers serve); removed at the end.
+shims=
+for name in fakeserver loadbalancer; do
+    var=LBTEST_WRAP_${name^^}
+    if [ -n "${!var+set}" ]; then wrap=${!var}; else wrap=${LBTEST_WRAP:-}; fi
+    [ -n "$wrap" ] || continue
+    [ -n "$shims" ] || shims=$(mktemp -d)
+    printf '#!/bin/sh\nexec %s %q "$@"\n' "$wrap" "$BIN/$name" > "$shims/$name"
+    chmod +x "$shims/$name"
+done
+[ -n "$shims" ] && PATH="$shims:$PATH"
 export PATH
 
 if [ -n "${WORK:-}" ]; then
@@ -52,6 +74,7 @@ cleanup() {
     done
     wait
     [ -n "$own_work" ] && cd / && rm -rf "$WORK"
+    [ -n "$shims" ] && rm -rf "$shims"
 } 2>/dev/null
 trap cleanup EXIT
 
@@ -94,4 +117,44 @@ wait_hc() {
     done
     echo "$1: $(hc_count "$1") health checks, not $2, after 20 s"
     return 1
+}
+
+# start_logged_servers N: N fakeservers (N = 1..3) on $P2, $P3, $P4 with -l logs log1,
+# log2, log3, their PIDs in s1, s2, s3; returns once each of them accepts.
+start_logged_servers() {
+    local i pid ports=("$P2" "$P3" "$P4")
+    for ((i = 1; i <= $1; i++)); do
+        fakeserver "${ports[i - 1]}" -l "log$i" &
+        printf -v "s$i" '%s' $!
+    done
+    for ((i = 1; i <= $1; i++)); do
+        pid=s$i
+        wait_port "${ports[i - 1]}" "${!pid}"
+    done
+}
+
+# restart_twenty COMMAND...: starts COMMAND (a binary serving /text on $P) 20 times in a
+# row, each right after the previous one was sent SIGTERM, without waiting for it to go;
+# prints each one's answer and any exit status but 0, then whatever they all wrote to
+# stderr (nothing, when all is well: "address in use" would show here).
+restart_twenty() {
+    local i pid old=
+    : > err
+    for i in $(seq 20); do
+        "$@" 2>>err &
+        pid=$!
+        # the previous one was killed a moment ago; once it is gone, the port is this one's
+        if [ -n "$old" ]; then
+            wait "$old" || echo "run $((i - 1)) exited with status $?"
+        fi
+        wait_port "$P" "$pid"
+        echo "$i: $(curl -s "http://127.0.0.1:$P/text")"
+        kill "$pid"
+        old=$pid
+    done
+    wait "$old" || echo "run 20 exited with status $?"
+    if [ -s err ]; then
+        echo 'stderr was not empty:'
+        cat err
+    fi
 }
