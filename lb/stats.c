@@ -725,6 +725,11 @@ static void conn_read(stats_conn *c)
     }
     if (have - (size_t)r < (size_t)len)
         return; /* the rest of the body is on its way */
+    /* Routes on the path: a query (`/stats?pretty`, `/backends?x=1`) is ignored, as a web
+     * server ignores one its resource does not read. */
+    const char *query = memchr(req.target, '?', req.target_len);
+    if (query)
+        req.target_len = (size_t)(query - req.target);
     conn_route(c, &req, lb_buf_head(&c->in) + r, (size_t)len);
 }
 

@@ -86,6 +86,8 @@ def test_post_errors(rig):
     assert status == 405 and obj["error"]
     status, obj, _ = rig.admin("GET", "/backends/x:y")
     assert status == 404 and obj == {"error": "unknown backend"}
+    status, obj, _ = rig.admin("GET", "/backends?state=up")  # a query is ignored
+    assert status == 200 and [b["name"] for b in obj["backends"]] == [name(a)]
     # Not the admin API: the stats port's old 404.
     c = http.client.HTTPConnection("127.0.0.1", rig.stats_port, timeout=scaled(5))
     c.request("GET", "/backendsX")

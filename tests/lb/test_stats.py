@@ -1,5 +1,6 @@
 """The stats port: /stats JSON fields per backend, /metrics Prometheus text, 404 otherwise."""
 import http.client
+import json
 import re
 
 from .conftest import scaled, wait_for
@@ -40,3 +41,7 @@ def test_stats_and_metrics(rig):
     for line in text.splitlines():  # every line is a comment or `name{labels} value`
         assert line.startswith("#") or re.match(r'^[a-z_0-9]+(\{backend="[^"]+"\})? \d+$', line), line
     assert get(sport, "/nope")[0] == 404
+    # Routing is on the path: a query is ignored, as by a web server.
+    status, ctype, text = get(sport, "/stats?pretty=1")
+    assert status == 200 and json.loads(text)["requests"] == 1
+    assert get(sport, "/metrics?x")[0] == 200 and get(sport, "/nope?stats")[0] == 404
