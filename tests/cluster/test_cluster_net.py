@@ -8,11 +8,10 @@ Backend fs0 is the one hurt; fs1 presets TOTAL 100000, so fewest-TOTAL sends eve
 to fs0 while it is up: the scenario knows which backend a request meets first. Timeouts:
 connect 0.5 s, server 1 s, health checks every 1 s."""
 import socket
-import time
 
 import pytest
 
-from harness import Workload, scaled
+from harness import Workload, scaled, wait_for
 from cluster_helpers import wait_first_checks
 
 pytestmark = pytest.mark.cluster
@@ -150,7 +149,11 @@ def test_net_partition_freezes_answer(cluster, scenario):
     wl = Workload({"large": cluster.files["large"]}, mix={"GET": 1})
     t = cluster.traffic(clients=1, keepalive=False, workload=wl, timeout=20)
     t.start(requests=1)
-    time.sleep(scaled(1.0))          # about 20 KB of the 100 KB answer relayed
+    # Cut once about 20 KB of the 100 KB answer reached the client. fs0 paces the body by
+    # the wall clock (20 KB/s, about 5 s in all, under Valgrind too): a sleep scaled by the
+    # timeout scale (10 s under Valgrind) let the whole answer through before the cut.
+    wait_for(lambda: t.requests and t.requests[0].received >= 20_000,
+             what="the first 20 KB of the answer relayed")
     fs0.partition()
     t_cut = t.now()
     res = t.join()
