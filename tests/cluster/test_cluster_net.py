@@ -205,7 +205,7 @@ def test_net_drop_answers_costs_one_server_timeout(cluster, scenario):
         heal(cluster)
     scenario.prove(f"answers dropped one way: the PUT and the GET each reached fs0 (its log "
                    f"shows them), got the exact 500 after one server timeout ({runs[0]:.2f}s, "
-                   f"{runs[1]:.2f}s for 1 s) and were not resent to fs1")
+                   f"{runs[1]:.2f}s for {scaled(SERVER_S):g} s) and were not resent to fs1")
 
 
 @pytest.mark.cluster(hosts=True, backends=2, lb_args=NET_LB, per_backend={1: ["-t", "100000"]})
