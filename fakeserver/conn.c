@@ -726,17 +726,7 @@ static void answer_health(fs_conn *c)
 
 static void answer_garbage(fs_conn *c)
 {
-    char chunk[256];
-    for (int64_t i = 0; i < c->act.garbage; i += (int64_t)sizeof(chunk)) {
-        size_t n = c->act.garbage - i < (int64_t)sizeof(chunk) ? (size_t)(c->act.garbage - i)
-                                                               : sizeof(chunk);
-        for (size_t j = 0; j < n; j += 8) {
-            uint64_t r =
-                fs_faults_random_u64(c->faults.seed, c->seq, 1000 + (uint64_t)(i + (int64_t)j));
-            memcpy(chunk + j, &r, n - j < 8 ? n - j : 8);
-        }
-        lb_buf_append(&c->out, chunk, n);
-    }
+    fs_faults_garbage(&c->out, c->faults.seed, c->seq, c->act.garbage);
     c->head_len = 0;
     c->answer_status = 0;
     c->close_after = true;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "http.h"
 
 enum field_type { FT_INT, FT_RATE, FT_BOOL, FT_ENUM, FT_STR, FT_U64 };
@@ -556,4 +557,19 @@ void fs_faults_decide(const fs_faults *f, const fs_request_info *r, fs_action *a
         decide_health(f, r, a);
     if (scoped)
         decide_request(f, r, a);
+}
+
+int fs_faults_garbage(struct lb_buf *out, uint64_t seed, uint64_t seq, int64_t bytes)
+{
+    char chunk[256];
+    for (int64_t i = 0; i < bytes; i += (int64_t)sizeof(chunk)) {
+        size_t n = bytes - i < (int64_t)sizeof(chunk) ? (size_t)(bytes - i) : sizeof(chunk);
+        for (size_t j = 0; j < n; j += 8) {
+            uint64_t r = fs_faults_random_u64(seed, seq, 1000 + (uint64_t)(i + (int64_t)j));
+            memcpy(chunk + j, &r, n - j < 8 ? n - j : 8);
+        }
+        if (lb_buf_append(out, chunk, n) < 0)
+            return -1;
+    }
+    return 0;
 }

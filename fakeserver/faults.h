@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct lb_buf;
+
 struct lb_http_header;
 
 enum fs_scope { FS_SCOPE_ALL, FS_SCOPE_HEALTH, FS_SCOPE_OTHERS };
@@ -156,5 +158,9 @@ void fs_faults_decide(const fs_faults *f, const fs_request_info *req, fs_action 
 /* The counter-based generator: a uniform double in [0, 1) for (seed, seq, salt). */
 double fs_faults_random(uint64_t seed, uint64_t seq, uint64_t salt);
 uint64_t fs_faults_random_u64(uint64_t seed, uint64_t seq, uint64_t salt);
+
+/* The `garbage` fault's answer (the fakeserver's and the fault proxy's): appends `bytes`
+ * bytes drawn for request seq from seed to out. Returns 0, or -1 when out could not grow. */
+int fs_faults_garbage(struct lb_buf *out, uint64_t seed, uint64_t seq, int64_t bytes);
 
 #endif

@@ -247,17 +247,7 @@ static void local_answer(fp_conn *c, int status)
     char buf[FP_EXTRA_MAX + 256];
     lb_buf_consume(&c->out, lb_buf_len(&c->out));
     if (c->act.garbage) {
-        char chunk[256];
-        for (int64_t i = 0; i < c->act.garbage; i += (int64_t)sizeof(chunk)) {
-            size_t n = c->act.garbage - i < (int64_t)sizeof(chunk) ? (size_t)(c->act.garbage - i)
-                                                                   : sizeof(chunk);
-            for (size_t j = 0; j < n; j += 8) {
-                uint64_t x =
-                    fs_faults_random_u64(c->faults.seed, c->seq, 1000 + (uint64_t)(i + (int64_t)j));
-                memcpy(chunk + j, &x, n - j < 8 ? n - j : 8);
-            }
-            lb_buf_append(&c->out, chunk, n);
-        }
+        fs_faults_garbage(&c->out, c->faults.seed, c->seq, c->act.garbage);
         c->head_len = 0;
         c->ans_close = true;
     } else {
