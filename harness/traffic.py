@@ -68,6 +68,7 @@ class Request:
     kind: str = None
     status: int = None
     received: int = 0              # bytes of the answer received
+    t_data: float = 0.0            # when the last of them arrived (clock of t_start)
     sample: bytes = b""            # the answer's first bytes, for reports
     error: str = ""
     run: int = 0
@@ -158,10 +159,12 @@ def _judge(req, answer, raw_is_500):
     return "status"
 
 
-def _noting(req):
-    """on_data for one request: counts its bytes and keeps the first 256 for reports."""
+def _noting(req, t0):
+    """on_data for one request: counts its bytes, notes when the last arrived (seconds since
+    t0) and keeps the first 256 for reports."""
     def note(data):
         req.received += len(data)
+        req.t_data = time.monotonic() - t0
         if len(req.sample) < 256:
             req.sample += data[:256 - len(req.sample)]
     return note
@@ -342,7 +345,7 @@ class Traffic:
         except OSError as exc:
             # The answer may already be there (an early 500 or a reset): read it anyway.
             req.error = f"send: {exc}"
-        conn.reader.on_data = _noting(req)
+        conn.reader.on_data = _noting(req, self._t0)
         try:
             answer = conn.reader.read(req.method, deadline)
         except socket.timeout:
