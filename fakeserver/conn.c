@@ -787,17 +787,7 @@ static void respond(fs_conn *c)
 
 static int64_t send_allowance(fs_conn *c)
 {
-    int64_t limit = INT64_MAX;
-    if (c->act.cut != FS_CUT_NONE)
-        limit = c->act.cut_at - c->sent;
-    if (c->act.body_rate > 0) {
-        double allowed = (double)c->head_len + 1 +
-                         (double)c->act.body_rate * (double)(lb_now_ms() - c->send_t0) / 1000.0;
-        int64_t a = allowed > (double)c->sent ? (int64_t)(allowed - (double)c->sent) : 0;
-        if (a < limit)
-            limit = a;
-    }
-    return limit;
+    return fs_action_allowance(&c->act, c->head_len, c->sent, c->send_t0, lb_now_ms());
 }
 
 static void answer_done(fs_conn *c)

@@ -573,3 +573,19 @@ int fs_faults_garbage(struct lb_buf *out, uint64_t seed, uint64_t seq, int64_t b
     }
     return 0;
 }
+
+int64_t fs_action_allowance(const fs_action *act, int64_t head_len, int64_t sent, int64_t t0_ms,
+                            int64_t now_ms)
+{
+    int64_t limit = INT64_MAX;
+    if (act->cut != FS_CUT_NONE)
+        limit = act->cut_at - sent;
+    if (act->body_rate > 0) {
+        double allowed =
+            (double)head_len + 1 + (double)act->body_rate * (double)(now_ms - t0_ms) / 1000.0;
+        int64_t a = allowed > (double)sent ? (int64_t)(allowed - (double)sent) : 0;
+        if (a < limit)
+            limit = a;
+    }
+    return limit;
+}

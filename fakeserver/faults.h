@@ -114,6 +114,12 @@ typedef struct fs_action {
 
 enum { FS_CUT_NONE, FS_CUT_RESET, FS_CUT_TRUNCATE };
 
+/* How many more answer bytes an action lets go now (INT64_MAX: no limit): up to its cut,
+ * and at body_rate bytes/s since t0_ms once the head (head_len bytes, plus one byte at
+ * once) went out. sent: answer bytes sent so far. The fakeserver's and the proxy's pacing. */
+int64_t fs_action_allowance(const fs_action *act, int64_t head_len, int64_t sent, int64_t t0_ms,
+                            int64_t now_ms);
+
 typedef struct fs_request_info {
     uint64_t seq;        /* 1 for the first request the process saw */
     uint64_t scoped_seq; /* the same count among requests in scope (0: not in scope) */

@@ -640,17 +640,8 @@ static bool upstream_write(fp_conn *c)
 
 static int64_t send_allowance(fp_conn *c)
 {
-    int64_t limit = (int64_t)c->framed;
-    if (c->act.cut != FS_CUT_NONE && c->act.cut_at - c->sent < limit)
-        limit = c->act.cut_at - c->sent;
-    if (c->act.body_rate > 0) {
-        double allowed = (double)c->head_len + 1 +
-                         (double)c->act.body_rate * (double)(lb_now_ms() - c->send_t0) / 1000.0;
-        int64_t a = allowed > (double)c->sent ? (int64_t)(allowed - (double)c->sent) : 0;
-        if (a < limit)
-            limit = a;
-    }
-    return limit;
+    int64_t limit = fs_action_allowance(&c->act, c->head_len, c->sent, c->send_t0, lb_now_ms());
+    return limit < (int64_t)c->framed ? limit : (int64_t)c->framed;
 }
 
 static void drain_close(fp_conn *c)
